@@ -1,0 +1,119 @@
+"""Content-addressed store of stage outputs, keyed by stage key.
+
+Layout (a plain folder: share it between machines and CI by copying or mounting it)::
+
+    <cache>/<stage>/<key[:2]>/<key>/entry.json     {"stage", "key", "files": {name: sha256}, "meta": {...}}
+    <cache>/<stage>/<key[:2]>/<key>/<name>         the bytes
+
+Reads verify every file against ``entry.json``: a corrupt or truncated entry is reported and treated
+as a miss (then overwritten), never returned. Writers build the entry in a private folder and rename
+it into place, so concurrent writers of one key are safe: the first rename wins, the rest are dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import CacheError
+
+__all__ = ["CacheEntry", "ContentCache"]
+
+
+@dataclass
+class CacheEntry:
+    stage: str
+    key: str
+    files: dict[str, bytes]
+    hashes: dict[str, str]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class ContentCache:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        #: (stage, key, reason) of entries found corrupt since this object was made
+        self.corrupt: list[tuple[str, str, str]] = []
+
+    def _dir(self, stage: str, key: str) -> Path:
+        if not key.isalnum() or not stage.isidentifier():
+            raise CacheError(f"invalid cache address {stage}/{key}")
+        return self.root / stage / key[:2] / key
+
+    def has(self, stage: str, key: str) -> bool:
+        return (self._dir(stage, key) / "entry.json").is_file()
+
+    def get(self, stage: str, key: str) -> CacheEntry | None:
+        """The verified entry, or None (missing or corrupt; corrupt ones are recorded in ``corrupt``)."""
+        folder = self._dir(stage, key)
+        try:
+            entry = json.loads((folder / "entry.json").read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            self.corrupt.append((stage, key, f"unreadable entry.json: {exc}"))
+            return None
+        try:
+            hashes: dict[str, str] = dict(entry["files"])
+            files = {}
+            for name, digest in hashes.items():
+                data = (folder / name).read_bytes()
+                if hashlib.sha256(data).hexdigest() != digest:
+                    self.corrupt.append((stage, key, f"{name}: sha256 mismatch"))
+                    return None
+                files[name] = data
+        except (OSError, KeyError, TypeError, AttributeError) as exc:
+            self.corrupt.append((stage, key, f"incomplete entry: {exc}"))
+            return None
+        return CacheEntry(stage=stage, key=key, files=files, hashes=hashes, meta=dict(entry.get("meta") or {}))
+
+    def put(self, stage: str, key: str, files: dict[str, bytes], meta: dict[str, Any] | None = None) -> CacheEntry:
+        """Store ``files`` under ``(stage, key)``; an existing valid entry is kept (same key, same bytes)."""
+        final = self._dir(stage, key)
+        hashes = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+        entry = CacheEntry(stage=stage, key=key, files=dict(files), hashes=hashes, meta=dict(meta or {}))
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}.", dir=final.parent))
+            try:
+                for name, data in files.items():
+                    if "/" in name or name in ("", ".", "..", "entry.json"):
+                        raise CacheError(f"invalid cache file name '{name}'")
+                    (tmp / name).write_bytes(data)
+                (tmp / "entry.json").write_text(
+                    json.dumps({"stage": stage, "key": key, "files": hashes, "meta": entry.meta}, sort_keys=True)
+                )
+                try:
+                    os.rename(tmp, final)
+                except OSError:
+                    # Someone else stored this key first (or a corrupt leftover is in the way).
+                    if self.get(stage, key) is None:
+                        shutil.rmtree(final, ignore_errors=True)
+                        os.rename(tmp, final)
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
+        except OSError as exc:
+            raise CacheError(f"cannot write to cache {self.root}: {exc.strerror or exc}") from exc
+        return entry
+
+    def keys(self, stage: str) -> list[str]:
+        base = self.root / stage
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.glob("??/*") if not p.name.startswith("."))
+
+    def remove(self, stage: str, key: str) -> int:
+        """Delete an entry; returns the bytes freed."""
+        folder = self._dir(stage, key)
+        size = sum(f.stat().st_size for f in folder.glob("*") if f.is_file()) if folder.is_dir() else 0
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(folder)
+        return size

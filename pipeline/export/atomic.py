@@ -1,0 +1,86 @@
+"""Safe writes into a folder someone else is watching (a Bevy game's assets folder).
+
+* ``safe_target`` refuses any path that would leave its root: ``..``, absolute paths, and symlinks
+  anywhere between the root and the file (a symlinked folder inside assets/ could point anywhere).
+* ``atomic_write`` writes the whole file to a scratch file *outside* the watched folder, fsyncs it and
+  ``os.replace``s it into place: a reader (or Bevy's hot reload) sees the old bytes or the new bytes,
+  never half a file. Where scratch and target are on different filesystems it falls back to a hidden
+  scratch file beside the target, which is still atomic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+from pipeline.errors import ExportError, UnsafePathError
+
+__all__ = ["atomic_write", "safe_target"]
+
+
+def safe_target(root: Path, relative: str) -> Path:
+    """``root / relative``, refusing anything that escapes ``root`` or passes through a symlink."""
+    rel = relative.replace("\\", "/")
+    if rel.startswith("/") or (len(rel) > 1 and rel[1] == ":"):
+        raise UnsafePathError(f"'{relative}' is absolute; paths must be relative to {root}")
+    parts = rel.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise UnsafePathError(f"'{relative}' must not contain '..', '.' or empty parts (it must stay inside {root})")
+    root = Path(root)
+    current = root
+    for part in parts:
+        current = current / part
+        if current.is_symlink():
+            raise UnsafePathError(f"'{relative}' passes through a symlink ({current}); refusing to write through it")
+    resolved_root = root.resolve()
+    if not str(current.resolve()).startswith(str(resolved_root) + os.sep):
+        raise UnsafePathError(f"'{relative}' resolves outside {root}")
+    return current
+
+
+def _write_temp(directory: Path, name: str, data: bytes) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return Path(tmp)
+
+
+def atomic_write(target: Path, data: bytes, scratch_dir: Path) -> None:
+    """Replace ``target`` with ``data`` in one step (see module docstring). Creates parent folders."""
+    target = Path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _write_temp(scratch_dir, target.name, data)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            if exc.errno != errno.EXDEV:
+                raise
+            tmp = _write_temp(target.parent, target.name, data)
+            try:
+                os.replace(tmp, target)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        if hasattr(os, "O_DIRECTORY"):
+            dfd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+    except OSError as exc:
+        raise ExportError(f"could not write {target}: {exc.strerror or exc}") from exc

@@ -1,0 +1,150 @@
+"""The sprite manifest (``sprites/manifest.json`` in the assets folder) and bevy_asset_loader's ``.assets.ron``.
+
+The manifest is a function of the per-sprite export records: it is rebuilt from all of them under a
+lock, so two builds finishing together can never drop each other's entries. It is only rewritten when
+its content changes; ``generated_at`` is then the build time, or ``SOURCE_DATE_EPOCH`` when that is set
+(reproducible builds).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.export.atomic import atomic_write, safe_target
+
+__all__ = [
+    "ASSETS_RON_PATH",
+    "MANIFEST_PATH",
+    "MANIFEST_VERSION",
+    "AtlasLayout",
+    "Manifest",
+    "ManifestEntry",
+    "PaletteInfo",
+    "manifest_lock",
+    "render_assets_ron",
+    "write_manifest",
+]
+
+MANIFEST_VERSION = "1.0"
+MANIFEST_PATH = "sprites/manifest.json"
+ASSETS_RON_PATH = "sprites/sprites.assets.ron"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AtlasLayout(_Model):
+    """How frames sit in the sheet: ``TextureAtlasLayout::from_grid(UVec2(tile_w, tile_h), columns, rows, ..)``."""
+
+    tile_width: int
+    tile_height: int
+    columns: int
+    rows: int
+
+
+class PaletteInfo(_Model):
+    kind: Literal["named", "explicit", "adaptive"]
+    name: str | None = None
+    colors: list[str]
+
+
+class ManifestEntry(_Model):
+    """One exported sprite. The first seven fields are what the DGX-Pixels Bevy example's loader reads."""
+
+    name: str
+    path: str = Field(description="PNG path relative to the assets folder (what AssetServer::load takes)")
+    category: str
+    frames: int
+    resolution: list[int] = Field(description="[width, height] of one frame in pixels")
+    prompt: str
+    workflow: str
+    negative_prompt: str
+    fps: float
+    atlas: AtlasLayout
+    palette: PaletteInfo
+    seed: int
+    backend: str
+    input_hash: str = Field(description="Stage key of the export: changes whenever anything upstream changes")
+    sha256: str = Field(description="sha256 of the PNG bytes")
+
+
+class Manifest(_Model):
+    version: str = MANIFEST_VERSION
+    generated_at: str
+    sprite_count: int
+    sprites: list[ManifestEntry]
+
+
+@contextmanager
+def manifest_lock(state_dir: Path) -> Iterator[None]:
+    """An exclusive, cross-process lock around manifest rebuilds (released if the process dies)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with open(state_dir / "manifest.lock", "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _timestamp() -> str:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
+    return when.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def render_assets_ron(entries: Iterable[ManifestEntry], manifest_dir: str = "sprites") -> str:
+    """bevy_asset_loader dynamic assets: an Image (nearest) per sprite and a layout per sheet.
+
+    Paths in a ``.assets.ron`` are relative to the assets folder, like the manifest's.
+    """
+    lines = ["({"]
+    for e in entries:
+        lines.append(f'    "{e.name}": Image(path: "{e.path}", sampler: Nearest),')
+        if e.frames > 1:
+            a = e.atlas
+            lines.append(
+                f'    "{e.name}.layout": TextureAtlasLayout(tile_size_x: {a.tile_width}, '
+                f"tile_size_y: {a.tile_height}, columns: {a.columns}, rows: {a.rows}),"
+            )
+    lines.append("})")
+    return "\n".join(lines) + "\n"
+
+
+def _read_existing(path: Path) -> Manifest | None:
+    try:
+        return Manifest.model_validate_json(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def write_manifest(assets_dir: Path, scratch_dir: Path, entries: Iterable[ManifestEntry]) -> tuple[Manifest, bool]:
+    """Write the manifest and ``.assets.ron`` for ``entries`` (sorted by name). Returns (manifest, changed).
+
+    Callers hold ``manifest_lock``. Nothing is written when the entries are what the file already lists.
+    """
+    ordered = sorted(entries, key=lambda e: e.name)
+    target = safe_target(assets_dir, MANIFEST_PATH)
+    ron_target = safe_target(assets_dir, ASSETS_RON_PATH)
+    existing = _read_existing(target)
+    ron = render_assets_ron(ordered)
+    if existing is not None and existing.sprites == ordered:
+        ron_same = ron_target.is_file() and ron_target.read_text(encoding="utf-8") == ron
+        if not ron_same:
+            atomic_write(ron_target, ron.encode(), scratch_dir)
+        return existing, not ron_same
+    manifest = Manifest(generated_at=_timestamp(), sprite_count=len(ordered), sprites=ordered)
+    data = json.dumps(manifest.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+    atomic_write(ron_target, ron.encode(), scratch_dir)
+    atomic_write(target, data.encode(), scratch_dir)
+    return manifest, True

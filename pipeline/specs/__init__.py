@@ -1,0 +1,6 @@
+"""Sprite specs: the pydantic model, YAML loading with file/line errors, and the JSON Schema."""
+
+from pipeline.specs.loader import DEFAULTS_FILE, LoadedSpec, SpecSet, iter_spec_files, load_specs
+from pipeline.specs.model import CATEGORIES, SpriteSpec
+
+__all__ = ["CATEGORIES", "DEFAULTS_FILE", "LoadedSpec", "SpecSet", "SpriteSpec", "iter_spec_files", "load_specs"]

@@ -1,0 +1,242 @@
+"""Load every sprite spec under a folder, reporting *all* problems at once with file, line and field.
+
+Layout of ``sprite_specs/``:
+
+* ``_defaults.yaml``: ``defaults:`` merged under every sprite (so a spec can be three lines long).
+* any other ``*.yaml``/``*.yml`` (nested folders allowed): either one sprite (a mapping with ``name``)
+  or ``{defaults: {...}, sprites: [...]}`` with file-level defaults.
+
+Merging is deep for mappings; lists and scalars in a sprite replace the default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from pipeline.errors import SpecError, SpecProblem
+from pipeline.specs.model import SpriteSpec
+from pipeline.specs.yaml_lines import Origin, SourceDict, load_yaml_file
+
+__all__ = ["DEFAULTS_FILE", "LoadedSpec", "SpecSet", "iter_spec_files", "load_specs"]
+
+DEFAULTS_FILE = "_defaults.yaml"
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    spec: SpriteSpec
+    file: str  # relative to the specs folder, posix
+    line: int
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True)
+class SpecSet:
+    """All valid specs of a project, by name, plus the hash of every file they came from."""
+
+    specs: dict[str, LoadedSpec]
+    file_hashes: dict[str, str]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.specs.values())
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+
+def iter_spec_files(specs_dir: Path) -> list[Path]:
+    """Spec YAML files under ``specs_dir``, sorted, skipping hidden folders."""
+    files = [
+        p
+        for pattern in ("*.yaml", "*.yml")
+        for p in specs_dir.rglob(pattern)
+        if not any(part.startswith(".") for part in p.relative_to(specs_dir).parts)
+    ]
+    return sorted(files)
+
+
+def _merge(base: Any, override: Any) -> Any:
+    """Deep-merge mappings (keeping each key's origin); anything else in ``override`` wins."""
+    if not (isinstance(base, dict) and isinstance(override, dict)):
+        return override
+    out = SourceDict()
+    out.origin = getattr(override, "origin", getattr(base, "origin", ("?", 0)))
+    out.origins = {}
+    for src in (base, override):
+        for k, v in src.items():
+            out[k] = _merge(out[k], v) if k in out else v
+            origin = getattr(src, "origins", {}).get(k)
+            if origin:
+                out.origins[k] = origin
+    return out
+
+
+def _origin_of(data: Any, loc: Iterable[Any], fallback: Origin) -> Origin:
+    origin = fallback
+    node = data
+    for step in loc:
+        origins = getattr(node, "origins", None)
+        if isinstance(node, dict) and step in node:
+            origin = origins.get(step, origin) if origins else origin
+            node = node[step]
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            origin = origins[step] if origins else origin
+            node = node[step]
+        else:
+            break
+    return origin
+
+
+def _describe(err: dict[str, Any], data: Any) -> tuple[list[Any], str]:
+    """A pydantic error -> (location, readable message with what is allowed)."""
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p[:1].isupper()))]
+    kind = err["type"]
+    msg = err["msg"]
+    if kind == "extra_forbidden":
+        field = loc[-1] if loc else "?"
+        parent: Any = SpriteSpec
+        for step in loc[:-1]:
+            annotation = getattr(parent, "model_fields", {}).get(step)
+            parent = getattr(annotation, "annotation", None)
+        allowed = sorted(getattr(parent, "model_fields", {}) or [])
+        near = difflib.get_close_matches(str(field), allowed, n=1)
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        return loc, f"unknown field '{field}'{hint}; allowed: {', '.join(allowed)}"
+    if kind == "missing":
+        return loc, "is required"
+    if kind.startswith("value_error"):
+        msg = msg.removeprefix("Value error, ")
+    value = err.get("input")
+    if isinstance(value, str | int | float) and not isinstance(value, bool) and kind != "value_error":
+        shown = repr(value) if len(repr(value)) < 60 else repr(value)[:57] + "...'"
+        msg = f"{msg} (got {shown})"
+    return loc, msg
+
+
+def load_specs(specs_dir: Path) -> SpecSet:
+    """Parse and validate every spec under ``specs_dir``. Raises SpecError listing every problem."""
+    specs_dir = Path(specs_dir)
+    problems: list[SpecProblem] = []
+    if not specs_dir.is_dir():
+        raise SpecError([SpecProblem(str(specs_dir), "spec folder does not exist")])
+
+    hashes: dict[str, str] = {}
+    project_defaults: Any = {}
+    defaults_path = specs_dir / DEFAULTS_FILE
+    if defaults_path.is_file():
+        data, errs = load_yaml_file(defaults_path, DEFAULTS_FILE)
+        problems += errs
+        hashes[DEFAULTS_FILE] = hashlib.sha256(defaults_path.read_bytes()).hexdigest()
+        if isinstance(data, dict) and set(data) <= {"defaults"} and isinstance(data.get("defaults", {}), dict):
+            project_defaults = data.get("defaults", {})
+        elif data is not None:
+            problems.append(SpecProblem(DEFAULTS_FILE, "must be a mapping with one key, 'defaults'", line=1))
+
+    raw_sprites: list[tuple[str, Any, Any]] = []  # (file, raw sprite, merged defaults)
+    for path in iter_spec_files(specs_dir):
+        label = path.relative_to(specs_dir).as_posix()
+        if label == DEFAULTS_FILE:
+            continue
+        with contextlib.suppress(OSError):
+            hashes[label] = hashlib.sha256(path.read_bytes()).hexdigest()
+        data, errs = load_yaml_file(path, label)
+        if errs:
+            problems += errs
+            continue
+        if data is None:
+            problems.append(SpecProblem(label, "file is empty; remove it or add a sprite"))
+            continue
+        if not isinstance(data, dict):
+            problems.append(SpecProblem(label, "must be a sprite (a mapping) or {defaults, sprites: [...]}", line=1))
+            continue
+        if "sprites" in data:
+            extra = sorted(set(data) - {"sprites", "defaults"})
+            if extra:
+                problems.append(
+                    SpecProblem(
+                        label,
+                        f"unknown top-level key(s) {extra}; allowed: defaults, sprites",
+                        line=data.origins.get(extra[0], data.origin)[1],
+                    )
+                )
+            file_defaults = data.get("defaults") or {}
+            sprites = data["sprites"]
+            if not isinstance(sprites, list) or not isinstance(file_defaults, dict):
+                problems.append(
+                    SpecProblem(label, "'sprites' must be a list and 'defaults' a mapping", line=data.origin[1])
+                )
+                continue
+            defaults = _merge(project_defaults, file_defaults)
+            raw_sprites += [(label, s, defaults) for s in sprites]
+        else:
+            raw_sprites.append((label, data, project_defaults))
+
+    specs: dict[str, LoadedSpec] = {}
+    outputs: dict[str, LoadedSpec] = {}
+    for label, raw, defaults in raw_sprites:
+        if not isinstance(raw, dict):
+            problems.append(
+                SpecProblem(label, "each sprite must be a mapping", line=getattr(raw, "origin", (0, None))[1])
+            )
+            continue
+        merged = _merge(defaults, raw)
+        sprite_name = raw.get("name") if isinstance(raw.get("name"), str) else None
+        origin = getattr(raw, "origin", (label, 1))
+        try:
+            spec = SpriteSpec.model_validate(merged)
+        except ValidationError as exc:
+            seen: set[tuple[Any, ...]] = set()
+            for err in exc.errors():
+                loc, msg = _describe(dict(err), merged)
+                file, line = _origin_of(merged, loc, origin)
+                key = (file, line, tuple(loc), msg)
+                if key in seen:
+                    continue
+                seen.add(key)
+                problems.append(
+                    SpecProblem(file, msg, line=line, sprite=sprite_name, field=".".join(str(p) for p in loc) or None)
+                )
+            continue
+        loaded = LoadedSpec(spec=spec, file=label, line=origin[1])
+        if spec.name in specs:
+            first = specs[spec.name]
+            problems.append(
+                SpecProblem(
+                    label,
+                    f"duplicate sprite name '{spec.name}': also defined at {first.file}:{first.line}",
+                    line=origin[1],
+                    sprite=spec.name,
+                    field="name",
+                )
+            )
+            continue
+        if spec.output_path in outputs:
+            other = outputs[spec.output_path]
+            problems.append(
+                SpecProblem(
+                    label,
+                    f"output path '{spec.output_path}' is also used by sprite "
+                    f"'{other.name}' ({other.file}:{other.line})",
+                    line=origin[1],
+                    sprite=spec.name,
+                    field="output.path",
+                )
+            )
+            continue
+        specs[spec.name] = loaded
+        outputs[spec.output_path] = loaded
+
+    if problems:
+        raise SpecError(problems)
+    return SpecSet(specs=dict(sorted(specs.items())), file_hashes=hashes)

@@ -1,0 +1,233 @@
+"""The sprite spec: what a game team writes in YAML, as a strict pydantic model.
+
+A spec can be three lines long (name, category, prompt); everything else has a default, either here
+or in ``sprite_specs/_defaults.yaml``. Unknown keys are errors (``extra="forbid"``), so a typo never
+silently does nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from pipeline.pixelate.palettes import NAMED_PALETTES, normalize_hex
+
+__all__ = [
+    "CATEGORIES",
+    "AdaptivePalette",
+    "Animation",
+    "Generation",
+    "Lora",
+    "Output",
+    "PaletteSpec",
+    "PixelSettings",
+    "Size",
+    "SpriteSpec",
+]
+
+SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+CATEGORIES = ("character", "enemy", "item", "tile", "ui", "effect", "prop")
+Category = Literal["character", "enemy", "item", "tile", "ui", "effect", "prop"]
+HexColor = Annotated[str, Field(pattern=r"^#?[0-9a-fA-F]{6}$", description="An sRGB colour as #rrggbb")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Size(_Strict):
+    """Logical sprite size in pixels (one frame). YAML: ``32x32``, ``[48, 32]`` or ``32``."""
+
+    width: int = Field(ge=4, le=512)
+    height: int = Field(ge=4, le=512)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("size must be like 32x32")
+        if isinstance(value, int):
+            return {"width": value, "height": value}
+        if isinstance(value, str):
+            m = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", value)
+            if not m:
+                raise ValueError(f"size '{value}' must be WIDTHxHEIGHT, e.g. 32x32")
+            return {"width": int(m.group(1)), "height": int(m.group(2))}
+        if isinstance(value, list | tuple):
+            if len(value) != 2:
+                raise ValueError("size as a list must be [width, height]")
+            return {"width": value[0], "height": value[1]}
+        return value
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height}"
+
+
+class AdaptivePalette(_Strict):
+    """``{adaptive: N}``: N colours chosen from the downscaled sprite itself."""
+
+    adaptive: int = Field(ge=2, le=256, description="How many colours to choose")
+
+
+def _check_palette_name(value: str) -> str:
+    key = value.strip().lower()
+    if key not in NAMED_PALETTES:
+        allowed = ", ".join(sorted(NAMED_PALETTES))
+        raise ValueError(f"unknown palette '{value}'; named palettes are: {allowed}")
+    return key
+
+
+PaletteName = Annotated[str, Field(description="A named palette, e.g. pico-8, db16, db32, endesga-32, gameboy, nes")]
+PaletteSpec = PaletteName | Annotated[list[HexColor], Field(min_length=2, max_length=256)] | AdaptivePalette
+
+
+class Lora(_Strict):
+    name: str = Field(min_length=1, description="LoRA file name as ComfyUI lists it")
+    strength: float = Field(default=1.0, ge=-5, le=5)
+
+
+class Generation(_Strict):
+    """How the high-resolution render is produced."""
+
+    backend: Literal["procedural", "comfyui"] = Field(
+        default="procedural",
+        description="procedural: the embedded backend (no GPU); comfyui: a ComfyUI server (SPRITES_COMFYUI_URL)",
+    )
+    workflow: str = Field(default="sdxl_pixel_art", pattern=SLUG, description="Template in comfy_workflows/")
+    steps: int = Field(default=30, ge=1, le=200)
+    cfg: float = Field(default=7.0, ge=0, le=30)
+    sampler: str = Field(default="euler_ancestral", min_length=1)
+    scheduler: str = Field(default="normal", min_length=1)
+    checkpoint: str = Field(default="sd_xl_base_1.0.safetensors", min_length=1)
+    loras: list[Lora] = Field(default_factory=list)
+    render_scale: int = Field(
+        default=8, ge=1, le=32, description="Render pixels per sprite pixel (8: a 128 px sprite renders at 1024)"
+    )
+    init_image: str | None = Field(default=None, description="img2img input, relative to the project folder")
+    denoise: float = Field(default=1.0, ge=0, le=1)
+
+
+class Animation(_Strict):
+    """Frames are laid out left to right, top to bottom, in one sheet."""
+
+    frames: int = Field(default=1, ge=1, le=64)
+    fps: float = Field(default=8.0, gt=0, le=60)
+    columns: int | None = Field(default=None, ge=1, le=64, description="Sheet columns; default: all in one row")
+
+    @property
+    def sheet_columns(self) -> int:
+        return min(self.columns or self.frames, self.frames)
+
+    @property
+    def sheet_rows(self) -> int:
+        return -(-self.frames // self.sheet_columns)
+
+
+class PixelSettings(_Strict):
+    """How the render becomes pixel art."""
+
+    background: str = Field(
+        default="auto",
+        description="auto: flood-fill the border colour; none: keep it; or a key colour #rrggbb to make transparent",
+    )
+    alpha_threshold: int = Field(default=128, ge=0, le=255)
+    outline: HexColor | None = Field(default=None, description="Add a 1 px outline in this colour")
+    dither: Literal["none", "ordered", "floyd-steinberg"] = "none"
+    cleanup: bool = Field(default=True, description="Remove orphan pixels (single pixels with no neighbour)")
+
+    @field_validator("background")
+    @classmethod
+    def _background(cls, value: str) -> str:
+        if value in ("auto", "none"):
+            return value
+        try:
+            return normalize_hex(value)
+        except ValueError:
+            raise ValueError(f"background '{value}' must be auto, none or a colour like #ff00ff") from None
+
+
+class Output(_Strict):
+    """Where the sprite goes in the Bevy assets folder."""
+
+    path: str | None = Field(
+        default=None, description="PNG path relative to the assets folder; default sprites/<category>/<name>.png"
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _relative_png(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        p = PurePosixPath(value.replace("\\", "/"))
+        if p.is_absolute() or re.match(r"^[A-Za-z]:", value):
+            raise ValueError(f"output path '{value}' must be relative to the Bevy assets folder")
+        if any(part in ("..", ".", "") for part in value.replace("\\", "/").split("/")):
+            raise ValueError(f"output path '{value}' must not contain '..', '.' or empty parts")
+        if p.suffix.lower() != ".png":
+            raise ValueError(f"output path '{value}' must end in .png")
+        if not all(re.fullmatch(r"[A-Za-z0-9_.-]+", part) for part in p.parts):
+            raise ValueError(f"output path '{value}' may only use letters, digits, '_', '-' and '.'")
+        return str(p)
+
+
+class SpriteSpec(_Strict):
+    """One sprite: what to draw, how big, in which colours, and where it goes."""
+
+    name: str = Field(pattern=SLUG, description="Unique slug: lowercase letters, digits, '-' and '_'")
+    category: Category
+    prompt: str = Field(min_length=1, max_length=4000)
+    negative_prompt: str = Field(default="", max_length=4000)
+    size: Size = Field(default_factory=lambda: Size(width=32, height=32))
+    palette: PaletteSpec = "pico-8"
+    seed: int | None = Field(
+        default=None, ge=0, le=2**63 - 1, description="Default: derived from the name, so it is stable"
+    )
+    generation: Generation = Field(default_factory=Generation)
+    animation: Animation = Field(default_factory=Animation)
+    pixel: PixelSettings = Field(default_factory=PixelSettings)
+    output: Output = Field(default_factory=Output)
+
+    @field_validator("palette", mode="before")
+    @classmethod
+    def _palette(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return _check_palette_name(value)
+        if isinstance(value, list):
+            if not 2 <= len(value) <= 256:
+                raise ValueError(f"an explicit palette needs 2 to 256 colours, got {len(value)}")
+            out = []
+            for i, c in enumerate(value):
+                try:
+                    out.append(normalize_hex(str(c)))
+                except ValueError:
+                    raise ValueError(f"palette colour #{i + 1} '{c}' is not a colour like #rrggbb") from None
+            return out
+        if isinstance(value, dict) and set(value) == {"adaptive"}:
+            n = value["adaptive"]
+            if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= 256:
+                raise ValueError(f"adaptive palette size must be a whole number from 2 to 256, got {n!r}")
+            return AdaptivePalette(adaptive=n)
+        if isinstance(value, AdaptivePalette):
+            return value
+        raise ValueError("palette must be a name (e.g. pico-8), a list of #rrggbb colours, or {adaptive: N}")
+
+    @property
+    def effective_seed(self) -> int:
+        """The seed used: explicit, or a stable function of the name."""
+        if self.seed is not None:
+            return self.seed
+        return int.from_bytes(hashlib.sha256(self.name.encode()).digest()[:4], "big")
+
+    @property
+    def output_path(self) -> str:
+        """Path of the PNG relative to the Bevy assets folder."""
+        return self.output.path or f"sprites/{self.category}/{self.name}.png"
+
+    @property
+    def sheet_size(self) -> tuple[int, int]:
+        a = self.animation
+        return (self.size.width * a.sheet_columns, self.size.height * a.sheet_rows)

@@ -1,0 +1,115 @@
+"""Safe YAML loading that remembers where every key came from (file and line) for error messages.
+
+Only plain YAML is accepted: custom tags (``!!python/object`` and friends) are refused by the safe
+loader, duplicate keys are errors (PyYAML would silently keep the last), and anchors/aliases are refused
+(they buy nothing that ``_defaults.yaml`` does not, and they are how "billion laughs" bombs work).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.errors import SpecProblem
+
+__all__ = ["MAX_SPEC_BYTES", "Origin", "SourceDict", "SourceList", "load_yaml_file"]
+
+MAX_SPEC_BYTES = 1_000_000
+
+Origin = tuple[str, int]  # (file label, 1-based line)
+
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class SourceDict(dict):  # type: ignore[type-arg]
+    """A mapping from YAML that knows the origin of each key's value (and its own)."""
+
+    origin: Origin
+    origins: dict[Any, Origin]
+
+
+class SourceList(list):  # type: ignore[type-arg]
+    origin: Origin
+    origins: list[Origin]
+
+
+class _YAMLProblem(Exception):
+    def __init__(self, line: int | None, message: str):
+        self.line = line
+        self.message = message
+
+
+def _make_loader(label: str) -> type:
+    class Loader(_Base):  # type: ignore[misc, valid-type]
+        def construct_document(self, node: yaml.Node) -> Any:
+            seen: set[int] = set()
+            stack = [node]
+            while stack:
+                n = stack.pop()
+                if id(n) in seen:
+                    raise _YAMLProblem(
+                        n.start_mark.line + 1, "YAML anchors/aliases are not allowed in specs; use _defaults.yaml"
+                    )
+                seen.add(id(n))
+                if isinstance(n, yaml.MappingNode):
+                    for k, v in n.value:
+                        stack.extend((k, v))
+                elif isinstance(n, yaml.SequenceNode):
+                    stack.extend(n.value)
+            return super().construct_document(node)
+
+    def construct_map(loader: Any, node: yaml.MappingNode) -> Any:
+        data = SourceDict()
+        data.origin = (label, node.start_mark.line + 1)
+        data.origins = {}
+        yield data
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                raise _YAMLProblem(key_node.start_mark.line + 1, "mapping keys must be plain strings")
+            if key in data:
+                raise _YAMLProblem(key_node.start_mark.line + 1, f"duplicate key '{key}'")
+            data[key] = loader.construct_object(value_node, deep=True)
+            data.origins[key] = (label, value_node.start_mark.line + 1)
+
+    def construct_seq(loader: Any, node: yaml.SequenceNode) -> Any:
+        data = SourceList()
+        data.origin = (label, node.start_mark.line + 1)
+        data.origins = []
+        yield data
+        for item in node.value:
+            data.append(loader.construct_object(item, deep=True))
+            data.origins.append((label, item.start_mark.line + 1))
+
+    Loader.add_constructor("tag:yaml.org,2002:map", construct_map)
+    Loader.add_constructor("tag:yaml.org,2002:seq", construct_seq)
+    return Loader
+
+
+def load_yaml_file(path: Path, label: str) -> tuple[Any, list[SpecProblem]]:
+    """Parse one YAML file. Returns (data, problems); data is None when the file could not be read."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            return None, [SpecProblem(label, f"file is {size} bytes; spec files are limited to {MAX_SPEC_BYTES}")]
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return None, [SpecProblem(label, "file is not UTF-8 text")]
+    except OSError as exc:
+        return None, [SpecProblem(label, f"cannot read file: {exc.strerror or exc}")]
+    try:
+        return yaml.load(text, Loader=_make_loader(label)), []
+    except _YAMLProblem as exc:
+        return None, [SpecProblem(label, exc.message, line=exc.line)]
+    except yaml.constructor.ConstructorError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        tag = (exc.problem or "").replace("could not determine a constructor for the tag", "unsupported tag")
+        return None, [SpecProblem(label, f"{tag}; custom YAML tags are not allowed in specs", line=line)]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        return None, [SpecProblem(label, f"invalid YAML: {problem}", line=mark.line + 1 if mark else None)]
+    except RecursionError:
+        return None, [SpecProblem(label, "YAML is nested too deeply")]

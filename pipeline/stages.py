@@ -1,0 +1,254 @@
+"""The three stages of one sprite as plain functions (no Dagster import): generate, pixelate, export.
+
+Each stage has a key (the hash of everything that determines its output) and looks in the
+content-addressed cache before doing any work; its result says ``cache: hit`` or ``miss``.
+
+* generate: key = the backend's resolved request (workflow graph or procedural parameters, backend
+  identity, models, seed). Not the sprite's name or output path.
+* pixelate: key = sha256 of the raw frames + pixel parameters + this stage's version.
+* export:   key = sha256 of the pixel sheet + output path + the .meta template + this stage's version.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from pipeline.cache import ContentCache
+from pipeline.errors import GenerationError, PixelateError
+from pipeline.export.bevy import IMAGE_META, encode_png, encode_sheet, write_sprite_files
+from pipeline.export.manifest import AtlasLayout, ManifestEntry, PaletteInfo
+from pipeline.generate.base import Backend, GenerationRequest, ProgressFn, canonical_json, sha256_hex
+from pipeline.pixelate import PixelParams, pixelate_frames
+from pipeline.records import SpriteRecord, StageKeys, write_record
+from pipeline.settings import Settings
+from pipeline.specs.model import AdaptivePalette, SpriteSpec
+
+__all__ = [
+    "EXPORT_VERSION",
+    "PIXELATE_VERSION",
+    "ExportOutput",
+    "PixelOutput",
+    "RawOutput",
+    "export_key",
+    "export_stage",
+    "generate_stage",
+    "pixel_params_for",
+    "pixelate_key",
+    "pixelate_stage",
+]
+
+PIXELATE_VERSION = "1"
+EXPORT_VERSION = "1"
+
+
+@dataclass
+class RawOutput:
+    key: str
+    frames: list[bytes]
+    hashes: list[str]
+    cache: str  # "hit" | "miss"
+    seconds: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sha256(self) -> str:
+        """One hash over all frames (the raw asset's data version)."""
+        return sha256_hex("".join(self.hashes).encode())
+
+
+@dataclass
+class PixelOutput:
+    key: str
+    sheet_png: bytes
+    sha256: str
+    palette: tuple[str, ...]
+    metadata: dict[str, Any]
+    cache: str
+    seconds: float
+
+
+@dataclass
+class ExportOutput:
+    key: str
+    png_path: str
+    sha256: str
+    written: bool
+    seconds: float
+    entry: ManifestEntry
+    record: SpriteRecord
+
+
+def pixel_params_for(spec: SpriteSpec) -> PixelParams:
+    palette: str | tuple[str, ...] | int
+    if isinstance(spec.palette, AdaptivePalette):
+        palette = spec.palette.adaptive
+    elif isinstance(spec.palette, list):
+        palette = tuple(spec.palette)
+    else:
+        palette = spec.palette
+    px = spec.pixel
+    return PixelParams(
+        width=spec.size.width,
+        height=spec.size.height,
+        palette=palette,
+        background=px.background,
+        alpha_threshold=px.alpha_threshold,
+        outline=px.outline,
+        dither=px.dither,
+        cleanup=px.cleanup,
+    )
+
+
+def generate_stage(
+    request: GenerationRequest,
+    backend: Backend,
+    cache: ContentCache,
+    *,
+    offline: bool = False,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> RawOutput:
+    """The render frames for ``request``, from the cache or from the backend (never from it when offline)."""
+    start = time.perf_counter()
+    hit = cache.get("generate", request.key)
+    if hit is not None:
+        names = sorted(hit.files)
+        return RawOutput(
+            request.key,
+            [hit.files[n] for n in names],
+            [hit.hashes[n] for n in names],
+            "hit",
+            time.perf_counter() - start,
+            dict(hit.meta),
+        )
+    if offline:
+        raise GenerationError(
+            f"{request.sprite}: render {request.key[:12]} is not in the cache and --offline forbids generating it"
+        )
+    result = backend.generate(request, progress=progress, cancel=cancel)
+    if len(result.frames) != request.frames:
+        raise GenerationError(
+            f"{request.sprite}: backend '{backend.kind}' returned {len(result.frames)} images, "
+            f"expected {request.frames}"
+        )
+    files = {f"frame{i:03d}.png": data for i, data in enumerate(result.frames)}
+    entry = cache.put("generate", request.key, files, meta={"sprite": request.sprite, **result.info})
+    names = sorted(files)
+    return RawOutput(
+        request.key,
+        [files[n] for n in names],
+        [entry.hashes[n] for n in names],
+        "miss",
+        time.perf_counter() - start,
+        dict(result.info),
+    )
+
+
+def pixelate_key(raw: RawOutput, spec: SpriteSpec) -> str:
+    params = pixel_params_for(spec).cache_fields()
+    columns = spec.animation.sheet_columns
+    return sha256_hex(
+        canonical_json({"raw": raw.hashes, "params": params, "columns": columns, "version": PIXELATE_VERSION})
+    )
+
+
+def pixelate_stage(spec: SpriteSpec, raw: RawOutput, cache: ContentCache) -> PixelOutput:
+    """Pixel art sheet for ``spec`` from its raw frames (cached by key)."""
+    start = time.perf_counter()
+    key = pixelate_key(raw, spec)
+    hit = cache.get("pixelate", key)
+    if hit is not None:
+        meta = dict(hit.meta)
+        return PixelOutput(
+            key,
+            hit.files["sheet.png"],
+            hit.hashes["sheet.png"],
+            tuple(meta.pop("palette")),
+            meta,
+            "hit",
+            time.perf_counter() - start,
+        )
+    try:
+        images = [Image.open(io.BytesIO(data)) for data in raw.frames]
+        for im in images:
+            im.load()
+    except (OSError, ValueError) as exc:
+        raise PixelateError(f"{spec.name}: a raw frame is not a readable image: {exc}") from exc
+    result = pixelate_frames(images, pixel_params_for(spec))
+    sheet = encode_png(encode_sheet(result.frames, spec.animation.sheet_columns))
+    meta = {**result.metadata, "palette": list(result.palette)}
+    entry = cache.put("pixelate", key, {"sheet.png": sheet}, meta=meta)
+    meta.pop("palette")
+    return PixelOutput(key, sheet, entry.hashes["sheet.png"], result.palette, meta, "miss", time.perf_counter() - start)
+
+
+def export_key(pixel: PixelOutput, spec: SpriteSpec) -> str:
+    return sha256_hex(
+        canonical_json(
+            {
+                "pixel": pixel.sha256,
+                "path": spec.output_path,
+                "meta": sha256_hex(IMAGE_META.encode()),
+                "version": EXPORT_VERSION,
+            }
+        )
+    )
+
+
+def _palette_info(spec: SpriteSpec, used: tuple[str, ...]) -> PaletteInfo:
+    if isinstance(spec.palette, AdaptivePalette):
+        return PaletteInfo(kind="adaptive", colors=list(used))
+    if isinstance(spec.palette, list):
+        return PaletteInfo(kind="explicit", colors=list(spec.palette))
+    return PaletteInfo(kind="named", name=spec.palette, colors=list(used))
+
+
+def export_stage(
+    spec: SpriteSpec,
+    spec_file: str,
+    request: GenerationRequest,
+    raw: RawOutput,
+    pixel: PixelOutput,
+    settings: Settings,
+) -> ExportOutput:
+    """Write the sheet and its .meta into the Bevy folder (only if the bytes changed) and record it."""
+    start = time.perf_counter()
+    key = export_key(pixel, spec)
+    png, _meta = write_sprite_files(settings.assets_dir, spec.output_path, pixel.sheet_png, settings.scratch_dir)
+    anim = spec.animation
+    entry = ManifestEntry(
+        name=spec.name,
+        path=spec.output_path,
+        category=spec.category,
+        frames=anim.frames,
+        resolution=[spec.size.width, spec.size.height],
+        prompt=spec.prompt,
+        workflow=spec.generation.workflow if request.backend == "comfyui" else request.backend,
+        negative_prompt=spec.negative_prompt,
+        fps=anim.fps,
+        atlas=AtlasLayout(
+            tile_width=spec.size.width, tile_height=spec.size.height, columns=anim.sheet_columns, rows=anim.sheet_rows
+        ),
+        palette=_palette_info(spec, pixel.palette),
+        seed=spec.effective_seed,
+        backend=request.backend,
+        input_hash=key,
+        sha256=png.sha256,
+    )
+    record = SpriteRecord(
+        name=spec.name,
+        spec_file=spec_file,
+        keys=StageKeys(generate=request.key, pixelate=pixel.key, export=key),
+        raw_sha256=raw.hashes,
+        pixel_sha256=pixel.sha256,
+        png_sha256=png.sha256,
+        entry=entry,
+    )
+    write_record(settings.state_dir, record, settings.scratch_dir)
+    return ExportOutput(key, spec.output_path, png.sha256, png.written, time.perf_counter() - start, entry, record)
