@@ -21,7 +21,7 @@ __all__ = ["ENV_VARS", "Settings", "find_project_dir"]
 ENV_VARS: dict[str, tuple[str, str]] = {
     "SPRITES_PROJECT_DIR": (
         "project_dir",
-        "project root (holds sprite_specs/); default: nearest parent of the working directory with a sprite_specs/ folder",
+        "project root (holds sprite_specs/); default: nearest parent of the working directory with sprite_specs/",
     ),
     "SPRITES_SPECS_DIR": ("specs_dir", "sprite spec YAML folder; default <project>/sprite_specs"),
     "SPRITES_WORKFLOWS_DIR": ("workflows_dir", "ComfyUI workflow templates; default <project>/comfy_workflows"),

@@ -29,4 +29,5 @@ __all__ = [
     "render_assets_ron",
     "safe_target",
     "write_manifest",
+    "write_sprite_files",
 ]

@@ -91,5 +91,12 @@ class Backend(ABC):
     ) -> GenerationResult:
         """Produce the render frames for a request. Raises GenerationError (or a subclass)."""
 
+    def prepare(self, requests: list[GenerationRequest]) -> None:  # noqa: B027 - optional hook
+        """Called once per run with every request the run will generate, before the first ``generate``.
+
+        A remote backend may submit them all now so that its servers never idle while the pipeline
+        post-processes; ``generate`` then only waits for the matching result. Default: nothing.
+        """
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has none."""

@@ -1,0 +1,33 @@
+"""The ``sprites`` command. Each subcommand lives in its own module and is registered here."""
+
+from __future__ import annotations
+
+import click
+
+from pipeline import __version__
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="sprites")
+def main() -> None:
+    """Build game sprites from YAML specs into a Bevy assets folder, through Dagster.
+
+    \b
+    Typical use:
+      sprites check            validate every spec (file, line and field for each problem)
+      sprites build            generate, pixelate and export whatever is stale or missing
+      sprites list             every sprite with its status
+      sprites dev              open the Dagster UI on this project
+
+    Configuration comes from flags or environment variables (see `sprites build --help`).
+    """
+
+
+def _register() -> None:
+    """Import the command modules (each adds itself to ``main``)."""
+    from pipeline.cli import commands  # noqa: F401
+
+
+_register()

@@ -1,0 +1,1 @@
+"""Core commands: check, list, build, dev (more register themselves from sibling modules)."""
