@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -31,6 +32,7 @@ class SpriteRecord(BaseModel):
     name: str
     spec_file: str
     keys: StageKeys
+    generate_payload: dict[str, Any]
     raw_sha256: list[str]
     pixel_sha256: str
     png_sha256: str

@@ -150,18 +150,19 @@ def generate_stage(
     )
 
 
-def pixelate_key(raw: RawOutput, spec: SpriteSpec) -> str:
+def pixelate_key(raw_hashes: list[str], spec: SpriteSpec) -> str:
+    """Key of the pixel stage: the raw frames' hashes plus everything the pixel stage is asked."""
     params = pixel_params_for(spec).cache_fields()
     columns = spec.animation.sheet_columns
     return sha256_hex(
-        canonical_json({"raw": raw.hashes, "params": params, "columns": columns, "version": PIXELATE_VERSION})
+        canonical_json({"raw": raw_hashes, "params": params, "columns": columns, "version": PIXELATE_VERSION})
     )
 
 
 def pixelate_stage(spec: SpriteSpec, raw: RawOutput, cache: ContentCache) -> PixelOutput:
     """Pixel art sheet for ``spec`` from its raw frames (cached by key)."""
     start = time.perf_counter()
-    key = pixelate_key(raw, spec)
+    key = pixelate_key(raw.hashes, spec)
     hit = cache.get("pixelate", key)
     if hit is not None:
         meta = dict(hit.meta)
@@ -188,11 +189,12 @@ def pixelate_stage(spec: SpriteSpec, raw: RawOutput, cache: ContentCache) -> Pix
     return PixelOutput(key, sheet, entry.hashes["sheet.png"], result.palette, meta, "miss", time.perf_counter() - start)
 
 
-def export_key(pixel: PixelOutput, spec: SpriteSpec) -> str:
+def export_key(pixel_sha256: str, spec: SpriteSpec) -> str:
+    """Key of the export stage: the pixel sheet's hash plus where and how it is written."""
     return sha256_hex(
         canonical_json(
             {
-                "pixel": pixel.sha256,
+                "pixel": pixel_sha256,
                 "path": spec.output_path,
                 "meta": sha256_hex(IMAGE_META.encode()),
                 "version": EXPORT_VERSION,
@@ -219,7 +221,7 @@ def export_stage(
 ) -> ExportOutput:
     """Write the sheet and its .meta into the Bevy folder (only if the bytes changed) and record it."""
     start = time.perf_counter()
-    key = export_key(pixel, spec)
+    key = export_key(pixel.sha256, spec)
     png, _meta = write_sprite_files(settings.assets_dir, spec.output_path, pixel.sheet_png, settings.scratch_dir)
     anim = spec.animation
     entry = ManifestEntry(
@@ -245,6 +247,7 @@ def export_stage(
         name=spec.name,
         spec_file=spec_file,
         keys=StageKeys(generate=request.key, pixelate=pixel.key, export=key),
+        generate_payload=request.payload,
         raw_sha256=raw.hashes,
         pixel_sha256=pixel.sha256,
         png_sha256=png.sha256,

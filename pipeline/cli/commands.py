@@ -1,1 +1,245 @@
-"""Core commands: check, list, build, dev (more register themselves from sibling modules)."""
+"""Core commands: ``check``, ``list``, ``build`` and ``dev``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import click
+
+from pipeline.cli import main
+from pipeline.cli.options import console, project_options, select_names, settings_from, user_errors
+from pipeline.generate import make_backend
+from pipeline.plan import manifest_is_current, sprite_states
+from pipeline.settings import Settings
+from pipeline.specs import CATEGORIES, SpecSet, load_specs
+
+_STATUS_STYLE = {"up to date": "green", "stale": "yellow", "missing": "cyan", "built": "green", "failed": "red"}
+
+
+def _requests(spec_set: SpecSet, settings: Settings) -> dict[str, Any]:
+    backends: dict[str, Any] = {}
+    out = {}
+    for loaded in spec_set:
+        kind = loaded.spec.generation.backend
+        if kind not in backends:
+            backends[kind] = make_backend(kind, settings)
+        out[loaded.name] = backends[kind].resolve(loaded.spec, settings)
+    return out
+
+
+@main.command("check")
+@project_options
+@user_errors
+def check_cmd(**kwargs: Any) -> None:
+    """Validate every sprite spec; exit non-zero listing every problem (file, line, sprite, field)."""
+    settings = settings_from(kwargs)
+    spec_set = load_specs(settings.specs_dir)
+    _requests(spec_set, settings)  # binds workflow templates too: a bad binding fails here
+    files = len({s.file for s in spec_set})
+    click.echo(f"OK: {len(spec_set)} sprites in {files} files under {settings.specs_dir} are valid.")
+
+
+@main.command("list")
+@click.argument("selection", nargs=-1)
+@click.option("--category", type=click.Choice(CATEGORIES), help="Only sprites of this category.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@project_options
+@user_errors
+def list_cmd(selection: tuple[str, ...], category: str | None, as_json: bool, **kwargs: Any) -> None:
+    """List sprites with their status: up to date, stale (and why) or missing."""
+    settings = settings_from(kwargs)
+    spec_set = load_specs(settings.specs_dir)
+    names = select_names(list(spec_set.specs), selection, {s.name: s.spec.category for s in spec_set}, category)
+    states = sprite_states(settings, spec_set, _requests(spec_set, settings), names)
+    if as_json:
+        rows = [
+            {
+                "name": st.name,
+                "status": st.status,
+                "reason": st.reason,
+                "category": st.loaded.spec.category,
+                "size": str(st.loaded.spec.size),
+                "frames": st.loaded.spec.animation.frames,
+                "backend": st.request.backend,
+                "path": st.loaded.spec.output_path,
+                "spec_file": st.loaded.file,
+                "spec_line": st.loaded.line,
+            }
+            for st in states
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(states)} sprites", title_justify="left")
+    for col in ("sprite", "category", "size", "frames", "backend", "status", "path / reason"):
+        table.add_column(col)
+    for st in states:
+        spec = st.loaded.spec
+        style = _STATUS_STYLE.get(st.status, "")
+        table.add_row(
+            spec.name,
+            spec.category,
+            str(spec.size),
+            str(spec.animation.frames),
+            st.request.backend,
+            f"[{style}]{st.status}[/]",
+            st.reason or spec.output_path,
+        )
+    console().print(table)
+
+
+@main.command("build")
+@click.argument("selection", nargs=-1)
+@click.option("--category", type=click.Choice(CATEGORIES), help="Only sprites of this category.")
+@click.option("--force", is_flag=True, help="Rebuild the selection even if it is up to date.")
+@click.option("--offline", is_flag=True, help="Never contact a generation server: use the cache or fail.")
+@click.option("--dry-run", is_flag=True, help="Show what would be built, build nothing.")
+@click.option("-v", "--verbose", is_flag=True, help="Show Dagster's own run log.")
+@project_options
+@user_errors
+def build_cmd(
+    selection: tuple[str, ...],
+    category: str | None,
+    force: bool,
+    offline: bool,
+    dry_run: bool,
+    verbose: bool,
+    **kwargs: Any,
+) -> None:
+    """Generate, pixelate and export sprites that are stale or missing (SELECTION: names or globs).
+
+    \b
+    Runs through Dagster against the project's instance (DAGSTER_HOME, default ./dagster_home),
+    so builds show in `sprites dev` / `dagster dev` with lineage and previews. Exit code 1 if any
+    sprite failed, 2 if the specs are invalid.
+    """
+    started = time.perf_counter()
+    settings = settings_from(kwargs)
+    spec_set = load_specs(settings.specs_dir)
+    names = select_names(list(spec_set.specs), selection, {s.name: s.spec.category for s in spec_set}, category)
+    states = sprite_states(settings, spec_set, _requests(spec_set, settings), names)
+    todo = [st for st in states if force or st.status != "up to date"]
+    up_to_date = len(states) - len(todo)
+    manifest_ok = manifest_is_current(settings, spec_set)
+    out = console()
+    if dry_run:
+        for st in todo:
+            out.print(f"would build [bold]{st.name}[/]: {'forced' if force and not st.reason else st.reason}")
+        out.print(f"{len(todo)} to build, {up_to_date} up to date" + ("" if manifest_ok else ", manifest stale"))
+        return
+    if not todo and manifest_ok:
+        out.print(f"0 built, {up_to_date} up to date ({time.perf_counter() - started:.2f}s)")
+        return
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from pipeline.launch import run_sprites
+
+    failures: dict[str, str] = {}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=out,
+        transient=True,
+        disable=not out.is_terminal,
+    ) as progress:
+        task = progress.add_task("building", total=len(todo) or 1)
+
+        def on_event(ev: Any) -> None:
+            progress.advance(task)
+            progress.update(task, description=f"{ev.sprite}: {ev.message}"[:60])
+
+        outcome = run_sprites(
+            settings,
+            [st.name for st in todo],
+            offline=offline,
+            on_event=on_event,
+            log_level="INFO" if verbose else "CRITICAL",
+        )
+        if outcome.manifest_error is None and any(o.status == "failed" for o in outcome.sprites.values()):
+            # the manifest step is skipped when any sprite fails: publish the ones that did build
+            from pipeline.publish import publish_manifest
+
+            publish_manifest(settings, list(spec_set.specs))
+    _print_summary(out, outcome, states, todo)
+    failures = {n: o.error or o.status for n, o in outcome.sprites.items() if o.status != "built"}
+    built = sum(o.status == "built" for o in outcome.sprites.values())
+    out.print(
+        f"{built} built, {up_to_date} up to date"
+        + (f", {len(failures)} failed" if failures else "")
+        + f" ({time.perf_counter() - started:.1f}s, Dagster run {outcome.run_id[:8]})"
+    )
+    if outcome.manifest_error:
+        failures["bevy/manifest"] = outcome.manifest_error
+    if failures:
+        click.echo("Failed:", err=True)
+        for name, why in failures.items():
+            click.echo(f"  {name}: {why}", err=True)
+        sys.exit(1)
+
+
+def _print_summary(out: Any, outcome: Any, states: list[Any], todo: list[Any]) -> None:
+    from rich.table import Table
+
+    reasons = {st.name: st.reason for st in todo}
+    table = Table(title="build summary", title_justify="left")
+    for col in ("sprite", "result", "raw", "pixel", "bevy", "seconds", "why"):
+        table.add_column(col)
+    for name, o in outcome.sprites.items():
+        style = _STATUS_STYLE.get(o.status, "")
+        written = {"hit": "unchanged", "miss": "written"}.get(o.cache.get("bevy", ""), "-")
+        table.add_row(
+            name,
+            f"[{style}]{o.status}[/]",
+            o.cache.get("raw", "-"),
+            o.cache.get("pixel", "-"),
+            written,
+            f"{o.seconds:.2f}",
+            (o.error or reasons.get(name) or "forced")[:80],
+        )
+    out.print(table)
+
+
+@main.command("dev", context_settings={"ignore_unknown_options": True})
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=3000, show_default=True, type=int)
+@click.argument("dagster_args", nargs=-1, type=click.UNPROCESSED)
+@project_options
+@user_errors
+def dev_cmd(host: str, port: int, dagster_args: tuple[str, ...], **kwargs: Any) -> None:
+    """Open the Dagster UI (`dagster dev`) on this project with its own DAGSTER_HOME."""
+    settings = settings_from(kwargs)
+    from pipeline.launch import ensure_dagster_home
+
+    ensure_dagster_home(settings)
+    env = dict(os.environ)
+    for var, value in (
+        ("SPRITES_PROJECT_DIR", settings.project_dir),
+        ("SPRITES_ASSETS_DIR", settings.assets_dir),
+        ("SPRITES_SPECS_DIR", settings.specs_dir),
+        ("SPRITES_CACHE_DIR", settings.cache_dir),
+    ):
+        env[var] = str(value)
+    cmd = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-w",
+        str(settings.project_dir / "workspace.yaml"),
+        "-h",
+        host,
+        "-p",
+        str(port),
+        *dagster_args,
+    ]
+    click.echo(f"DAGSTER_HOME={env['DAGSTER_HOME']}  ->  http://{host}:{port}")
+    sys.exit(subprocess.call(cmd, cwd=settings.project_dir, env=env))

@@ -1,0 +1,113 @@
+"""Options shared by the ``sprites`` commands, and the translation of our errors into exit codes."""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from pipeline.errors import SpecError, SpriteError
+from pipeline.settings import Settings
+
+__all__ = ["console", "project_options", "select_names", "settings_from", "user_errors"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def project_options(fn: F) -> F:
+    """--project-dir, --specs-dir, --assets-dir, --cache-dir, --comfyui-url (each also an env var)."""
+    options = [
+        click.option(
+            "--project-dir",
+            envvar="SPRITES_PROJECT_DIR",
+            type=click.Path(file_okay=False),
+            help="Project root (holds sprite_specs/). Default: nearest parent with sprite_specs/.",
+        ),
+        click.option(
+            "--specs-dir",
+            envvar="SPRITES_SPECS_DIR",
+            type=click.Path(file_okay=False),
+            help="Sprite spec folder. Default: <project>/sprite_specs.",
+        ),
+        click.option(
+            "--assets-dir",
+            envvar="SPRITES_ASSETS_DIR",
+            type=click.Path(file_okay=False),
+            help="Bevy assets folder to write into. Default: <project>/bevy_target/assets.",
+        ),
+        click.option(
+            "--cache-dir",
+            envvar="SPRITES_CACHE_DIR",
+            type=click.Path(file_okay=False),
+            help="Content-addressed cache. Default: <project>/.sprites/cache.",
+        ),
+        click.option(
+            "--comfyui-url",
+            envvar="SPRITES_COMFYUI_URL",
+            help="ComfyUI server URL(s), comma-separated, for specs with backend: comfyui.",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def settings_from(kwargs: dict[str, Any]) -> Settings:
+    """Settings from the environment, overridden by the shared options (which are popped from kwargs)."""
+    project = kwargs.pop("project_dir", None)
+    overrides = {
+        "specs_dir": kwargs.pop("specs_dir", None),
+        "assets_dir": kwargs.pop("assets_dir", None),
+        "cache_dir": kwargs.pop("cache_dir", None),
+        "comfyui_urls": kwargs.pop("comfyui_url", None),
+    }
+    return Settings.from_env(project_dir=project, **overrides)
+
+
+def user_errors(fn: F) -> F:
+    """Print our own errors as messages (no traceback): exit 2 for invalid specs, 1 for everything else."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SpecError as exc:
+            click.echo(f"error: {exc}", err=True)
+            click.echo("Fix the specs above and run `sprites check` again.", err=True)
+            sys.exit(2)
+        except SpriteError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def select_names(
+    all_names: list[str], patterns: tuple[str, ...], categories: dict[str, str], category: str | None = None
+) -> list[str]:
+    """Sprite names matching ``patterns`` (names or globs; all when empty), optionally of one category."""
+    chosen: list[str] = []
+    if not patterns:
+        chosen = list(all_names)
+    for pattern in patterns:
+        matches = fnmatch.filter(all_names, pattern)
+        if not matches:
+            import difflib
+
+            near = difflib.get_close_matches(pattern, all_names, n=3)
+            hint = f" Did you mean: {', '.join(near)}?" if near else " Run `sprites list` to see them."
+            raise click.BadParameter(f"no sprite matches '{pattern}'.{hint}", param_hint="SELECTION")
+        chosen += [m for m in matches if m not in chosen]
+    if category:
+        chosen = [n for n in chosen if categories[n] == category]
+    return chosen

@@ -1,0 +1,198 @@
+"""Run sprite builds through Dagster, in-process, against the project's Dagster instance.
+
+Used by ``sprites build`` (and the MCP server): the runs land in the same instance ``dagster dev``
+shows, so CLI builds appear in the UI with their lineage and metadata. Progress is read back from the
+instance's event log while the run executes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.errors import ConfigError
+from pipeline.settings import Settings
+
+__all__ = ["BuildEvent", "RunOutcome", "SpriteOutcome", "ensure_dagster_home", "run_sprites"]
+
+
+@dataclass
+class SpriteOutcome:
+    name: str
+    status: str = "pending"  # built | failed | skipped
+    error: str | None = None
+    cache: dict[str, str] = field(default_factory=dict)  # asset -> hit/miss
+    seconds: float = 0.0
+    path: str | None = None
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    success: bool
+    sprites: dict[str, SpriteOutcome]
+    manifest_error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class BuildEvent:
+    kind: str  # "sprite_done" | "sprite_failed" | "log"
+    sprite: str | None
+    message: str
+
+
+def ensure_dagster_home(settings: Settings) -> None:
+    """Point Dagster at the project's instance unless the user chose one (DAGSTER_HOME)."""
+    if not os.environ.get("DAGSTER_HOME"):
+        os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
+
+
+def _sprite_of_step(step_key: str | None) -> str | None:
+    if not step_key or not step_key.startswith("sprite__"):
+        return None
+    return step_key.removeprefix("sprite__")
+
+
+def run_sprites(
+    settings: Settings,
+    names: list[str],
+    *,
+    include_manifest: bool = True,
+    offline: bool = False,
+    tags: dict[str, str] | None = None,
+    log_level: str = "CRITICAL",
+    on_event: Callable[[BuildEvent], None] | None = None,
+) -> RunOutcome:
+    """Materialize the three assets of each named sprite (and the manifest) in one Dagster run."""
+    from dagster import AssetKey, DagsterEventType, DagsterInstance
+    from dagster._core.errors import DagsterInvalidConfigError
+
+    from pipeline.assets import MANIFEST_KEY, sprite_keys
+    from pipeline.definitions import build_definitions
+
+    ensure_dagster_home(settings)
+    try:
+        instance = DagsterInstance.get()
+    except DagsterInvalidConfigError as exc:
+        raise ConfigError(
+            f"the Dagster instance at {os.environ['DAGSTER_HOME']} has an invalid dagster.yaml: {exc}"
+        ) from exc
+    defs = build_definitions(settings, offline=offline)
+    job = defs.resolve_implicit_global_asset_job_def()
+    keys: list[AssetKey] = [k for n in names for k in sprite_keys(n)]
+    if include_manifest:
+        keys.append(MANIFEST_KEY)
+    # step keys use op names, which replace '-' by '_': map back to sprite names
+    by_op = {n.replace("-", "_"): n for n in names}
+    outcomes = {n: SpriteOutcome(n) for n in names}
+    run_id = str(uuid.uuid4())
+    start = time.perf_counter()
+    result: dict[str, Any] = {}
+
+    def execute() -> None:
+        try:
+            result["res"] = job.execute_in_process(
+                instance=instance,
+                asset_selection=keys,
+                raise_on_error=False,
+                run_id=run_id,
+                # failures are reported by the caller from the event log, as messages, not tracebacks
+                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+                tags={"sprites/source": "cli", **(tags or {})},
+            )
+        except BaseException as exc:  # surfaced in the calling thread below
+            result["exc"] = exc
+
+    worker = threading.Thread(target=execute, name=f"dagster-run-{run_id[:8]}", daemon=True)
+    worker.start()
+    cursor = None
+    seen_done: set[str] = set()
+    manifest_error: str | None = None
+
+    def drain() -> None:
+        nonlocal cursor, manifest_error
+        if not instance.has_run(run_id):
+            return
+        conn = instance.get_records_for_run(run_id, cursor=cursor, limit=1000)
+        cursor = conn.cursor
+        for record in conn.records:
+            ev = record.event_log_entry.dagster_event
+            if ev is None:
+                continue
+            op = _sprite_of_step(ev.step_key)
+            sprite = by_op.get(op) if op else None
+            if ev.event_type == DagsterEventType.ASSET_MATERIALIZATION and sprite:
+                mat = ev.event_specific_data.materialization  # type: ignore[union-attr]
+                meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+                stage = mat.asset_key.path[0]
+                if "cache" in meta:
+                    outcomes[sprite].cache[stage] = str(meta["cache"])
+                outcomes[sprite].seconds += float(meta.get("seconds", 0) or 0)
+                if stage == "bevy":
+                    outcomes[sprite].path = str(meta.get("asset_path"))
+            elif ev.event_type == DagsterEventType.STEP_SUCCESS and sprite and sprite not in seen_done:
+                seen_done.add(sprite)
+                outcomes[sprite].status = "built"
+                if on_event:
+                    on_event(BuildEvent("sprite_done", sprite, "built"))
+            elif ev.event_type == DagsterEventType.STEP_FAILURE:
+                err = ev.event_specific_data.error  # type: ignore[union-attr]
+                message = _user_message(err)
+                if sprite and sprite not in seen_done:
+                    seen_done.add(sprite)
+                    outcomes[sprite].status = "failed"
+                    outcomes[sprite].error = message
+                    if on_event:
+                        on_event(BuildEvent("sprite_failed", sprite, message))
+                elif ev.step_key == "bevy_manifest":
+                    manifest_error = message
+
+    while worker.is_alive():
+        worker.join(0.2)
+        drain()
+    drain()
+    if "exc" in result:
+        raise result["exc"]
+    for o in outcomes.values():
+        if o.status == "pending":
+            o.status = "skipped"
+    res = result["res"]
+    return RunOutcome(run_id, bool(res.success), outcomes, manifest_error, time.perf_counter() - start)
+
+
+_OUR_ERRORS = {
+    "SpriteError",
+    "SpecError",
+    "ConfigError",
+    "GenerationError",
+    "GenerationCancelled",
+    "ServerError",
+    "PixelateError",
+    "ExportError",
+    "UnsafePathError",
+    "CacheError",
+}
+
+
+def _user_message(err: Any) -> str:
+    """A step failure as the user should read it: our own error's message when one is in the chain."""
+    if err is None:
+        return "unknown error"
+    chain = []
+    while err is not None:
+        chain.append(err)
+        err = getattr(err, "cause", None)
+    for e in chain:
+        cls = getattr(e, "cls_name", "") or ""
+        if cls in _OUR_ERRORS:
+            msg = (getattr(e, "message", "") or "").strip()
+            return msg.removeprefix(f"{cls}:").strip() or cls
+    last = chain[-1]
+    return f"{getattr(last, 'cls_name', '')}: {(getattr(last, 'message', '') or '').strip()}".strip(": ")

@@ -1,0 +1,90 @@
+"""The Dagster resource the sprite assets use: folders, the cache, and generation backends.
+
+Configured explicitly from ``Settings`` by ``definitions.py`` (or by a test). One instance serves one
+run (the executor is in-process), so backends are created lazily and closed at the end of the run, and
+``prepare_once`` lets a remote backend receive every request of the run up front.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import PrivateAttr
+
+from pipeline.cache import ContentCache
+from pipeline.generate import Backend, GenerationRequest, make_backend
+from pipeline.settings import Settings
+
+__all__ = ["SpritePipelineResource"]
+
+
+class SpritePipelineResource(ConfigurableResource):
+    """Where sprites are built and how they are generated."""
+
+    project_dir: str
+    specs_dir: str
+    workflows_dir: str
+    assets_dir: str
+    cache_dir: str
+    state_dir: str
+    comfyui_urls: list[str] = []
+    offline: bool = False
+
+    _backends: dict[str, Backend] = PrivateAttr(default_factory=dict)
+    _prepared: set[str] = PrivateAttr(default_factory=set)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, offline: bool = False) -> SpritePipelineResource:
+        return cls(
+            project_dir=str(settings.project_dir),
+            specs_dir=str(settings.specs_dir),
+            workflows_dir=str(settings.workflows_dir),
+            assets_dir=str(settings.assets_dir),
+            cache_dir=str(settings.cache_dir),
+            state_dir=str(settings.state_dir),
+            comfyui_urls=list(settings.comfyui_urls),
+            offline=offline,
+        )
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(
+            project_dir=Path(self.project_dir),
+            specs_dir=Path(self.specs_dir),
+            workflows_dir=Path(self.workflows_dir),
+            assets_dir=Path(self.assets_dir),
+            cache_dir=Path(self.cache_dir),
+            state_dir=Path(self.state_dir),
+            dagster_home=Path(self.project_dir) / "dagster_home",
+            comfyui_urls=tuple(self.comfyui_urls),
+        )
+
+    @property
+    def cache(self) -> ContentCache:
+        return ContentCache(Path(self.cache_dir))
+
+    def backend(self, kind: str) -> Backend:
+        """The run's backend of ``kind``, created on first use."""
+        with self._lock:
+            if kind not in self._backends:
+                self._backends[kind] = make_backend(kind, self.settings)
+            return self._backends[kind]
+
+    def prepare_once(self, kind: str, requests: Callable[[], list[GenerationRequest]]) -> None:
+        """Hand every request of this run to the backend once, before the first generation."""
+        with self._lock:
+            if kind in self._prepared:
+                return
+            self._prepared.add(kind)
+        pending = [r for r in requests() if not self.cache.has("generate", r.key)]
+        if pending:
+            self.backend(kind).prepare(pending)
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        for backend in self._backends.values():
+            backend.close()
+        self._backends.clear()
