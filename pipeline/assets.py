@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from dagster import (
     AssetExecutionContext,
     AssetKey,
-    AssetSpec,
     AssetsDefinition,
+    AssetSpec,
     DataVersion,
     MaterializeResult,
     MetadataValue,

@@ -30,7 +30,7 @@ class SpritePipelineResource(ConfigurableResource):
     assets_dir: str
     cache_dir: str
     state_dir: str
-    comfyui_urls: list[str] = []
+    comfyui_urls: list[str] = []  # noqa: RUF012 - pydantic copies field defaults
     offline: bool = False
 
     _backends: dict[str, Backend] = PrivateAttr(default_factory=dict)
