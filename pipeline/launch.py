@@ -134,7 +134,9 @@ def run_sprites(
                 stage = mat.asset_key.path[0]
                 if "cache" in meta:
                     outcomes[sprite].cache[stage] = str(meta["cache"])
-                outcomes[sprite].seconds += float(meta.get("seconds", 0) or 0)
+                seconds = meta.get("seconds")
+                if isinstance(seconds, int | float):
+                    outcomes[sprite].seconds += seconds
                 if stage == "bevy":
                     outcomes[sprite].path = str(meta.get("asset_path"))
             elif ev.event_type == DagsterEventType.STEP_SUCCESS and sprite and sprite not in seen_done:

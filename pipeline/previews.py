@@ -18,7 +18,7 @@ def upscale_nearest(image: Image.Image, target: int = 192) -> Image.Image:
 
 def preview_markdown(png: bytes, alt: str, target: int = 192) -> str:
     """Markdown showing the PNG (upscaled crisply, or downscaled if it is a large render)."""
-    image = Image.open(io.BytesIO(png))
+    image: Image.Image = Image.open(io.BytesIO(png))
     image.load()
     if max(image.size) > target:
         image = image.copy()

@@ -99,7 +99,7 @@ class Settings(BaseModel):
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Settings from environment variables (see ``ENV_VARS``), then explicit overrides."""
         env = os.environ if environ is None else environ
-        from_env = {field: env[var] for var, (field, _) in ENV_VARS.items() if env.get(var)}
+        from_env: dict[str, object] = {field: env[var] for var, (field, _) in ENV_VARS.items() if env.get(var)}
         from_env.update({k: v for k, v in overrides.items() if v is not None})
         project = from_env.pop("project_dir", None)
         project_dir = Path(str(project)).expanduser() if project else find_project_dir()

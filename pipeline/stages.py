@@ -127,9 +127,11 @@ def generate_stage(
             time.perf_counter() - start,
             dict(hit.meta),
         )
-    if offline:
+    if offline and backend.remote:
         raise GenerationError(
-            f"{request.sprite}: render {request.key[:12]} is not in the cache and --offline forbids generating it"
+            f"{request.sprite}: its {backend.kind} render ({request.key[:12]}) is not in the cache and --offline "
+            "forbids contacting a generation server; build it once online or share the cache folder "
+            "(SPRITES_CACHE_DIR)"
         )
     result = backend.generate(request, progress=progress, cancel=cancel)
     if len(result.frames) != request.frames:

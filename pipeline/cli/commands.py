@@ -243,3 +243,21 @@ def dev_cmd(host: str, port: int, dagster_args: tuple[str, ...], **kwargs: Any) 
     ]
     click.echo(f"DAGSTER_HOME={env['DAGSTER_HOME']}  ->  http://{host}:{port}")
     sys.exit(subprocess.call(cmd, cwd=settings.project_dir, env=env))
+
+
+@main.command("schema")
+@click.option("--write", is_flag=True, help="Write sprite_specs/sprite-spec.schema.json instead of printing it.")
+@project_options
+@user_errors
+def schema_cmd(write: bool, **kwargs: Any) -> None:
+    """Print (or --write) the JSON Schema that editors use to complete and check spec files."""
+    from pipeline.specs.schema import SCHEMA_FILE, render_schema
+
+    text = render_schema()
+    if not write:
+        click.echo(text, nl=False)
+        return
+    settings = settings_from(kwargs)
+    target = settings.specs_dir / SCHEMA_FILE
+    target.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {target}")

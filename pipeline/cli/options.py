@@ -18,7 +18,7 @@ __all__ = ["console", "project_options", "select_names", "settings_from", "user_
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def console():  # type: ignore[no-untyped-def]
+def console() -> Any:
     from rich.console import Console
 
     return Console(highlight=False, soft_wrap=True)

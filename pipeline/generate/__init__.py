@@ -23,8 +23,8 @@ def make_backend(kind: str, settings: Settings) -> Backend:
         return ProceduralBackend()
     if kind == "comfyui":
         try:
-            from pipeline.generate.comfyui import ComfyUIBackend  # type: ignore[attr-defined]
+            from pipeline.generate.comfyui import ComfyUIBackend
         except ImportError as exc:
             raise ConfigError("the comfyui backend is not available in this version") from exc
-        return ComfyUIBackend.from_settings(settings)  # type: ignore[no-any-return]
+        return ComfyUIBackend.from_settings(settings)  # type: ignore[no-any-return, unused-ignore]
     raise ConfigError(f"unknown backend '{kind}'; known backends: {', '.join(BACKEND_KINDS)}")

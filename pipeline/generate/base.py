@@ -75,6 +75,8 @@ class Backend(ABC):
     """A way to produce renders. Implementations: ``procedural`` (embedded) and ``comfyui``."""
 
     kind: ClassVar[str]
+    #: True for backends that talk to a server (``--offline`` forbids them); the embedded one is local
+    remote: ClassVar[bool] = True
     #: bump when the same request would now produce different pixels (invalidates cached renders)
     version: ClassVar[str]
 

@@ -189,6 +189,7 @@ class ProceduralBackend(Backend):
     """Embedded, deterministic renderer. No GPU, no network; ignores ComfyUI-only settings."""
 
     kind = "procedural"
+    remote = False
     version = "1"
 
     def resolve(self, spec: SpriteSpec, settings: Settings) -> GenerationRequest:

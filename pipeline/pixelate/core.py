@@ -97,7 +97,7 @@ def _resolve_palette(params: PixelParams, cells: list[np.ndarray], alphas: list[
             return hex_to_rgb(["#000000", "#ffffff"])
         strip = Image.fromarray(opaque.reshape(1, -1, 3).astype(np.uint8), "RGB")
         q = strip.quantize(colors=params.palette, method=Image.Quantize.MAXCOVERAGE)
-        pal = np.array(q.getpalette()[: 3 * params.palette], dtype=np.uint8).reshape(-1, 3)
+        pal = np.array((q.getpalette() or [])[: 3 * params.palette], dtype=np.uint8).reshape(-1, 3)
         used = np.unique(np.asarray(q)).astype(int)
         return pal[used]
     if isinstance(params.palette, str):

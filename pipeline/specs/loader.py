@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ class SpecSet:
     specs: dict[str, LoadedSpec]
     file_hashes: dict[str, str]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[LoadedSpec]:
         return iter(self.specs.values())
 
     def __len__(self) -> int:
@@ -167,14 +167,18 @@ def load_specs(specs_dir: Path) -> SpecSet:
                     SpecProblem(
                         label,
                         f"unknown top-level key(s) {extra}; allowed: defaults, sprites",
-                        line=data.origins.get(extra[0], data.origin)[1],
+                        line=_origin_of(data, [extra[0]], (label, 1))[1],
                     )
                 )
             file_defaults = data.get("defaults") or {}
             sprites = data["sprites"]
             if not isinstance(sprites, list) or not isinstance(file_defaults, dict):
                 problems.append(
-                    SpecProblem(label, "'sprites' must be a list and 'defaults' a mapping", line=data.origin[1])
+                    SpecProblem(
+                        label,
+                        "'sprites' must be a list and 'defaults' a mapping",
+                        line=_origin_of(data, ["sprites"], (label, 1))[1],
+                    )
                 )
                 continue
             defaults = _merge(project_defaults, file_defaults)

@@ -66,6 +66,25 @@ class Size(_Strict):
     def __str__(self) -> str:
         return f"{self.width}x{self.height}"
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        # YAML writes sizes as "32x32" (or 32, or [w, h]): say so, so editors accept what the loader accepts.
+        as_object = handler(core_schema)
+        return {
+            "description": "Logical size of one frame: WIDTHxHEIGHT (4 to 512), e.g. 32x32",
+            "anyOf": [
+                {"type": "string", "pattern": r"^\s*\d+\s*[xX×]\s*\d+\s*$", "examples": ["32x32", "64x48"]},
+                {"type": "integer", "minimum": 4, "maximum": 512},
+                {
+                    "type": "array",
+                    "items": {"type": "integer", "minimum": 4, "maximum": 512},
+                    "minItems": 2,
+                    "maxItems": 2,
+                },
+                as_object,
+            ],
+        }
+
 
 class AdaptivePalette(_Strict):
     """``{adaptive: N}``: N colours chosen from the downscaled sprite itself."""
@@ -81,7 +100,7 @@ def _check_palette_name(value: str) -> str:
     return key
 
 
-PaletteName = Annotated[str, Field(description="A named palette, e.g. pico-8, db16, db32, endesga-32, gameboy, nes")]
+PaletteName = Annotated[str, Field(description="A named palette", json_schema_extra={"enum": sorted(NAMED_PALETTES)})]
 PaletteSpec = PaletteName | Annotated[list[HexColor], Field(min_length=2, max_length=256)] | AdaptivePalette
 
 

@@ -23,14 +23,14 @@ Origin = tuple[str, int]  # (file label, 1-based line)
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class SourceDict(dict):  # type: ignore[type-arg]
+class SourceDict(dict):
     """A mapping from YAML that knows the origin of each key's value (and its own)."""
 
     origin: Origin
     origins: dict[Any, Origin]
 
 
-class SourceList(list):  # type: ignore[type-arg]
+class SourceList(list):
     origin: Origin
     origins: list[Origin]
 
@@ -42,7 +42,7 @@ class _YAMLProblem(Exception):
 
 
 def _make_loader(label: str) -> type:
-    class Loader(_Base):  # type: ignore[misc, valid-type]
+    class Loader(_Base):
         def construct_document(self, node: yaml.Node) -> Any:
             seen: set[int] = set()
             stack = [node]

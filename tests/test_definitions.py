@@ -1,0 +1,51 @@
+"""The Dagster definitions load (as workspace.yaml loads them) and have the expected asset graph."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from dagster import AssetKey, in_process_executor
+
+from pipeline.assets import MANIFEST_KEY
+from pipeline.definitions import build_definitions
+from pipeline.specs import load_specs
+from tests.conftest import REPO
+
+
+def test_asset_graph_keys_deps_groups_and_versions(project) -> None:  # type: ignore[no-untyped-def]
+    defs = build_definitions(project)
+    graph = defs.resolve_asset_graph()
+    names = list(load_specs(project.specs_dir).specs)
+    expected = {AssetKey([stage, n]) for n in names for stage in ("raw", "pixel", "bevy")} | {MANIFEST_KEY}
+    assert set(graph.get_all_asset_keys()) == expected
+    for n in names:
+        assert graph.get(AssetKey(["pixel", n])).parent_keys == {AssetKey(["raw", n])}
+        assert graph.get(AssetKey(["bevy", n])).parent_keys == {AssetKey(["pixel", n])}
+        assert graph.get(AssetKey(["raw", n])).code_version
+    assert graph.get(MANIFEST_KEY).parent_keys == {AssetKey(["bevy", n]) for n in names}
+    knight = graph.get(AssetKey(["raw", "knight"]))
+    assert knight.group_name == "character" and "png" in knight.kinds
+    assert graph.get(AssetKey(["raw", "slime"])).group_name == "enemy"
+    assert defs.executor is in_process_executor
+
+
+def test_one_step_per_sprite(project) -> None:  # type: ignore[no-untyped-def]
+    defs = build_definitions(project)
+    job = defs.resolve_implicit_global_asset_job_def()
+    ops = {node.name for node in job.graph.node_defs}
+    assert "sprite__knight_walk" in ops and "bevy__manifest" in ops
+    assert len(ops) == len(load_specs(project.specs_dir)) + 1
+
+
+def test_code_location_loads_like_dagster_dev_does() -> None:
+    # What `dagster dev -w workspace.yaml` does: import the module named in workspace.yaml.
+    out = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "sprites" in out.stdout + out.stderr
