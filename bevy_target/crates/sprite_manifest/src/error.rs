@@ -5,9 +5,15 @@ use std::path::PathBuf;
 #[derive(Debug)]
 pub enum ManifestError {
     /// The file could not be read (missing assets folder: run the pipeline first).
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// Not valid JSON, or a field missing, unknown or of the wrong type.
-    Parse { path: PathBuf, source: serde_json::Error },
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     /// A `version` this crate does not understand.
     UnsupportedVersion { version: String },
     /// Parsed, but inconsistent: names the sprite (or `<manifest>`) and what is wrong.

@@ -137,7 +137,10 @@ impl ManifestEntry {
                 a.tile_width, a.tile_height, self.resolution
             ));
         }
-        if a.columns.checked_mul(a.rows).map_or(true, |n| n < self.frames) {
+        if a.columns
+            .checked_mul(a.rows)
+            .map_or(true, |n| n < self.frames)
+        {
             return fail(format!(
                 "atlas {}x{} cannot hold {} frames",
                 a.columns, a.rows, self.frames
@@ -159,7 +162,10 @@ fn unsafe_relative_path(path: &str) -> Option<&'static str> {
         Some("is empty")
     } else if path.starts_with('/') || path.contains('\\') || path.contains(':') {
         Some("is not a relative forward-slash path")
-    } else if path.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
+    } else if path
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == "..")
+    {
         Some("has an empty, '.' or '..' component")
     } else {
         None

@@ -89,7 +89,11 @@ fn the_bevy_asset_loader_example_syntax_parses() {
     assert_eq!(collection.0.len(), 3);
     assert!(matches!(
         collection.0["texture_atlas_layout"],
-        StandardDynamicAsset::TextureAtlasLayout { padding_x: Some(2), offset_y: None, .. }
+        StandardDynamicAsset::TextureAtlasLayout {
+            padding_x: Some(2),
+            offset_y: None,
+            ..
+        }
     ));
 }
 
@@ -102,17 +106,42 @@ fn the_assets_ron_matches_the_manifest() {
     let file = dir.join(sprite_manifest::ASSETS_RON_PATH);
     let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let collection = parse(&text)
-        .unwrap_or_else(|e| panic!("{} is not a StandardDynamicAssetCollection: {e}", file.display()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "{} is not a StandardDynamicAssetCollection: {e}",
+                file.display()
+            )
+        })
         .0;
 
     let mut expected_keys = BTreeSet::new();
     for sprite in &manifest.sprites {
         expected_keys.insert(sprite.name.clone());
         match collection.get(&sprite.name) {
-            Some(StandardDynamicAsset::Image { path, sampler, wrap, array_texture_layers }) => {
-                assert_eq!(path.as_str(), sprite.path.as_str(), "{}: image path", sprite.name);
-                assert_eq!(sampler, &ImageSamplerType::Nearest, "{}: sampler", sprite.name);
-                assert_eq!(wrap, &ImageAddressModeType::ClampToEdge, "{}: wrap", sprite.name);
+            Some(StandardDynamicAsset::Image {
+                path,
+                sampler,
+                wrap,
+                array_texture_layers,
+            }) => {
+                assert_eq!(
+                    path.as_str(),
+                    sprite.path.as_str(),
+                    "{}: image path",
+                    sprite.name
+                );
+                assert_eq!(
+                    sampler,
+                    &ImageSamplerType::Nearest,
+                    "{}: sampler",
+                    sprite.name
+                );
+                assert_eq!(
+                    wrap,
+                    &ImageAddressModeType::ClampToEdge,
+                    "{}: wrap",
+                    sprite.name
+                );
                 assert_eq!(array_texture_layers, &None, "{}", sprite.name);
             }
             other => panic!("{}: expected an Image entry, found {other:?}", sprite.name),

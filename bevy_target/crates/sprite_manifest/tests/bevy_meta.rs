@@ -161,7 +161,10 @@ fn bevys_own_example_meta_parses() {
 )"#;
     let meta = parse(bevy_example).unwrap_or_else(|e| panic!("{e}"));
     let AssetAction::Load { settings, .. } = meta.asset;
-    assert_eq!(settings.sampler, ImageSampler::Descriptor(asset_loader_nearest()));
+    assert_eq!(
+        settings.sampler,
+        ImageSampler::Descriptor(asset_loader_nearest())
+    );
 }
 
 #[test]
@@ -180,13 +183,32 @@ fn every_sprite_meta_is_bevy_image_loader_settings_with_nearest_sampling() {
         let file = dir.join(format!("{}.meta", sprite.path));
         let text = std::fs::read_to_string(&file)
             .unwrap_or_else(|e| panic!("{}: {} ({e})", sprite.name, file.display()));
-        let meta = parse(&text)
-            .unwrap_or_else(|e| panic!("{}: {} is not Bevy 0.17 image meta: {e}", sprite.name, file.display()));
-        assert_eq!(meta.meta_format_version, META_FORMAT_VERSION, "{}", file.display());
+        let meta = parse(&text).unwrap_or_else(|e| {
+            panic!(
+                "{}: {} is not Bevy 0.17 image meta: {e}",
+                sprite.name,
+                file.display()
+            )
+        });
+        assert_eq!(
+            meta.meta_format_version,
+            META_FORMAT_VERSION,
+            "{}",
+            file.display()
+        );
         let AssetAction::Load { loader, settings } = meta.asset;
         assert_eq!(loader, IMAGE_LOADER, "{}", file.display());
-        assert_eq!(settings.format, ImageFormatSetting::FromExtension, "{}", file.display());
-        assert!(settings.is_srgb, "{}: pixel art colours are sRGB", file.display());
+        assert_eq!(
+            settings.format,
+            ImageFormatSetting::FromExtension,
+            "{}",
+            file.display()
+        );
+        assert!(
+            settings.is_srgb,
+            "{}: pixel art colours are sRGB",
+            file.display()
+        );
         assert_eq!(
             settings.sampler,
             ImageSampler::Descriptor(asset_loader_nearest()),
@@ -195,6 +217,11 @@ fn every_sprite_meta_is_bevy_image_loader_settings_with_nearest_sampling() {
         );
         let mut flags: Vec<&str> = settings.asset_usage.0.split('|').map(str::trim).collect();
         flags.sort_unstable();
-        assert_eq!(flags, ["MAIN_WORLD", "RENDER_WORLD"], "{}: asset_usage", file.display());
+        assert_eq!(
+            flags,
+            ["MAIN_WORLD", "RENDER_WORLD"],
+            "{}: asset_usage",
+            file.display()
+        );
     }
 }

@@ -15,8 +15,17 @@ fn every_png_decodes_with_the_manifest_size_and_hash() {
         let file = dir.join(&sprite.path);
         let bytes = std::fs::read(&file)
             .unwrap_or_else(|e| panic!("{}: {} ({e})", sprite.name, file.display()));
-        let digest: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(digest, sprite.sha256, "{}: sha256 of {}", sprite.name, file.display());
+        let digest: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            digest,
+            sprite.sha256,
+            "{}: sha256 of {}",
+            sprite.name,
+            file.display()
+        );
 
         let decoder = png::Decoder::new(bytes.as_slice());
         let mut reader = decoder

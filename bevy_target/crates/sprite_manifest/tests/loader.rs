@@ -47,7 +47,10 @@ fn unknown_fields_are_refused_at_every_level() {
     for pointer in ["", "/sprites/0", "/sprites/0/atlas", "/sprites/0/palette"] {
         let mut v = fixture();
         v.pointer_mut(pointer).unwrap()["added_by_python"] = json!(1);
-        assert!(error_of(&v).contains("unknown field `added_by_python`"), "{pointer}");
+        assert!(
+            error_of(&v).contains("unknown field `added_by_python`"),
+            "{pointer}"
+        );
     }
 }
 
@@ -61,30 +64,64 @@ fn missing_fields_are_refused() {
 #[test]
 fn palette_name_may_be_absent() {
     let mut v = fixture();
-    v["sprites"][2]["palette"].as_object_mut().unwrap().remove("name");
+    v["sprites"][2]["palette"]
+        .as_object_mut()
+        .unwrap()
+        .remove("name");
     assert_eq!(load(&v).unwrap().sprites[2].palette.name, None);
 }
 
 #[test]
 fn inconsistent_manifests_name_the_problem() {
-    let cases: Vec<(fn(&mut Value), &str)> = vec![
-        (|v| v["version"] = json!("2.0"), "version \"2.0\" is not supported"),
+    type Mutation = fn(&mut Value);
+    let cases: Vec<(Mutation, &str)> = vec![
+        (
+            |v| v["version"] = json!("2.0"),
+            "version \"2.0\" is not supported",
+        ),
         (|v| v["sprite_count"] = json!(4), "sprite_count is 4 but 3"),
-        (|v| v["sprites"][1]["name"] = json!("goblin"), "\"goblin\": listed twice"),
-        (|v| v["sprites"][0]["path"] = json!("../x.png"), "'..' component"),
-        (|v| v["sprites"][0]["path"] = json!("/abs/x.png"), "not a relative"),
-        (|v| v["sprites"][0]["path"] = json!("sprites/x.jpg"), "not a .png"),
-        (|v| v["sprites"][2]["atlas"]["rows"] = json!(1), "cannot hold 4 frames"),
-        (|v| v["sprites"][2]["resolution"] = json!([16, 32]), "differs from resolution"),
-        (|v| v["sprites"][2]["fps"] = json!(0.0), "fps 0 for an animation"),
+        (
+            |v| v["sprites"][1]["name"] = json!("goblin"),
+            "\"goblin\": listed twice",
+        ),
+        (
+            |v| v["sprites"][0]["path"] = json!("../x.png"),
+            "'..' component",
+        ),
+        (
+            |v| v["sprites"][0]["path"] = json!("/abs/x.png"),
+            "not a relative",
+        ),
+        (
+            |v| v["sprites"][0]["path"] = json!("sprites/x.jpg"),
+            "not a .png",
+        ),
+        (
+            |v| v["sprites"][2]["atlas"]["rows"] = json!(1),
+            "cannot hold 4 frames",
+        ),
+        (
+            |v| v["sprites"][2]["resolution"] = json!([16, 32]),
+            "differs from resolution",
+        ),
+        (
+            |v| v["sprites"][2]["fps"] = json!(0.0),
+            "fps 0 for an animation",
+        ),
         (|v| v["sprites"][0]["frames"] = json!(0), "frames is 0"),
-        (|v| v["sprites"][0]["sha256"] = json!("abc"), "not 64 hex digits"),
+        (
+            |v| v["sprites"][0]["sha256"] = json!("abc"),
+            "not 64 hex digits",
+        ),
     ];
     for (mutate, expected) in cases {
         let mut v = fixture();
         mutate(&mut v);
         let message = error_of(&v);
-        assert!(message.contains(expected), "{message:?} should contain {expected:?}");
+        assert!(
+            message.contains(expected),
+            "{message:?} should contain {expected:?}"
+        );
     }
 }
 
@@ -92,5 +129,7 @@ fn inconsistent_manifests_name_the_problem() {
 fn a_missing_file_says_to_build_first() {
     let err = Manifest::load_from_assets_dir("/nonexistent-assets".as_ref()).unwrap_err();
     assert!(matches!(err, ManifestError::Io { .. }));
-    assert!(err.to_string().contains("/nonexistent-assets/sprites/manifest.json"));
+    assert!(err
+        .to_string()
+        .contains("/nonexistent-assets/sprites/manifest.json"));
 }

@@ -22,8 +22,10 @@ pub fn built_assets() -> Option<(PathBuf, Manifest)> {
         );
         return None;
     }
-    let manifest = Manifest::load_from_assets_dir(&dir)
-        .unwrap_or_else(|err| panic!("{err}"));
-    assert!(!manifest.sprites.is_empty(), "the manifest lists no sprites");
+    let manifest = Manifest::load_from_assets_dir(&dir).unwrap_or_else(|err| panic!("{err}"));
+    assert!(
+        !manifest.sprites.is_empty(),
+        "the manifest lists no sprites"
+    );
     Some((dir, manifest))
 }
