@@ -6,36 +6,34 @@
 //! `AssetEvent::Modified` for the manifest, and `AssetEvent::Modified` for each changed image.
 
 use bevy::asset::{AssetLoader, LoadContext, io::Reader};
+use bevy::ecs::error::BevyError;
 use bevy::prelude::*;
-use sprite_manifest::{Manifest, ManifestEntry, ManifestError};
+use bevy::reflect::TypePath;
+use sprite_manifest::{Manifest, ManifestEntry};
 
 /// `sprites/manifest.json`, parsed and checked by `sprite_manifest`.
 #[derive(Asset, TypePath, Debug)]
 pub struct SpriteManifest(pub Manifest);
 
 /// Reads `.json` files as [`SpriteManifest`] (picked by type: `asset_server.load::<SpriteManifest>`).
-#[derive(Default)]
+/// A manifest that fails to parse or check is logged with the reason (the `ManifestError`), and a
+/// hot reload that fails keeps the previous manifest.
+#[derive(Default, TypePath)]
 pub struct SpriteManifestLoader;
 
 impl AssetLoader for SpriteManifestLoader {
     type Asset = SpriteManifest;
     type Settings = ();
-    type Error = ManifestError;
+    type Error = BevyError;
 
     async fn load(
         &self,
         reader: &mut dyn Reader,
         _settings: &(),
-        load_context: &mut LoadContext<'_>,
+        _load_context: &mut LoadContext<'_>,
     ) -> Result<Self::Asset, Self::Error> {
         let mut bytes = Vec::new();
-        reader
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(|source| ManifestError::Io {
-                path: load_context.path().to_path_buf(),
-                source,
-            })?;
+        reader.read_to_end(&mut bytes).await?;
         Ok(SpriteManifest(Manifest::from_slice(&bytes)?))
     }
 
