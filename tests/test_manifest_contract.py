@@ -85,6 +85,17 @@ def type_mismatch(annotation: object, rust: str, items: dict[str, RustItem]) -> 
     if origin is list:
         match = re.fullmatch(r"Vec<(.+)>", rust) or re.fullmatch(r"\[(.+); \d+\]", rust)
         return type_mismatch(args[0], match.group(1), items) if match else f"{rust} is not a Vec or array"
+    if origin is tuple and args and args[-1] is not Ellipsis:  # tuple[int, int] -> [u32; 2] or (u32, u32)
+        match = re.fullmatch(r"\[(.+); (\d+)\]", rust)
+        if match:
+            if int(match.group(2)) != len(args) or len(set(args)) != 1:
+                return f"{rust} does not hold a {len(args)}-tuple of {args}"
+            return type_mismatch(args[0], match.group(1), items)
+        parts = re.fullmatch(r"\((.+)\)", rust)
+        fields = [f.strip() for f in parts.group(1).split(",") if f.strip()] if parts else []
+        if len(fields) != len(args):
+            return f"{rust} is not a {len(args)}-tuple"
+        return next((why for a, f in zip(args, fields, strict=True) if (why := type_mismatch(a, f, items))), None)
     if origin is typing.Literal:
         enum = items.get(rust)
         if enum is None or enum.kind != "enum":
