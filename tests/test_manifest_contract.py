@@ -164,9 +164,10 @@ def test_every_model_in_the_manifest_has_a_rust_struct(rust_items: dict[str, Rus
     assert structs == models, "Rust structs and pydantic models of the manifest differ"
 
 
-@pytest.mark.parametrize(
-    "model", sorted(nested_models(py.Manifest), key=lambda m: m.__name__), ids=lambda m: m.__name__
-)
+MODELS = sorted(nested_models(py.Manifest), key=lambda m: m.__name__)
+
+
+@pytest.mark.parametrize("model", MODELS, ids=[m.__name__ for m in MODELS])
 def test_rust_struct_matches_the_pydantic_model(model: type[BaseModel], rust_items: dict[str, RustItem]) -> None:
     assert model_mismatches(model, rust_items) == []
 
