@@ -231,7 +231,7 @@ def export_stage(
         path=spec.output_path,
         category=spec.category,
         frames=anim.frames,
-        resolution=[spec.size.width, spec.size.height],
+        resolution=(spec.size.width, spec.size.height),
         prompt=spec.prompt,
         workflow=spec.generation.workflow if request.backend == "comfyui" else request.backend,
         negative_prompt=spec.negative_prompt,

@@ -25,7 +25,7 @@ IMAGE_META = """(
         settings: (
             format: FromExtension,
             is_srgb: true,
-            sampler: Descriptor((
+            sampler: Descriptor(ImageSamplerDescriptor(
                 label: None,
                 address_mode_u: ClampToEdge,
                 address_mode_v: ClampToEdge,
@@ -39,7 +39,7 @@ IMAGE_META = """(
                 anisotropy_clamp: 1,
                 border_color: None,
             )),
-            asset_usage: ("MAIN_WORLD | RENDER_WORLD"),
+            asset_usage: RenderAssetUsages("MAIN_WORLD | RENDER_WORLD"),
         ),
     ),
 )

@@ -64,15 +64,15 @@ class ManifestEntry(_Model):
     name: str
     path: str = Field(description="PNG path relative to the assets folder (what AssetServer::load takes)")
     category: str
-    frames: int
-    resolution: list[int] = Field(description="[width, height] of one frame in pixels")
+    frames: int = Field(ge=1)
+    resolution: tuple[int, int] = Field(description="[width, height] of one frame in pixels")
     prompt: str
     workflow: str
     negative_prompt: str
     fps: float
     atlas: AtlasLayout
     palette: PaletteInfo
-    seed: int
+    seed: int = Field(ge=0)
     backend: str
     input_hash: str = Field(description="Stage key of the export: changes whenever anything upstream changes")
     sha256: str = Field(description="sha256 of the PNG bytes")
