@@ -7,6 +7,7 @@ instance's event log while the run executes.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 import time
@@ -79,7 +80,12 @@ def run_sprites(
 
     ensure_dagster_home(settings)
     try:
-        instance = DagsterInstance.get()
+        # Dagster's SQLite storage creates its tables on first use; two builds starting together on a
+        # fresh DAGSTER_HOME would race on that, so the first open is serialised across processes.
+        with open(os.path.join(os.environ["DAGSTER_HOME"], ".sprites-instance.lock"), "a+b") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            instance = DagsterInstance.get()
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
     except DagsterInvalidConfigError as exc:
         raise ConfigError(
             f"the Dagster instance at {os.environ['DAGSTER_HOME']} has an invalid dagster.yaml: {exc}"

@@ -61,7 +61,7 @@ def sprite_state(settings: Settings, loaded: LoadedSpec, request: GenerationRequ
     if rec.keys.pixelate != pixelate_key(rec.raw_sha256, spec):
         return state("stale", "pixel settings changed (size, palette, alpha, outline, dither or animation)")
     if rec.keys.export != export_key(rec.pixel_sha256, spec):
-        return state("stale", f"output changed (now {spec.output_path})")
+        return state("stale", "output path or manifest fields changed (path, name, fps, prompt text, ...)")
     png = settings.assets_dir / spec.output_path
     sha = _file_sha(png)
     if sha is None:

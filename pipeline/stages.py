@@ -28,6 +28,7 @@ from pipeline.pixelate import PixelParams, pixelate_frames
 from pipeline.records import SpriteRecord, StageKeys, write_record
 from pipeline.settings import Settings
 from pipeline.specs.model import AdaptivePalette, SpriteSpec
+from pipeline.versions import EXPORT_VERSION, PIXELATE_VERSION
 
 __all__ = [
     "EXPORT_VERSION",
@@ -42,9 +43,6 @@ __all__ = [
     "pixelate_key",
     "pixelate_stage",
 ]
-
-PIXELATE_VERSION = "1"
-EXPORT_VERSION = "1"
 
 
 @dataclass
@@ -192,12 +190,20 @@ def pixelate_stage(spec: SpriteSpec, raw: RawOutput, cache: ContentCache) -> Pix
 
 
 def export_key(pixel_sha256: str, spec: SpriteSpec) -> str:
-    """Key of the export stage: the pixel sheet's hash plus where and how it is written."""
+    """Key of the export stage: the pixel sheet's hash, where it is written, and every spec field its
+    manifest entry shows (so an fps or name change republishes without regenerating anything)."""
+    listed = spec.model_dump(
+        mode="json", include={"name", "category", "prompt", "negative_prompt", "seed", "size", "palette", "animation"}
+    )
     return sha256_hex(
         canonical_json(
             {
                 "pixel": pixel_sha256,
                 "path": spec.output_path,
+                "entry": listed,
+                "workflow": spec.generation.workflow,
+                "backend": spec.generation.backend,
+                "seed": spec.effective_seed,
                 "meta": sha256_hex(IMAGE_META.encode()),
                 "version": EXPORT_VERSION,
             }

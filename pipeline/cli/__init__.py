@@ -27,7 +27,7 @@ def main() -> None:
 
 def _register() -> None:
     """Import the command modules (each adds itself to ``main``)."""
-    from pipeline.cli import commands  # noqa: F401
+    from pipeline.cli import cache_cmd, commands  # noqa: F401
 
 
 _register()

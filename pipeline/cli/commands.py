@@ -11,10 +11,13 @@ from typing import Any
 
 import click
 
+from pipeline import fingerprint
 from pipeline.cli import main
 from pipeline.cli.options import console, project_options, select_names, settings_from, user_errors
+from pipeline.errors import ConfigError, GenerationError
 from pipeline.generate import make_backend
 from pipeline.plan import manifest_is_current, sprite_states
+from pipeline.publish import publish_manifest
 from pipeline.settings import Settings
 from pipeline.specs import CATEGORIES, SpecSet, load_specs
 
@@ -33,15 +36,34 @@ def _requests(spec_set: SpecSet, settings: Settings) -> dict[str, Any]:
 
 
 @main.command("check")
+@click.option("--locked", is_flag=True, help="Also fail when specs, workflows or Bevy files differ from sprites.lock.")
 @project_options
 @user_errors
-def check_cmd(**kwargs: Any) -> None:
-    """Validate every sprite spec; exit non-zero listing every problem (file, line, sprite, field)."""
+def check_cmd(locked: bool, **kwargs: Any) -> None:
+    """Validate every sprite spec; exit non-zero listing every problem (file, line, sprite, field).
+
+    With --locked (what CI runs): also fail, naming the sprites, when a spec or workflow changed
+    without a rebuild, or a file in the Bevy folder no longer matches sprites.lock.
+    """
     settings = settings_from(kwargs)
     spec_set = load_specs(settings.specs_dir)
-    _requests(spec_set, settings)  # binds workflow templates too: a bad binding fails here
+    requests = _requests(spec_set, settings)  # binds workflow templates too: a bad binding fails here
     files = len({s.file for s in spec_set})
     click.echo(f"OK: {len(spec_set)} sprites in {files} files under {settings.specs_dir} are valid.")
+    if not locked:
+        return
+    from pipeline.lock import LOCK_FILE, lock_problems, read_lock
+
+    lock = read_lock(settings)
+    if lock is None:
+        raise ConfigError(f"no {LOCK_FILE} in {settings.project_dir}; run `sprites build` and commit it")
+    problems = lock_problems(settings, spec_set, requests, lock)
+    if problems:
+        click.echo(f"{len(problems)} sprite(s) out of step with {LOCK_FILE}:", err=True)
+        for line in problems:
+            click.echo(f"  {line}", err=True)
+        sys.exit(1)
+    click.echo(f"OK: the Bevy folder and every spec match {LOCK_FILE}.")
 
 
 @main.command("list")
@@ -121,27 +143,89 @@ def build_cmd(
     """
     started = time.perf_counter()
     settings = settings_from(kwargs)
+    out = console()
+    whole_project = not selection and not category
+    if whole_project and not force and not dry_run:
+        known = fingerprint.is_noop(
+            settings.state_dir, _settings_key(settings), settings.specs_dir, settings.workflows_dir
+        )
+        if known is not None:
+            out.print(f"0 built, {known} up to date ({time.perf_counter() - started:.2f}s)")
+            return
     spec_set = load_specs(settings.specs_dir)
+    requests = _requests(spec_set, settings)
     names = select_names(list(spec_set.specs), selection, {s.name: s.spec.category for s in spec_set}, category)
-    states = sprite_states(settings, spec_set, _requests(spec_set, settings), names)
+    states = sprite_states(settings, spec_set, requests, names)
     todo = [st for st in states if force or st.status != "up to date"]
     up_to_date = len(states) - len(todo)
     manifest_ok = manifest_is_current(settings, spec_set)
-    out = console()
     if dry_run:
         for st in todo:
             out.print(f"would build [bold]{st.name}[/]: {'forced' if force and not st.reason else st.reason}")
         out.print(f"{len(todo)} to build, {up_to_date} up to date" + ("" if manifest_ok else ", manifest stale"))
         return
-    if not todo and manifest_ok:
+    if offline:
+        _refuse_missing_offline(settings, todo)
+    outcome = None
+    if todo or not manifest_ok:
+        outcome = _run_with_progress(settings, spec_set, todo, offline, verbose, out)
+    _finish(settings, spec_set, requests)
+    if outcome is None:
         out.print(f"0 built, {up_to_date} up to date ({time.perf_counter() - started:.2f}s)")
         return
+    _print_summary(out, outcome, states, todo)
+    failures = {n: o.error or o.status for n, o in outcome.sprites.items() if o.status != "built"}
+    built = sum(o.status == "built" for o in outcome.sprites.values())
+    out.print(
+        f"{built} built, {up_to_date} up to date"
+        + (f", {len(failures)} failed" if failures else "")
+        + f" ({time.perf_counter() - started:.1f}s, Dagster run {outcome.run_id[:8]})"
+    )
+    if outcome.manifest_error:
+        failures["bevy/manifest"] = outcome.manifest_error
+    if failures:
+        click.echo("Failed:", err=True)
+        for name, why in failures.items():
+            click.echo(f"  {name}: {why}", err=True)
+        sys.exit(1)
 
+
+def _settings_key(settings: Settings) -> dict[str, str]:
+    return {
+        k: str(getattr(settings, k)) for k in ("specs_dir", "workflows_dir", "assets_dir", "cache_dir", "state_dir")
+    } | {"comfyui": ",".join(settings.comfyui_urls)}
+
+
+def _refuse_missing_offline(settings: Settings, todo: list[Any]) -> None:
+    """--offline: list every render that would need a generation server, before starting anything."""
+    from pipeline.cache import ContentCache
+    from pipeline.generate.base import Backend
+
+    cache = ContentCache(settings.cache_dir)
+    remote: dict[str, bool] = {}
+    missing = []
+    for st in todo:
+        kind = st.request.backend
+        if kind not in remote:
+            backend: Backend = make_backend(kind, settings)
+            remote[kind] = backend.remote
+        if remote[kind] and not cache.has("generate", st.request.key):
+            missing.append(f"{st.name} ({kind} render {st.request.key[:12]})")
+    if missing:
+        raise GenerationError(
+            f"--offline: {len(missing)} render(s) are not in the cache at {settings.cache_dir} and would need a "
+            f"generation server: {', '.join(missing)}. Build them online once, or point SPRITES_CACHE_DIR at a "
+            "shared cache that has them."
+        )
+
+
+def _run_with_progress(
+    settings: Settings, spec_set: SpecSet, todo: list[Any], offline: bool, verbose: bool, out: Any
+) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from pipeline.launch import run_sprites
 
-    failures: dict[str, str] = {}
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -164,26 +248,30 @@ def build_cmd(
             on_event=on_event,
             log_level="INFO" if verbose else "CRITICAL",
         )
-        if outcome.manifest_error is None and any(o.status == "failed" for o in outcome.sprites.values()):
-            # the manifest step is skipped when any sprite fails: publish the ones that did build
-            from pipeline.publish import publish_manifest
+    if outcome.manifest_error is None and any(o.status == "failed" for o in outcome.sprites.values()):
+        # Dagster skips the manifest step when any sprite fails: publish the ones that did build
+        publish_manifest(settings, list(spec_set.specs))
+    return outcome
 
-            publish_manifest(settings, list(spec_set.specs))
-    _print_summary(out, outcome, states, todo)
-    failures = {n: o.error or o.status for n, o in outcome.sprites.items() if o.status != "built"}
-    built = sum(o.status == "built" for o in outcome.sprites.values())
-    out.print(
-        f"{built} built, {up_to_date} up to date"
-        + (f", {len(failures)} failed" if failures else "")
-        + f" ({time.perf_counter() - started:.1f}s, Dagster run {outcome.run_id[:8]})"
-    )
-    if outcome.manifest_error:
-        failures["bevy/manifest"] = outcome.manifest_error
-    if failures:
-        click.echo("Failed:", err=True)
-        for name, why in failures.items():
-            click.echo(f"  {name}: {why}", err=True)
-        sys.exit(1)
+
+def _finish(settings: Settings, spec_set: SpecSet, requests: dict[str, Any]) -> None:
+    """Update sprites.lock; remember the state for the no-op fast path if everything is up to date."""
+    from pipeline.export.manifest import ASSETS_RON_PATH, MANIFEST_PATH
+    from pipeline.lock import lock_path, update_lock
+    from pipeline.records import load_records
+
+    names = list(spec_set.specs)
+    update_lock(settings, load_records(settings.state_dir, names), names)
+    states = sprite_states(settings, spec_set, requests)
+    if all(st.status == "up to date" for st in states) and manifest_is_current(settings, spec_set):
+        outputs = [settings.assets_dir / MANIFEST_PATH, settings.assets_dir / ASSETS_RON_PATH, lock_path(settings)]
+        for st in states:
+            png = settings.assets_dir / st.loaded.spec.output_path
+            outputs += [png, png.with_name(png.name + ".meta")]
+        inputs = fingerprint.hash_inputs(settings.specs_dir, settings.workflows_dir)
+        fingerprint.save(settings.state_dir, _settings_key(settings), inputs, outputs, len(states))
+    else:
+        fingerprint.invalidate(settings.state_dir)
 
 
 def _print_summary(out: Any, outcome: Any, states: list[Any], todo: list[Any]) -> None:

@@ -25,6 +25,7 @@ from pipeline.generate.base import (
     canonical_json,
     sha256_hex,
 )
+from pipeline.versions import PROCEDURAL_VERSION
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
@@ -190,7 +191,7 @@ class ProceduralBackend(Backend):
 
     kind = "procedural"
     remote = False
-    version = "1"
+    version = PROCEDURAL_VERSION
 
     def resolve(self, spec: SpriteSpec, settings: Settings) -> GenerationRequest:
         payload: dict[str, Any] = {

@@ -1,0 +1,180 @@
+"""Caching and incremental builds: what each spec edit invalidates, the lockfile, the no-op fast path."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cache import ContentCache
+from pipeline.cli import main
+from pipeline.export import manifest_lock, write_manifest
+from pipeline.generate import make_backend
+from pipeline.plan import sprite_state
+from pipeline.settings import Settings
+from pipeline.specs import load_specs
+from pipeline.stages import export_stage, generate_stage, pixelate_stage
+from tests.conftest import REPO, make_project
+
+GOBLIN = "name: goblin\ncategory: enemy\nprompt: a green goblin\nseed: 3\n"
+
+
+def _build_pure(settings: Settings) -> None:
+    """Build every sprite with the stage functions directly (no Dagster): fast setup for plan tests."""
+    backend = make_backend("procedural", settings)
+    cache = ContentCache(settings.cache_dir)
+    entries = []
+    for loaded in load_specs(settings.specs_dir):
+        req = backend.resolve(loaded.spec, settings)
+        raw = generate_stage(req, backend, cache)
+        px = pixelate_stage(loaded.spec, raw, cache)
+        entries.append(export_stage(loaded.spec, loaded.file, req, raw, px, settings).entry)
+    with manifest_lock(settings.state_dir):
+        write_manifest(settings.assets_dir, settings.scratch_dir, entries)
+
+
+EDITS = [
+    # (edit appended to the spec, expected status, fragment of the reason: which stage reruns first)
+    ("", "up to date", ""),
+    ("prompt: a red goblin\n", "stale", "generation inputs changed: prompt"),
+    ("seed: 4\n", "stale", "generation inputs changed: seed"),
+    ("size: 16x16\n", "stale", "generation inputs changed: size"),
+    ("generation: {render_scale: 4}\n", "stale", "generation inputs changed: render_scale"),
+    ("palette: db16\n", "stale", "pixel settings changed"),
+    ("pixel: {outline: '#000000'}\n", "stale", "pixel settings changed"),
+    ("pixel: {background: none}\n", "stale", "pixel settings changed"),
+    ("output: {path: enemies/goblin.png}\n", "stale", "output path or manifest fields changed"),
+    ("negative_prompt: blurry\n", "stale", "output path or manifest fields changed"),
+    ("animation: {fps: 4}\n", "stale", "output path or manifest fields changed"),
+    ("generation: {steps: 50, cfg: 3}\n", "up to date", ""),  # the procedural backend uses neither
+]
+
+
+@pytest.mark.parametrize(("edit", "status", "reason"), EDITS, ids=[e[0].split(":")[0] or "none" for e in EDITS])
+def test_each_spec_edit_invalidates_exactly_its_stage(tmp_path: Path, edit: str, status: str, reason: str) -> None:
+    settings = make_project(tmp_path, {"goblin.yaml": GOBLIN}, copy_samples=False)
+    _build_pure(settings)
+    text = GOBLIN.replace("prompt: a green goblin\n", "") if edit.startswith("prompt") else GOBLIN
+    text = text.replace("seed: 3\n", "") if edit.startswith("seed") else text
+    (settings.specs_dir / "goblin.yaml").write_text(text + edit)
+    loaded = load_specs(settings.specs_dir).specs["goblin"]
+    state = sprite_state(settings, loaded, make_backend("procedural", settings).resolve(loaded.spec, settings))
+    assert state.status == status
+    assert reason in state.reason
+
+
+def test_other_sprites_do_not_change_a_sprites_keys(tmp_path: Path) -> None:
+    settings = make_project(
+        tmp_path, {"goblin.yaml": GOBLIN, "orc.yaml": GOBLIN.replace("goblin", "orc")}, copy_samples=False
+    )
+    _build_pure(settings)
+    (settings.specs_dir / "orc.yaml").write_text(GOBLIN.replace("goblin", "orc") + "palette: nes\n")
+    spec_set = load_specs(settings.specs_dir)
+    backend = make_backend("procedural", settings)
+    goblin = spec_set.specs["goblin"]
+    assert sprite_state(settings, goblin, backend.resolve(goblin.spec, settings)).status == "up to date"
+
+
+def _cli(settings: Settings, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, [*args, "--project-dir", str(settings.project_dir)])
+    return result.exit_code, result.output
+
+
+@pytest.mark.slow
+def test_palette_edit_reuses_the_render_and_the_lock_tracks_it(project: Settings, dagster_home: Path) -> None:
+    assert _cli(project, "build")[0] == 0
+    lock = json.loads((project.project_dir / "sprites.lock").read_text())
+    assert set(lock["sprites"]) == set(load_specs(project.specs_dir).specs)
+    assert _cli(project, "check", "--locked") == (0, _cli(project, "check", "--locked")[1])
+
+    goblin = project.specs_dir / "enemies/goblin.yaml"
+    goblin.write_text(goblin.read_text() + "palette: db16\n")
+    code, out = _cli(project, "check", "--locked")
+    assert code == 1 and "goblin: pixel settings changed since sprites.lock" in out
+    code, out = _cli(project, "build")
+    assert code == 0 and "1 built, 13 up to date" in out
+    row = next(line for line in out.splitlines() if "goblin" in line and "built" in line)
+    assert row.split("│")[3].strip() == "hit" and row.split("│")[4].strip() == "miss", row  # raw hit, pixel miss
+    assert _cli(project, "check", "--locked")[0] == 0
+
+    (project.assets_dir / "sprites/item/gold-coin.png").write_bytes(b"edited by hand")
+    code, out = _cli(project, "check", "--locked")
+    assert code == 1 and "gold-coin: sprites/item/gold-coin.png in the Bevy folder does not match" in out
+
+
+@pytest.mark.slow
+def test_no_op_build_takes_the_fast_path_without_parsing_specs(
+    project: Settings, dagster_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _cli(project, "build")[0] == 0
+    assert "0 built, 14 up to date" in _cli(project, "build")[1]  # slow-path no-op saves the fingerprint
+
+    def boom(*_: object) -> None:
+        raise AssertionError("the fast path must not parse specs")
+
+    monkeypatch.setattr("pipeline.cli.commands.load_specs", boom)
+    code, out = _cli(project, "build")
+    assert code == 0 and "0 built, 14 up to date" in out
+    goblin = project.specs_dir / "enemies/goblin.yaml"
+    goblin.write_text(goblin.read_text())  # same bytes, new mtime: still a no-op
+    assert "0 built, 14 up to date" in _cli(project, "build")[1]
+    goblin.write_text(goblin.read_text() + "seed: 99\n")
+    with pytest.raises(AssertionError, match="must not parse"):
+        CliRunner().invoke(main, ["build", "--project-dir", str(project.project_dir)], catch_exceptions=False)
+
+
+@pytest.mark.slow
+def test_corrupt_cache_entry_is_regenerated(project: Settings, dagster_home: Path) -> None:
+    assert _cli(project, "build", "goblin")[0] == 0
+    png = (project.assets_dir / "sprites/enemy/goblin.png").read_bytes()
+    for frame in (project.cache_dir / "generate").rglob("frame000.png"):
+        frame.write_bytes(frame.read_bytes()[:100])  # truncate every cached render
+    code, out = _cli(project, "build", "goblin", "--force")
+    assert code == 0, out
+    row = next(line for line in out.splitlines() if "goblin" in line and "built" in line)
+    assert row.split("│")[3].strip() == "miss"
+    assert (project.assets_dir / "sprites/enemy/goblin.png").read_bytes() == png
+
+
+@pytest.mark.slow
+def test_concurrent_builds_lose_no_manifest_entry(project: Settings, dagster_home: Path) -> None:
+    cmd = [
+        sys.executable,
+        "-c",
+        "from pipeline.cli import main; main()",
+        "build",
+        "--project-dir",
+        str(project.project_dir),
+    ]
+    selections = [["k*", "g*", "s*"], ["w*", "s*", "p*"], ["i*", "h*", "f*", "g*"]]
+    procs = [
+        subprocess.Popen([*cmd, *sel], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for sel in selections
+    ]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    manifest = json.loads((project.assets_dir / "sprites/manifest.json").read_text())
+    assert {e["name"] for e in manifest["sprites"]} == set(load_specs(project.specs_dir).specs)
+    assert _cli(project, "check", "--locked")[0] == 0 or "0 built" in _cli(project, "build")[1]
+
+
+def test_cache_gc_keeps_exactly_what_current_specs_reference(tmp_path: Path) -> None:
+    settings = make_project(tmp_path, {"goblin.yaml": GOBLIN}, copy_samples=False)
+    _build_pure(settings)
+    cache = ContentCache(settings.cache_dir)
+    assert _cli(settings, "cache", "gc")[1].startswith("removed 0 unreferenced")
+    (settings.specs_dir / "goblin.yaml").write_text(GOBLIN + "palette: nes\n")
+    spec = load_specs(settings.specs_dir).specs["goblin"].spec
+    backend = make_backend("procedural", settings)
+    current = pixelate_stage(spec, generate_stage(backend.resolve(spec, settings), backend, cache), cache).key
+    code, out = _cli(settings, "cache", "gc")
+    assert code == 0 and out.startswith("removed 1 unreferenced"), out  # the pico-8 sheet
+    assert cache.keys("pixelate") == [current] and len(cache.keys("generate")) == 1
+    (settings.specs_dir / "goblin.yaml").write_text(GOBLIN.replace("green", "blue"))
+    code, out = _cli(settings, "cache", "gc")
+    assert out.startswith("removed 2 unreferenced"), out  # the green render and its sheet
+    assert cache.keys("generate") == [] and cache.keys("pixelate") == []
