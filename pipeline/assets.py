@@ -27,7 +27,7 @@ from dagster import (
 )
 
 from pipeline.errors import GenerationError
-from pipeline.generate import GenerationRequest, make_backend
+from pipeline.generate import GenerationRequest, resolve_requests
 from pipeline.generate.base import canonical_json, sha256_hex
 from pipeline.previews import preview_markdown
 from pipeline.publish import publish_manifest
@@ -251,18 +251,6 @@ def _manifest_asset(spec_set: SpecSet) -> AssetsDefinition:
         )
 
     return bevy_manifest
-
-
-def resolve_requests(spec_set: SpecSet, settings: Settings) -> dict[str, GenerationRequest]:
-    """Every sprite's generation request (pure: binds specs to backends without contacting them)."""
-    backends = {}
-    out = {}
-    for loaded in spec_set:
-        kind = loaded.spec.generation.backend
-        if kind not in backends:
-            backends[kind] = make_backend(kind, settings)
-        out[loaded.name] = backends[kind].resolve(loaded.spec, settings)
-    return out
 
 
 def build_assets(spec_set: SpecSet, settings: Settings) -> list[AssetsDefinition]:

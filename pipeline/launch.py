@@ -49,9 +49,8 @@ class BuildEvent:
 
 
 def ensure_dagster_home(settings: Settings) -> None:
-    """Point Dagster at the project's instance unless the user chose one (DAGSTER_HOME)."""
-    if not os.environ.get("DAGSTER_HOME"):
-        os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    """Point Dagster at the settings' instance (DAGSTER_HOME / --dagster-home, default <project>/dagster_home)."""
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
 
 

@@ -35,6 +35,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "build state: export records, scratch files for atomic writes; default <project>/.sprites/state",
     ),
     "SPRITES_COMFYUI_URL": ("comfyui_urls", "ComfyUI server URL, or several separated by commas or spaces"),
+    "SPRITES_BACKEND": ("backend", "generate every sprite on this backend (procedural|comfyui), overriding the specs"),
     "DAGSTER_HOME": ("dagster_home", "Dagster instance folder; default <project>/dagster_home (ships a dagster.yaml)"),
 }
 
@@ -64,6 +65,7 @@ class Settings(BaseModel):
     state_dir: Path
     dagster_home: Path
     comfyui_urls: tuple[str, ...] = ()
+    backend: str | None = None
 
     @field_validator("comfyui_urls", mode="before")
     @classmethod
@@ -90,7 +92,7 @@ class Settings(BaseModel):
                 continue
             if key not in cls.model_fields:
                 raise ConfigError(f"unknown setting '{key}'")
-            if key != "comfyui_urls":
+            if key not in ("comfyui_urls", "backend"):
                 value = (root / Path(str(value)).expanduser()).resolve()
             values[key] = value
         return cls.model_validate(values)

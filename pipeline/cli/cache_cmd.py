@@ -17,11 +17,11 @@ STAGES = ("generate", "pixelate")
 
 def _referenced(settings: Settings) -> dict[str, set[str]]:
     """Cache keys the current specs use: their generation keys, and the pixel keys of those renders."""
-    from pipeline.cli.commands import _requests
+    from pipeline.generate import resolve_requests
     from pipeline.stages import pixelate_key
 
     spec_set = load_specs(settings.specs_dir)
-    requests = _requests(spec_set, settings)
+    requests = resolve_requests(spec_set, settings)
     cache = ContentCache(settings.cache_dir)
     pixel: set[str] = set()
     for name, request in requests.items():

@@ -15,24 +15,13 @@ from pipeline import fingerprint
 from pipeline.cli import main
 from pipeline.cli.options import console, project_options, select_names, settings_from, user_errors
 from pipeline.errors import ConfigError, GenerationError
-from pipeline.generate import make_backend
+from pipeline.generate import make_backend, resolve_requests
 from pipeline.plan import manifest_is_current, sprite_states
 from pipeline.publish import publish_manifest
 from pipeline.settings import Settings
 from pipeline.specs import CATEGORIES, SpecSet, load_specs
 
 _STATUS_STYLE = {"up to date": "green", "stale": "yellow", "missing": "cyan", "built": "green", "failed": "red"}
-
-
-def _requests(spec_set: SpecSet, settings: Settings) -> dict[str, Any]:
-    backends: dict[str, Any] = {}
-    out = {}
-    for loaded in spec_set:
-        kind = loaded.spec.generation.backend
-        if kind not in backends:
-            backends[kind] = make_backend(kind, settings)
-        out[loaded.name] = backends[kind].resolve(loaded.spec, settings)
-    return out
 
 
 @main.command("check")
@@ -47,7 +36,7 @@ def check_cmd(locked: bool, **kwargs: Any) -> None:
     """
     settings = settings_from(kwargs)
     spec_set = load_specs(settings.specs_dir)
-    requests = _requests(spec_set, settings)  # binds workflow templates too: a bad binding fails here
+    requests = resolve_requests(spec_set, settings)  # binds workflow templates too: a bad binding fails here
     files = len({s.file for s in spec_set})
     click.echo(f"OK: {len(spec_set)} sprites in {files} files under {settings.specs_dir} are valid.")
     if not locked:
@@ -77,7 +66,7 @@ def list_cmd(selection: tuple[str, ...], category: str | None, as_json: bool, **
     settings = settings_from(kwargs)
     spec_set = load_specs(settings.specs_dir)
     names = select_names(list(spec_set.specs), selection, {s.name: s.spec.category for s in spec_set}, category)
-    states = sprite_states(settings, spec_set, _requests(spec_set, settings), names)
+    states = sprite_states(settings, spec_set, resolve_requests(spec_set, settings), names)
     if as_json:
         rows = [
             {
@@ -153,7 +142,7 @@ def build_cmd(
             out.print(f"0 built, {known} up to date ({time.perf_counter() - started:.2f}s)")
             return
     spec_set = load_specs(settings.specs_dir)
-    requests = _requests(spec_set, settings)
+    requests = resolve_requests(spec_set, settings)
     names = select_names(list(spec_set.specs), selection, {s.name: s.spec.category for s in spec_set}, category)
     states = sprite_states(settings, spec_set, requests, names)
     todo = [st for st in states if force or st.status != "up to date"]

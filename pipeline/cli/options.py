@@ -25,7 +25,7 @@ def console() -> Any:
 
 
 def project_options(fn: F) -> F:
-    """--project-dir, --specs-dir, --assets-dir, --cache-dir, --comfyui-url (each also an env var)."""
+    """Folder, server, backend and Dagster home options (each also an environment variable)."""
     options = [
         click.option(
             "--project-dir",
@@ -56,6 +56,18 @@ def project_options(fn: F) -> F:
             envvar="SPRITES_COMFYUI_URL",
             help="ComfyUI server URL(s), comma-separated, for specs with backend: comfyui.",
         ),
+        click.option(
+            "--backend",
+            envvar="SPRITES_BACKEND",
+            type=click.Choice(["procedural", "comfyui"]),
+            help="Generate every sprite on this backend, overriding the specs' generation.backend.",
+        ),
+        click.option(
+            "--dagster-home",
+            envvar="DAGSTER_HOME",
+            type=click.Path(file_okay=False),
+            help="Dagster instance folder. Default: <project>/dagster_home.",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -70,6 +82,8 @@ def settings_from(kwargs: dict[str, Any]) -> Settings:
         "assets_dir": kwargs.pop("assets_dir", None),
         "cache_dir": kwargs.pop("cache_dir", None),
         "comfyui_urls": kwargs.pop("comfyui_url", None),
+        "backend": kwargs.pop("backend", None),
+        "dagster_home": kwargs.pop("dagster_home", None),
     }
     return Settings.from_env(project_dir=project, **overrides)
 

@@ -9,8 +9,17 @@ from pipeline.generate.base import Backend, GenerationRequest, GenerationResult,
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
+    from pipeline.specs import SpecSet
 
-__all__ = ["BACKEND_KINDS", "Backend", "GenerationRequest", "GenerationResult", "ProgressFn", "make_backend"]
+__all__ = [
+    "BACKEND_KINDS",
+    "Backend",
+    "GenerationRequest",
+    "GenerationResult",
+    "ProgressFn",
+    "make_backend",
+    "resolve_requests",
+]
 
 BACKEND_KINDS = ("procedural", "comfyui")
 
@@ -28,3 +37,18 @@ def make_backend(kind: str, settings: Settings) -> Backend:
             raise ConfigError("the comfyui backend is not available in this version") from exc
         return ComfyUIBackend.from_settings(settings)  # type: ignore[no-any-return, unused-ignore]
     raise ConfigError(f"unknown backend '{kind}'; known backends: {', '.join(BACKEND_KINDS)}")
+
+
+def resolve_requests(spec_set: SpecSet, settings: Settings) -> dict[str, GenerationRequest]:
+    """Every sprite's generation request, by name (pure: binds specs without contacting any server).
+
+    ``settings.backend``, when set (``--backend`` / ``SPRITES_BACKEND``), overrides each spec's backend.
+    """
+    backends: dict[str, Backend] = {}
+    out = {}
+    for loaded in spec_set:
+        kind = settings.backend or loaded.spec.generation.backend
+        if kind not in backends:
+            backends[kind] = make_backend(kind, settings)
+        out[loaded.name] = backends[kind].resolve(loaded.spec, settings)
+    return out
