@@ -14,11 +14,11 @@ from pathlib import Path
 
 from pipeline.errors import UnsafePathError
 from pipeline.export.atomic import safe_target
-from pipeline.export.manifest import Manifest, manifest_lock, write_manifest
+from pipeline.export.manifest import MANIFEST_PATH, Manifest, ManifestEntry, manifest_lock, write_manifest
 from pipeline.records import load_records
 from pipeline.settings import Settings
 
-__all__ = ["PublishResult", "publish_manifest"]
+__all__ = ["PublishResult", "publish_manifest", "upsert_manifest_entry"]
 
 
 @dataclass
@@ -66,3 +66,18 @@ def publish_manifest(settings: Settings, spec_names: list[str], prune: bool = Tr
                 elif rec.entry.path not in in_use:
                     result.kept.append(name)
         return result
+
+
+def upsert_manifest_entry(settings: Settings, entry: ManifestEntry) -> bool:
+    """Put one sprite's entry into the manifest right after its PNG was written (under the lock).
+
+    Keeps the window in which the manifest and the Bevy folder disagree down to two renames, even when a
+    build dies before its manifest step. Returns whether the manifest changed.
+    """
+    with manifest_lock(settings.state_dir):
+        try:
+            current = Manifest.model_validate_json((settings.assets_dir / MANIFEST_PATH).read_bytes()).sprites
+        except (OSError, ValueError):
+            current = []
+        entries = [e for e in current if e.name != entry.name and e.path != entry.path] + [entry]
+        return write_manifest(settings.assets_dir, settings.scratch_dir, entries)[1]

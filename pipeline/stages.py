@@ -25,6 +25,7 @@ from pipeline.export.bevy import IMAGE_META, encode_png, encode_sheet, write_spr
 from pipeline.export.manifest import AtlasLayout, ManifestEntry, PaletteInfo
 from pipeline.generate.base import Backend, GenerationRequest, ProgressFn, canonical_json, sha256_hex
 from pipeline.pixelate import PixelParams, pixelate_frames
+from pipeline.publish import upsert_manifest_entry
 from pipeline.records import SpriteRecord, StageKeys, write_record
 from pipeline.settings import Settings
 from pipeline.specs.model import AdaptivePalette, SpriteSpec
@@ -227,7 +228,8 @@ def export_stage(
     pixel: PixelOutput,
     settings: Settings,
 ) -> ExportOutput:
-    """Write the sheet and its .meta into the Bevy folder (only if the bytes changed) and record it."""
+    """Write the sheet and its .meta into the Bevy folder (only if the bytes changed), record it, and put its
+    entry into the manifest."""
     start = time.perf_counter()
     key = export_key(pixel.sha256, spec)
     png, _meta = write_sprite_files(settings.assets_dir, spec.output_path, pixel.sheet_png, settings.scratch_dir)
@@ -262,4 +264,5 @@ def export_stage(
         entry=entry,
     )
     write_record(settings.state_dir, record, settings.scratch_dir)
+    upsert_manifest_entry(settings, entry)
     return ExportOutput(key, spec.output_path, png.sha256, png.written, time.perf_counter() - start, entry, record)
