@@ -158,6 +158,7 @@ def _sprite_asset(
                 asset_key=raw_key,
                 data_version=DataVersion(raw.sha256),
                 metadata={
+                    "preview": MetadataValue.md(preview_markdown(raw.frames[0], f"{name} render")),
                     "cache": raw.cache,
                     "key": request.key,
                     "backend": request.backend,
@@ -167,7 +168,6 @@ def _sprite_asset(
                     "seconds": round(raw.seconds, 4),
                     "seed": spec.effective_seed,
                     **{f"server_{k}": str(v) for k, v in raw.info.items() if k in ("server", "prompt_id")},
-                    "preview": MetadataValue.md(preview_markdown(raw.frames[0], f"{name} render")),
                 },
             )
         if pixel_key not in selected and bevy_key not in selected:
@@ -178,6 +178,7 @@ def _sprite_asset(
                 asset_key=pixel_key,
                 data_version=DataVersion(pixel.sha256),
                 metadata={
+                    "preview": MetadataValue.md(preview_markdown(pixel.sheet_png, f"{name} pixel art")),
                     "cache": pixel.cache,
                     "key": pixel.key,
                     "sha256": pixel.sha256,
@@ -191,7 +192,6 @@ def _sprite_asset(
                         if k != "palette_size"
                     },
                     "seconds": round(pixel.seconds, 4),
-                    "preview": MetadataValue.md(preview_markdown(pixel.sheet_png, f"{name} pixel art")),
                 },
             )
         if bevy_key in selected:
@@ -200,6 +200,7 @@ def _sprite_asset(
                 asset_key=bevy_key,
                 data_version=DataVersion(out.sha256),
                 metadata={
+                    "preview": MetadataValue.md(preview_markdown(pixel.sheet_png, f"{name} in Bevy")),
                     "path": MetadataValue.path(str(settings.assets_dir / out.png_path)),
                     "asset_path": out.png_path,
                     "sha256": out.sha256,
@@ -209,7 +210,6 @@ def _sprite_asset(
                     "key": out.key,
                     "atlas": MetadataValue.json(out.entry.atlas.model_dump()),
                     "seconds": round(out.seconds, 4),
-                    "preview": MetadataValue.md(preview_markdown(pixel.sheet_png, f"{name} in Bevy")),
                 },
             )
 

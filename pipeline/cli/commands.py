@@ -305,13 +305,20 @@ def dev_cmd(host: str, port: int, dagster_args: tuple[str, ...], **kwargs: Any) 
         ("SPRITES_CACHE_DIR", settings.cache_dir),
     ):
         env[var] = str(value)
+    workspace = settings.project_dir / "workspace.yaml"
+    if not workspace.is_file():  # a project of its own, outside this repository: same code location
+        workspace = settings.state_dir / "workspace.yaml"
+        workspace.parent.mkdir(parents=True, exist_ok=True)
+        workspace.write_text(
+            "load_from:\n  - python_module:\n      module_name: pipeline.definitions\n      location_name: sprites\n"
+        )
     cmd = [
         sys.executable,
         "-m",
         "dagster",
         "dev",
         "-w",
-        str(settings.project_dir / "workspace.yaml"),
+        str(workspace),
         "-h",
         host,
         "-p",
