@@ -9,6 +9,8 @@ run queue and the ``comfyui`` pool in dagster_home/dagster.yaml.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from dagster import Definitions, in_process_executor
 
 from pipeline.assets import build_assets
@@ -19,10 +21,11 @@ from pipeline.specs import load_specs
 __all__ = ["build_definitions", "defs"]
 
 
-def build_definitions(settings: Settings, offline: bool = False) -> Definitions:
+def build_definitions(settings: Settings, offline: bool = False, only: Collection[str] | None = None) -> Definitions:
+    """The code location for ``settings``; ``only`` limits the sprite assets (see ``build_assets``)."""
     spec_set = load_specs(settings.specs_dir)
     return Definitions(
-        assets=build_assets(spec_set, settings),
+        assets=build_assets(spec_set, settings, only=only),
         resources={"sprites": SpritePipelineResource.from_settings(settings, offline=offline)},
         executor=in_process_executor,
     )

@@ -89,7 +89,7 @@ def run_sprites(
         raise ConfigError(
             f"the Dagster instance at {os.environ['DAGSTER_HOME']} has an invalid dagster.yaml: {exc}"
         ) from exc
-    defs = build_definitions(settings, offline=offline)
+    defs = build_definitions(settings, offline=offline, only=set(names))
     job = defs.resolve_implicit_global_asset_job_def()
     keys: list[AssetKey] = [k for n in names for k in sprite_keys(n)]
     if include_manifest:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pipeline.errors import UnsafePathError
 from pipeline.export.atomic import safe_target
-from pipeline.export.manifest import MANIFEST_PATH, Manifest, ManifestEntry, manifest_lock, write_manifest
+from pipeline.export.manifest import Manifest, ManifestEntry, manifest_lock, replace_entry, write_manifest
 from pipeline.records import load_records
 from pipeline.settings import Settings
 
@@ -69,15 +69,10 @@ def publish_manifest(settings: Settings, spec_names: list[str], prune: bool = Tr
 
 
 def upsert_manifest_entry(settings: Settings, entry: ManifestEntry) -> bool:
-    """Put one sprite's entry into the manifest right after its PNG was written (under the lock).
+    """Fix the sprite's manifest entry right after its PNG was written (under the lock).
 
     Keeps the window in which the manifest and the Bevy folder disagree down to two renames, even when a
     build dies before its manifest step. Returns whether the manifest changed.
     """
     with manifest_lock(settings.state_dir):
-        try:
-            current = Manifest.model_validate_json((settings.assets_dir / MANIFEST_PATH).read_bytes()).sprites
-        except (OSError, ValueError):
-            current = []
-        entries = [e for e in current if e.name != entry.name and e.path != entry.path] + [entry]
-        return write_manifest(settings.assets_dir, settings.scratch_dir, entries)[1]
+        return replace_entry(settings.assets_dir, settings.scratch_dir, entry)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,6 +31,8 @@ __all__ = [
     "PaletteInfo",
     "manifest_lock",
     "render_assets_ron",
+    "replace_entry",
+    "serialize_manifest",
     "write_manifest",
 ]
 
@@ -103,19 +105,20 @@ def _timestamp() -> str:
     return when.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def render_assets_ron(entries: Iterable[ManifestEntry], manifest_dir: str = "sprites") -> str:
+def render_assets_ron(entries: Iterable[ManifestEntry | dict[str, Any]]) -> str:
     """bevy_asset_loader dynamic assets: an Image (nearest) per sprite and a layout per sheet.
 
     Paths in a ``.assets.ron`` are relative to the assets folder, like the manifest's.
     """
     lines = ["({"]
-    for e in entries:
-        lines.append(f'    "{e.name}": Image(path: "{e.path}", sampler: Nearest),')
-        if e.frames > 1:
-            a = e.atlas
+    for item in entries:
+        e = item.model_dump(mode="json") if isinstance(item, ManifestEntry) else item
+        lines.append(f'    "{e["name"]}": Image(path: "{e["path"]}", sampler: Nearest),')
+        if e["frames"] > 1:
+            a = e["atlas"]
             lines.append(
-                f'    "{e.name}.layout": TextureAtlasLayout(tile_size_x: {a.tile_width}, '
-                f"tile_size_y: {a.tile_height}, columns: {a.columns}, rows: {a.rows}),"
+                f'    "{e["name"]}.layout": TextureAtlasLayout(tile_size_x: {a["tile_width"]}, '
+                f"tile_size_y: {a['tile_height']}, columns: {a['columns']}, rows: {a['rows']}),"
             )
     lines.append("})")
     return "\n".join(lines) + "\n"
@@ -144,7 +147,40 @@ def write_manifest(assets_dir: Path, scratch_dir: Path, entries: Iterable[Manife
             atomic_write(ron_target, ron.encode(), scratch_dir)
         return existing, not ron_same
     manifest = Manifest(generated_at=_timestamp(), sprite_count=len(ordered), sprites=ordered)
-    data = json.dumps(manifest.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
     atomic_write(ron_target, ron.encode(), scratch_dir)
-    atomic_write(target, data.encode(), scratch_dir)
+    atomic_write(target, serialize_manifest(manifest.model_dump(mode="json")), scratch_dir)
     return manifest, True
+
+
+def serialize_manifest(data: dict[str, Any]) -> bytes:
+    """The manifest's bytes: stable JSON with one sprite per line, so a committed manifest diffs by sprite
+    (and it is written with the C encoder: indent= would fall back to the ten times slower Python one)."""
+    head = [f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}," for k, v in data.items() if k != "sprites"]
+    rows = [json.dumps(e, ensure_ascii=False, separators=(", ", ": ")) for e in data["sprites"]]
+    body = ",\n".join(f"    {r}" for r in rows)
+    return ("{\n" + "\n".join(head) + '\n  "sprites": [\n' + body + ("\n" if rows else "") + "  ]\n}\n").encode()
+
+
+def replace_entry(assets_dir: Path, scratch_dir: Path, entry: ManifestEntry) -> bool:
+    """If the manifest lists ``entry``'s sprite (or path) with other content, replace just that entry.
+
+    The cheap per-sprite update used right after a PNG is written: plain JSON, no model validation,
+    and nothing at all when the manifest does not exist or does not list the sprite (then no entry can
+    disagree with the folder; the manifest asset adds it). Callers hold ``manifest_lock``.
+    """
+    target = safe_target(assets_dir, MANIFEST_PATH)
+    try:
+        data = json.loads(target.read_bytes())
+        sprites = data["sprites"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    new = entry.model_dump(mode="json")
+    hits = [i for i, e in enumerate(sprites) if e.get("name") == entry.name or e.get("path") == entry.path]
+    if not hits or (len(hits) == 1 and sprites[hits[0]] == new):
+        return False
+    kept = [e for i, e in enumerate(sprites) if i not in hits]
+    ordered = sorted([*kept, new], key=lambda e: e["name"])
+    data.update(generated_at=_timestamp(), sprite_count=len(ordered), sprites=ordered)
+    atomic_write(safe_target(assets_dir, ASSETS_RON_PATH), render_assets_ron(ordered).encode(), scratch_dir)
+    atomic_write(target, serialize_manifest(data), scratch_dir)
+    return True
