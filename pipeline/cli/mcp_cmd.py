@@ -32,7 +32,9 @@ def _prewarm(settings: Any) -> None:
 
 @click.command("mcp")
 @click.option("--http", "use_http", is_flag=True, help="Serve streamable HTTP instead of stdio.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="HTTP address (other than loopback needs a token).")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="HTTP address (other than loopback needs a token)."
+)
 @click.option("--port", default=8765, show_default=True, type=int, help="HTTP port.")
 @click.option(
     "--dagster-url",

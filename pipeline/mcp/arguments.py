@@ -32,7 +32,9 @@ __all__ = [
 
 _PALETTES = ", ".join(sorted(NAMED_PALETTES))
 
-Prompt = Annotated[str, Field(min_length=1, max_length=4000, description="What to draw, e.g. 'green goblin with a dagger'")]
+Prompt = Annotated[
+    str, Field(min_length=1, max_length=4000, description="What to draw, e.g. 'green goblin with a dagger'")
+]
 Name = Annotated[
     str,
     Field(pattern=SLUG, description="Sprite name: lowercase letters, digits, '-' and '_' (at most 64), e.g. 'goblin'"),

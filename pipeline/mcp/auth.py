@@ -27,7 +27,7 @@ from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools import ToolResult
 from pydantic import ValidationError as PydanticValidationError
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, SpriteError
 from pipeline.mcp.requests import argument_error
 
 __all__ = ["TOKEN_ENV", "AuditMiddleware", "BearerToken", "is_loopback", "resolve_token"]
@@ -90,7 +90,9 @@ class AuditMiddleware(Middleware):
         self.audit_file = audit_file  # asked per call: the project is configured after the server is built
 
     async def on_call_tool(
-        self, context: MiddlewareContext[mt.CallToolRequestParams], call_next: CallNext[mt.CallToolRequestParams, ToolResult]
+        self,
+        context: MiddlewareContext[mt.CallToolRequestParams],
+        call_next: CallNext[mt.CallToolRequestParams, ToolResult],
     ) -> ToolResult:
         started = time.perf_counter()
         outcome = "ok"
@@ -106,7 +108,12 @@ class AuditMiddleware(Middleware):
                 raise ToolError(f"invalid arguments for {context.message.name}: {argument_error(cause)}") from exc
             raise
         except ToolError as exc:
-            outcome = f"refused: {exc}"
+            cause = exc.__cause__
+            if cause is None or isinstance(cause, SpriteError | ToolError):
+                outcome = f"refused: {exc}"
+            else:  # fastmcp masked an unexpected error as a ToolError: keep the whole story here
+                outcome = f"unexpected {type(cause).__name__}"
+                audit_log.error("tool %s failed unexpectedly", context.message.name, exc_info=cause)
             raise
         except Exception as exc:
             outcome = f"unexpected {type(exc).__name__}"

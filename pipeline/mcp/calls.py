@@ -33,7 +33,9 @@ async def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise ToolError(str(exc)) from exc
 
 
-async def follow(ctx: Context, job: Job, wait_seconds: float, *, done_before: int = 0, total: int | None = None) -> bool:
+async def follow(
+    ctx: Context, job: Job, wait_seconds: float, *, done_before: int = 0, total: int | None = None
+) -> bool:
     """Wait for ``job`` up to ``wait_seconds``, sending progress notifications; True when it ended."""
     total = total if total is not None else done_before + len(job.names) + 1
     deadline = anyio.current_time() + wait_seconds

@@ -89,7 +89,9 @@ def _store_picture(settings: Settings, name: str, png: bytes, overwrite: bool) -
     if previous == png:
         return relative, None, False
     if previous is not None and not overwrite:
-        raise ToolError(f"name: sprite_specs/{IMAGES_FOLDER}/{name}.png already exists; pass overwrite=true to replace it")
+        raise ToolError(
+            f"name: sprite_specs/{IMAGES_FOLDER}/{name}.png already exists; pass overwrite=true to replace it"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{name}.png.tmp")
     tmp.write_bytes(png)

@@ -7,6 +7,7 @@ launched. Dagster is imported lazily: listing up-to-date sprites never needs it.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,13 +20,18 @@ from pipeline.settings import Settings
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
-__all__ = ["JOB_TAG", "VIA_TAG", "History"]
+__all__ = ["JOB_TAG", "VIA_TAG", "History", "clean_error"]
 
 #: tags every MCP run carries: which MCP job it belongs to, and which path launched it
 JOB_TAG = "sprites/mcp_job"
 VIA_TAG = "sprites/launched_via"
 _WAITING = {"QUEUED", "NOT_STARTED", "STARTING", "MANAGED"}
 _FAILED = {"FAILURE", "CANCELED", "CANCELING"}
+
+
+def clean_error(message: str | None) -> str | None:
+    """'pipeline.errors.ExportError: could not write x' -> 'could not write x' (the class is noise to a user)."""
+    return re.sub(r"^(?:[a-z_]+\.)+[A-Za-z]+(?:Error|Cancelled): ", "", message) if message else message
 
 
 def _op(name: str) -> str:
@@ -58,7 +64,9 @@ class History:
                 try:
                     self._instance = DagsterInstance.get()
                 except DagsterInvalidConfigError as exc:
-                    raise ConfigError(f"the Dagster instance at {self.home} has an invalid dagster.yaml: {exc}") from exc
+                    raise ConfigError(
+                        f"the Dagster instance at {self.home} has an invalid dagster.yaml: {exc}"
+                    ) from exc
             return self._instance
 
     # -- runs -------------------------------------------------------------------------------------------
@@ -100,7 +108,7 @@ class History:
         for entry in self.instance().all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
             event = entry.dagster_event
             if event is not None and (sprite is None or event.step_key == _op(sprite)):
-                return _user_message(event.event_specific_data.error)  # type: ignore[union-attr]
+                return clean_error(_user_message(event.event_specific_data.error))  # type: ignore[union-attr]
         return None
 
     def mark_canceling(self, run_id: str) -> str | None:
@@ -129,7 +137,9 @@ class History:
         out: dict[str, tuple[str, str, str | None]] = {}
         for record in instance.get_asset_records([AssetKey(["bevy", n]) for n in names]):
             entry = record.asset_entry
-            planned = entry.last_planned_materialization_run_id
+            # the SQLite storage leaves last_planned_materialization_run_id empty; last_run_id is the latest
+            # run that targeted the asset
+            planned = entry.last_planned_materialization_run_id or entry.last_run_id
             done = entry.last_materialization.run_id if entry.last_materialization else None
             if not planned or planned == done:
                 continue

@@ -47,7 +47,9 @@ class ImageFileBackend(Backend):
             with Image.open(io.BytesIO(data)) as image:
                 width, height = image.size
         except (UnsafePathError, OSError, UnidentifiedImageError) as exc:
-            problem = SpecProblem(spec.name, f"init_image '{relative}' is not a readable image: {exc}", sprite=spec.name)
+            problem = SpecProblem(
+                spec.name, f"init_image '{relative}' is not a readable image: {exc}", sprite=spec.name
+            )
             raise SpecError([problem]) from exc
         return GenerationRequest(
             sprite=spec.name,

@@ -70,7 +70,10 @@ def spec_body(request: SpriteRequest, name: str) -> dict[str, Any]:
     body.update({k: v for k, v in optional.items() if v is not None})
     sections = {
         "generation": {
-            "backend": request.backend, "workflow": request.workflow, "steps": request.steps, "cfg": request.cfg,
+            "backend": request.backend,
+            "workflow": request.workflow,
+            "steps": request.steps,
+            "cfg": request.cfg,
             "init_image": request.init_image,
         },
         "animation": {"frames": request.frames, "fps": request.fps},
@@ -81,9 +84,11 @@ def spec_body(request: SpriteRequest, name: str) -> dict[str, Any]:
         if chosen:
             body[section] = chosen
     try:
-        SpriteSpec.model_validate(body)
+        spec = SpriteSpec.model_validate(body)
     except ValidationError as exc:
         raise argument_error(exc) from None
+    if "palette" in body:  # as the model spells it: 'PICO-8' -> 'pico-8', 'FFF000' -> '#fff000'
+        body["palette"] = spec.palette
     return body
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from pipeline.errors import ConfigError, SpriteError
 from pipeline.launch import BuildEvent, RunOutcome, run_sprites
-from pipeline.mcp.history import JOB_TAG, VIA_TAG, History
+from pipeline.mcp.history import JOB_TAG, VIA_TAG, History, clean_error
 from pipeline.mcp.models import CancelResult
 from pipeline.mcp.webserver import DagsterWebserver, RunLog, detect_webserver
 from pipeline.publish import publish_manifest
@@ -125,6 +125,10 @@ class Runner:
 
     def _finish(self, job: Job) -> None:
         outcome = job.outcome
+        if outcome is not None:
+            for o in outcome.sprites.values():
+                o.error = clean_error(o.error)
+            outcome.manifest_error = clean_error(outcome.manifest_error)
         if outcome and outcome.manifest_error is None and any(o.status == "failed" for o in outcome.sprites.values()):
             # Dagster skips the manifest step when a sprite failed: publish the sprites that did build
             try:
@@ -150,8 +154,23 @@ class Runner:
         except Exception:
             log.exception("in-process run of %s failed unexpectedly", job.names)
             job.state, job.error = "error", "the run failed unexpectedly; the MCP server's log has the details"
+        except BaseException as exc:  # the interrupt cancel_run raised in the run's thread
+            if not (job.cancel_requested and type(exc).__name__ == "DagsterExecutionInterruptedError"):
+                raise
+            job.state = "canceled"
+            self._record_canceled(job)
         finally:
             self._finish(job)
+
+    def _record_canceled(self, job: Job) -> None:
+        """Dagster records an interrupted CANCELING run as canceled; make sure it is never left CANCELING."""
+        run_id = self.run_id(job)
+        if run_id is None:
+            return
+        instance = self.history.instance()
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.status.value in ("CANCELING", "STARTED"):
+            instance.report_run_canceled(run, message="Canceled through the MCP server.")
 
     def _via_webserver(self, job: Job, server: DagsterWebserver) -> None:
         try:
@@ -190,10 +209,15 @@ class Runner:
             if server is None or job.run_id is None:
                 raise ConfigError("the Dagster webserver that runs this job is no longer reachable")
             ok, message = server.terminate(job.run_id)
-            return CancelResult(run_id=run_id, status="canceling" if ok else job.state, launched_via="webserver", message=message)
+            return CancelResult(
+                run_id=run_id, status="canceling" if ok else job.state, launched_via="webserver", message=message
+            )
         if job.state == "queued":
             return CancelResult(
-                run_id=run_id, status="canceled", launched_via="in-process", message="removed from the queue before it started"
+                run_id=run_id,
+                status="canceled",
+                launched_via="in-process",
+                message="removed from the queue before it started",
             )
         if job.run_id is None:
             raise ConfigError("the run is starting; try cancel_run again in a moment")
@@ -208,14 +232,18 @@ class Runner:
         if info is None:
             raise ConfigError(f"no run '{run_id}' in this server's jobs or in the Dagster instance")
         if info.status in ("SUCCESS", "FAILURE", "CANCELED"):
-            return CancelResult(run_id=run_id, status=info.status, launched_via=info.launched_via, message="the run already ended")
+            return CancelResult(
+                run_id=run_id, status=info.status, launched_via=info.launched_via, message="the run already ended"
+            )
         server = self.webserver()
         if server is None:
             raise ConfigError(
                 f"run {run_id} was not started by this MCP server and no Dagster webserver is running to terminate it"
             )
         ok, message = server.terminate(run_id)
-        return CancelResult(run_id=run_id, status="canceling" if ok else info.status, launched_via=info.launched_via, message=message)
+        return CancelResult(
+            run_id=run_id, status="canceling" if ok else info.status, launched_via=info.launched_via, message=message
+        )
 
     def wait_all(self, timeout: float) -> None:
         """Give running jobs up to ``timeout`` seconds to finish (server shutdown)."""

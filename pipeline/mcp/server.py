@@ -164,9 +164,15 @@ async def generate_batch(
     svc = service()
     requests = [
         SpriteRequest(
-            prompt=s.prompt, category=s.category or category, name=s.name, size=s.size or size,
-            palette=s.palette if s.palette is not None else palette, seed=s.seed, backend=backend, frames=s.frames,
-        )  # fmt: skip
+            prompt=s.prompt,
+            category=s.category or category,
+            name=s.name,
+            size=s.size or size,
+            palette=s.palette if s.palette is not None else palette,
+            seed=s.seed,
+            backend=backend,
+            frames=s.frames,
+        )
         for s in sprites
     ]
     await ctx.report_progress(0, len(requests) + 2, "writing and validating specs")
@@ -195,7 +201,9 @@ async def generate_batch(
         items=items,
         run_id=(svc.runner.run_id(job) or job.id) if job else None,
         launched_via=job.via if job else "none",  # type: ignore[arg-type]
-        timings=Timings(total_s=round(time.perf_counter() - started, 4), spec_s=round(spec_s, 4), run_s=job.seconds if job else None),
+        timings=Timings(
+            total_s=round(time.perf_counter() - started, 4), spec_s=round(spec_s, 4), run_s=job.seconds if job else None
+        ),
     )
     summary = f"{ok} of {len(items)} sprites ready" + "".join(
         f"\n- {it.name or it.prompt[:40]}: {it.status}" + (f" ({it.error})" if it.error else "") for it in items
@@ -230,7 +238,9 @@ async def materialize(
     todo, fresh, manifest_ok = await in_thread(svc.plan, spec_set, names, force)
     if not todo and manifest_ok:
         timings = Timings(total_s=round(time.perf_counter() - started, 4))
-        return RunResult(status="nothing to do", launched_via="none", up_to_date=fresh, message="all up to date", timings=timings)
+        return RunResult(
+            status="nothing to do", launched_via="none", up_to_date=fresh, message="all up to date", timings=timings
+        )
     job = await in_thread(svc.launch, todo)
     ended = await follow(ctx, job, wait_seconds)
     outcome = job.outcome

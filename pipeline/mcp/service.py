@@ -13,8 +13,8 @@ import threading
 import time
 from pathlib import Path
 
-from pipeline.errors import SpecError, SpriteError
-from pipeline.export.manifest import MANIFEST_PATH
+from pipeline.errors import SpriteError
+from pipeline.export.manifest import MANIFEST_PATH, Manifest
 from pipeline.generate import GenerationRequest, make_backend
 from pipeline.mcp import specfiles
 from pipeline.mcp.history import History
@@ -146,11 +146,25 @@ class SpriteService:
     # -- planning and launching --------------------------------------------------------------------------
 
     def plan(self, spec_set: SpecSet, names: list[str], force: bool = False) -> tuple[list[str], list[str], bool]:
-        """(sprites to build, sprites up to date, whether the manifest is current)."""
+        """(sprites to build, sprites up to date, whether the manifest lists the up-to-date ones as they are).
+
+        Unlike ``manifest_is_current`` (all sprites), only ``names`` matter: a project where other sprites
+        were never built still needs no run for a sprite that is up to date and listed.
+        """
         states = self.states(spec_set, names)
         todo = [s.name for s in states if force or s.status != "up to date"]
-        fresh = [s.name for s in states if s.name not in todo]
-        return todo, fresh, manifest_is_current(self.settings, spec_set)
+        fresh = [s for s in states if s.name not in todo]
+        if not names:
+            return [], [], manifest_is_current(self.settings, spec_set)
+        return todo, [s.name for s in fresh], self._manifest_lists(fresh)
+
+    def _manifest_lists(self, states: list[SpriteState]) -> bool:
+        try:
+            manifest = Manifest.model_validate_json((self.settings.assets_dir / MANIFEST_PATH).read_bytes())
+        except (OSError, ValueError):
+            return False
+        listed = {e.name: e for e in manifest.sprites}
+        return all(s.record is not None and listed.get(s.name) == s.record.entry for s in states)
 
     def launch(self, names: list[str]) -> Job:
         return self.runner.submit(names)
@@ -218,7 +232,14 @@ class SpriteService:
         info = self.history.run_info(run_id) if run_id and job.via == "in-process" else None
         if info is not None:
             return info
-        return RunInfo(run_id=run_id or job.id, status=_JOB_STATUS[job.state], launched_via=job.via, source="mcp", sprites=job.names, error=job.error)  # type: ignore[arg-type]
+        return RunInfo(
+            run_id=run_id or job.id,
+            status=_JOB_STATUS[job.state],
+            launched_via=job.via,
+            source="mcp",
+            sprites=job.names,
+            error=job.error,
+        )  # type: ignore[arg-type]
 
     # -- listing and status ------------------------------------------------------------------------------
 
@@ -270,14 +291,22 @@ class SpriteService:
         current = StageKeys(generate=state.request.key)
         if record is not None:
             pixel = pixelate_key(record.raw_sha256, spec)
-            current = StageKeys(generate=state.request.key, pixelate=pixel, export=export_key(record.pixel_sha256, spec))
+            current = StageKeys(
+                generate=state.request.key, pixelate=pixel, export=export_key(record.pixel_sha256, spec)
+            )
         recorded = StageKeys(**record.keys.model_dump()) if record else None
         status, reason = state.status, state.reason
         job = self.runner.active_for(name)
         active = self.job_info(job) if job else None
         materializations = self.history.materializations(name)
         attempt = self.history.attempts([name]).get(name) if status != "up to date" else None
-        last_run_id = attempt[1] if attempt else max(materializations, key=lambda m: m.timestamp).run_id if materializations else None
+        last_run_id = (
+            attempt[1]
+            if attempt
+            else max(materializations, key=lambda m: m.timestamp).run_id
+            if materializations
+            else None
+        )
         if active:
             status, reason = ("queued" if job and job.state == "queued" else "running"), f"run {active.run_id}"
         elif attempt:
@@ -301,7 +330,3 @@ class SpriteService:
         if name not in spec_set.specs:
             self.select(spec_set, [name])
         return spec_set.specs[name]
-
-
-def spec_error_summary(exc: SpecError) -> str:
-    return str(exc)

@@ -44,14 +44,48 @@ MCP_FOLDER = "mcp"
 MODELINE = "# yaml-language-server: $schema=../sprite-spec.schema.json\n"
 HEADER = "# Written by the sprites MCP server; edit freely, it is an ordinary spec now.\n"
 _STOPWORDS = frozenset(
-    "a an the of with and in on for to me make create draw generate please pixel art sprite sprites game "
-    "style image picture small tiny little some px palette using".split()
+    {
+        "a",
+        "an",
+        "the",
+        "of",
+        "with",
+        "and",
+        "in",
+        "on",
+        "for",
+        "to",
+        "me",
+        "make",
+        "create",
+        "draw",
+        "generate",
+        "please",
+        "pixel",
+        "art",
+        "sprite",
+        "sprites",
+        "game",
+        "style",
+        "image",
+        "picture",
+        "small",
+        "tiny",
+        "little",
+        "some",
+        "px",
+        "palette",
+        "using",
+    }
 )
 _MAX_SLUG = 40
 
 
 class NameTaken(SpecError):
     """The requested name belongs to another sprite (or file) and may not be replaced."""
+
+    def __str__(self) -> str:
+        return "; ".join(f"{p.field or 'name'}: {p.message}" for p in self.problems)
 
 
 @dataclass

@@ -203,7 +203,9 @@ class DagsterWebserver:
                 sprite = by_op.get(ev.get("stepKey") or "")
                 kind = ev["__typename"]
                 if kind == "MaterializationEvent" and sprite:
-                    meta = {m["label"]: next((v for k, v in m.items() if k != "label"), None) for m in ev["metadataEntries"]}
+                    meta = {
+                        m["label"]: next((v for k, v in m.items() if k != "label"), None) for m in ev["metadataEntries"]
+                    }
                     stage = ev["assetKey"]["path"][0]
                     if meta.get("cache") is not None:
                         log.outcomes[sprite].cache[stage] = str(meta["cache"])
