@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from typing import Any
 
 import click
@@ -12,22 +11,6 @@ import click
 from pipeline.cli.options import project_options, settings_from, user_errors
 
 __all__ = ["mcp_cmd"]
-
-
-def _prewarm(settings: Any) -> None:
-    """Import Dagster and open the instance in the background, so the first run starts without that wait."""
-
-    def work() -> None:
-        from pipeline.mcp.history import History
-
-        try:
-            import pipeline.definitions  # noqa: F401
-
-            History(settings).instance()
-        except Exception as exc:  # only a head start: the first real run reports any problem properly
-            click.echo(f"note: warming up Dagster failed ({exc}); the first run will report it", err=True)
-
-    threading.Thread(target=work, name="mcp-prewarm", daemon=True).start()
 
 
 @click.command("mcp")
@@ -65,7 +48,7 @@ def mcp_cmd(use_http: bool, host: str, port: int, dagster_url: str | None, no_pr
     ensure_dagster_home(settings)
     svc = configure(settings, dagster_url=dagster_url)
     if not no_prewarm:
-        _prewarm(settings)
+        svc.runner.prewarm()
     try:
         if use_http:
             mcp.auth = BearerToken(token or "")

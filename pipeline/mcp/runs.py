@@ -73,6 +73,24 @@ class Runner:
         self._lock = threading.Lock()
         self._in_process = threading.Lock()  # one in-process Dagster run at a time
 
+    def prewarm(self) -> threading.Thread:
+        """Import Dagster and open (or create) the instance in the background, so the first run does not pay
+        for it. It holds the in-process lock: a run arriving meanwhile waits rather than racing it to create
+        a fresh instance's storage."""
+
+        def work() -> None:
+            with self._in_process:
+                try:
+                    import pipeline.definitions  # noqa: F401  (imports dagster and the asset factory)
+
+                    self.history.instance()
+                except Exception:  # only a head start: the first run reports any problem properly
+                    log.warning("warming up Dagster failed; the first run will report why", exc_info=True)
+
+        thread = threading.Thread(target=work, name="mcp-prewarm", daemon=True)
+        thread.start()
+        return thread
+
     def webserver(self) -> DagsterWebserver | None:
         return detect_webserver(str(self.history.home), self.dagster_url)
 
@@ -146,6 +164,7 @@ class Runner:
                     return
                 job.state = "running"
                 job.started = time.monotonic()
+                self.history.instance()  # a fresh instance's storage is created once, here, not by racing threads
                 job.outcome = run_sprites(self.settings, job.names, tags=self._tags(job), on_event=job.events.append)
                 job.run_id = job.outcome.run_id
                 job.state = "canceled" if job.cancel_requested and not job.outcome.success else "done"
