@@ -60,7 +60,7 @@ mutation($id: String!) { terminateRun(runId: $id) {
 } }"""
 _STATUS = "query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } } }"
 _LOGS = """
-query($id: ID!, $after: Cursor) { logsForRun(runId: $id, afterCursor: $after, limit: 1000) {
+query($id: ID!, $after: String) { logsForRun(runId: $id, afterCursor: $after, limit: 1000) {
   __typename
   ... on EventConnection { cursor hasMore events {
     __typename
@@ -121,8 +121,9 @@ class DagsterWebserver:
                 json={"query": document, "variables": variables or {}},
                 timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
             )
-            response.raise_for_status()
-            body = response.json()
+            body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+            if response.status_code >= 400 and not body.get("errors"):
+                response.raise_for_status()
         except (httpx.HTTPError, ValueError) as exc:
             raise ConfigError(f"Dagster webserver {self.url}: {exc}") from exc
         if body.get("errors"):
