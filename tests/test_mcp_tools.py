@@ -427,3 +427,27 @@ async def test_unexpected_failures_are_masked_and_logged(project: Settings, monk
         ("list_sprites", "unexpected RuntimeError"),
         ("list_sprites", "invalid arguments"),
     ]
+
+
+async def test_the_image_backend_reads_the_picture_as_the_render(project: Settings) -> None:
+    from pipeline.errors import GenerationError, SpecError
+    from pipeline.mcp.image_backend import ImageFileBackend
+    from pipeline.specs import SpriteSpec
+
+    picture = project.project_dir / "art" / "orb.png"
+    picture.parent.mkdir()
+    Image.new("RGBA", (80, 64), (0, 200, 0, 255)).save(picture)
+    backend = ImageFileBackend(project)
+    spec = SpriteSpec.model_validate(
+        {"name": "orb", "category": "item", "prompt": "orb", "generation": {"init_image": "art/orb.png"}}
+    )
+    request = backend.resolve(spec, project)
+    assert (request.width, request.height, request.frames) == (80, 64, 1)
+    assert backend.generate(request).frames == [picture.read_bytes()]
+    Image.new("RGBA", (80, 64), (200, 0, 0, 255)).save(picture)
+    assert backend.resolve(spec, project).key != request.key  # a new picture is a new render
+    with pytest.raises(GenerationError, match="changed while building"):
+        backend.generate(request)
+    escaping = spec.model_copy(update={"generation": spec.generation.model_copy(update={"init_image": "../x.png"})})
+    with pytest.raises(SpecError, match="not a readable image"):
+        backend.resolve(escaping, project)
