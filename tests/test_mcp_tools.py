@@ -451,3 +451,11 @@ async def test_the_image_backend_reads_the_picture_as_the_render(project: Settin
     escaping = spec.model_copy(update={"generation": spec.generation.model_copy(update={"init_image": "../x.png"})})
     with pytest.raises(SpecError, match="not a readable image"):
         backend.resolve(escaping, project)
+
+
+async def test_nothing_is_written_while_the_project_specs_are_invalid(project: Settings) -> None:
+    (project.specs_dir / "enemies" / "broken.yaml").write_text("name: broken\ncategory: enemy\npromt: typo\n")
+    async with Client(server.mcp) as client:
+        with pytest.raises(ToolError, match=r"(?s)must be valid.*broken\.yaml.*did you mean 'prompt'"):
+            await client.call_tool("generate_sprite", {"prompt": "imp", "category": "enemy"})
+    assert not (project.specs_dir / "mcp").exists()

@@ -224,8 +224,10 @@ class Runner:
             return CancelResult(run_id=run_id, status=job.state, launched_via=job.via, message="the run already ended")  # type: ignore[arg-type]
         job.cancel_requested = True
         if job.via == "webserver":
+            if job.run_id is None:
+                raise ConfigError("the run is being launched; try cancel_run again in a moment")
             server = self.webserver()
-            if server is None or job.run_id is None:
+            if server is None:
                 raise ConfigError("the Dagster webserver that runs this job is no longer reachable")
             ok, message = server.terminate(job.run_id)
             return CancelResult(

@@ -8,6 +8,7 @@ project's Dagster instance, through a running webserver when there is one, so th
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 from typing import Annotated, Literal
@@ -182,7 +183,7 @@ async def generate_batch(
     todo, _fresh, manifest_ok = await in_thread(svc.plan, spec_set, names)
     job = None
     if names and (todo or not manifest_ok):
-        job = await in_thread(svc.launch, names)
+        job = await in_thread(svc.launch, todo or names)  # up-to-date ones only when the manifest needs them
         await follow(ctx, job, wait_seconds, done_before=1, total=len(names) + 2)
     items: list[BatchItem] = []
     done: list[SpriteResult] = []
@@ -190,7 +191,7 @@ async def generate_batch(
         if not isinstance(w, SpecWrite):
             items.append(BatchItem(index=i, prompt=request.prompt, name=request.name, status="rejected", error=str(w)))
             continue
-        sprite_job = job if w.name in todo or not manifest_ok else None
+        sprite_job = job if job is not None and w.name in job.names else None
         r = svc.sprite_result(spec_set, w.name, job=sprite_job, written=w.written, started=started, spec_s=spec_s)
         items.append(BatchItem(index=i, prompt=request.prompt, name=w.name, status=r.status, error=r.error, sprite=r))
         done.append(r)
@@ -312,8 +313,6 @@ async def view_sprite(name: a.Name, upscale: a.Upscale = None) -> ToolResult:
     except ToolError:
         raise ToolError(f"name: sprite '{name}' has not been built yet; call materialize(sprites=['{name}'])") from None
     _data, factor, (width, height) = scaled_png(png, upscale)
-    import hashlib
-
     result = ViewResult(
         name=name,
         asset_path=loaded.spec.output_path,

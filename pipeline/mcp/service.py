@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from pipeline.errors import SpriteError
+from pipeline.errors import ConfigError, SpecError, SpriteError
 from pipeline.export.manifest import MANIFEST_PATH, Manifest
 from pipeline.generate import GenerationRequest, make_backend
 from pipeline.mcp import specfiles
@@ -98,7 +98,10 @@ class SpriteService:
         """
         results: list[specfiles.SpecWrite | SpriteError] = []
         with self._spec_lock:
-            spec_set = self.load()
+            try:
+                spec_set = self.load()
+            except SpecError as exc:
+                raise ConfigError(f"the project's specs must be valid before a new one can join them; {exc}") from exc
             taken: set[str] = set()
             for request in requests:
                 try:
