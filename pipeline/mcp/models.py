@@ -33,9 +33,9 @@ ResultStatus = Literal["built", "up to date", "failed", "running", "queued", "ca
 
 class Timings(BaseModel):
     total_s: float = Field(description="From the tool call to its answer")
-    spec_s: float = Field(0.0, description="Writing and validating spec files")
-    run_s: float | None = Field(None, description="The Dagster run, when one was needed")
-    stages_s: float | None = Field(None, description="Sum of the sprite's own stage times inside the run")
+    spec_s: float = Field(default=0.0, description="Writing and validating spec files")
+    run_s: float | None = Field(default=None, description="The Dagster run, when one was needed")
+    stages_s: float | None = Field(default=None, description="Sum of the sprite's own stage times inside the run")
 
 
 class SpriteOutcomeInfo(BaseModel):
@@ -55,7 +55,7 @@ class SpriteResult(BaseModel):
     spec_file: str = Field(description="The spec, relative to the project folder")
     spec_written: bool = Field(description="True when this call created or replaced the spec file")
     asset_path: str = Field(description="PNG path relative to the Bevy assets folder (what AssetServer::load takes)")
-    png_path: str | None = Field(None, description="Absolute path of the PNG, once it exists")
+    png_path: str | None = Field(default=None, description="Absolute path of the PNG, once it exists")
     manifest_path: str
     sha256: str | None = None
     size: str
@@ -63,7 +63,7 @@ class SpriteResult(BaseModel):
     palette: list[str] = Field(default_factory=list, description="Colours used, as #rrggbb")
     seed: int
     cache: dict[str, str] = Field(default_factory=dict, description="Per stage: hit (from cache) or miss (computed)")
-    run_id: str | None = Field(None, description="Dagster run id; follow it with sprite_status while running")
+    run_id: str | None = Field(default=None, description="Dagster run id; follow it with sprite_status while running")
     launched_via: LaunchPath
     error: str | None = None
     timings: Timings
@@ -104,7 +104,7 @@ class SpriteRow(BaseModel):
     name: str
     category: str
     status: SpriteStatusName
-    reason: str = Field("", description="Why stale, or the last error when failed")
+    reason: str = Field(default="", description="Why stale, or the last error when failed")
     size: str
     frames: int
     backend: str
@@ -137,7 +137,7 @@ class RunInfo(BaseModel):
     run_id: str
     status: str = Field(description="Dagster run status (QUEUED, STARTED, SUCCESS, FAILURE, CANCELED...)")
     launched_via: LaunchPath | Literal["unknown"] = "unknown"
-    source: str | None = Field(None, description="The sprites/source tag: cli, mcp, ui...")
+    source: str | None = Field(default=None, description="The sprites/source tag: cli, mcp, ui...")
     sprites: list[str] = Field(default_factory=list)
     start_time: float | None = None
     end_time: float | None = None
@@ -155,10 +155,10 @@ class SpriteStatus(BaseModel):
     asset_keys: list[str] = Field(description="Upstream first: raw/<name>, pixel/<name>, bevy/<name>, bevy/manifest")
     asset_path: str
     current_keys: StageKeys = Field(description="Stage keys computed from the spec as it is now")
-    recorded_keys: StageKeys | None = Field(None, description="Stage keys of what was last exported")
+    recorded_keys: StageKeys | None = Field(default=None, description="Stage keys of what was last exported")
     materializations: list[MaterializationInfo] = Field(default_factory=list)
     last_run: RunInfo | None = None
-    active_run: RunInfo | None = Field(None, description="A run of this sprite still in progress")
+    active_run: RunInfo | None = Field(default=None, description="A run of this sprite still in progress")
 
 
 class ViewResult(BaseModel):

@@ -68,7 +68,7 @@ def spec_body(request: SpriteRequest, name: str) -> dict[str, Any]:
         "seed": request.seed,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
-    sections = {
+    sections: dict[str, dict[str, Any]] = {
         "generation": {
             "backend": request.backend,
             "workflow": request.workflow,

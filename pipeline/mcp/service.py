@@ -238,11 +238,11 @@ class SpriteService:
         return RunInfo(
             run_id=run_id or job.id,
             status=_JOB_STATUS[job.state],
-            launched_via=job.via,
+            launched_via=job.via,  # type: ignore[arg-type]
             source="mcp",
             sprites=job.names,
             error=job.error,
-        )  # type: ignore[arg-type]
+        )
 
     # -- listing and status ------------------------------------------------------------------------------
 
@@ -256,7 +256,8 @@ class SpriteService:
         rows = []
         for st in states:
             spec = st.loaded.spec
-            row_status, reason = st.status, st.reason
+            row_status: str = st.status
+            reason = st.reason
             job = self.runner.active_for(st.name)
             if job is not None:
                 row_status, reason = ("queued" if job.state == "queued" else "running"), f"MCP job {job.id}"
@@ -298,7 +299,8 @@ class SpriteService:
                 generate=state.request.key, pixelate=pixel, export=export_key(record.pixel_sha256, spec)
             )
         recorded = StageKeys(**record.keys.model_dump()) if record else None
-        status, reason = state.status, state.reason
+        status: str = state.status
+        reason = state.reason
         job = self.runner.active_for(name)
         active = self.job_info(job) if job else None
         materializations = self.history.materializations(name)
