@@ -192,7 +192,7 @@ class DagsterWebserver:
         return False, str(result.get("message") or result["__typename"])
 
     def read_events(self, run_id: str, log: RunLog) -> list[tuple[str, str, str]]:
-        """Fold new events into ``log``; returns (kind, sprite, message) for sprites that finished."""
+        """Fold new events into ``log``; returns (kind, sprite, message): sprites that finished, and log lines."""
         finished: list[tuple[str, str, str]] = []
         by_op = {_op(n): n for n in log.names}
         while True:
@@ -213,6 +213,8 @@ class DagsterWebserver:
                     log.outcomes[sprite].seconds += float(meta.get("seconds") or 0)
                     if stage == "bevy":
                         log.outcomes[sprite].path = str(meta.get("asset_path"))
+                elif kind == "LogMessageEvent" and sprite:  # e.g. "goblin: 40% frame 2/4" from a generation
+                    finished.append(("log", sprite, str(ev.get("message") or "")))
                 elif kind == "ExecutionStepSuccessEvent" and sprite:
                     log.outcomes[sprite].status = "built"
                     finished.append(("sprite_done", sprite, "built"))
