@@ -80,7 +80,8 @@ class BatchItem(BaseModel):
 
 class BatchResult(BaseModel):
     succeeded: int
-    failed: int
+    failed: int = Field(description="Rejected before the run, or failed in it")
+    pending: int = Field(default=0, description="Still running past the wait bound (follow run_id)")
     items: list[BatchItem]
     run_id: str | None = None
     launched_via: LaunchPath

@@ -196,9 +196,11 @@ async def generate_batch(
         items.append(BatchItem(index=i, prompt=request.prompt, name=w.name, status=r.status, error=r.error, sprite=r))
         done.append(r)
     ok = sum(item.status in ("built", "up to date") for item in items)
+    pending = sum(item.status in ("running", "queued") for item in items)
     result = BatchResult(
         succeeded=ok,
-        failed=len(items) - ok,
+        failed=len(items) - ok - pending,
+        pending=pending,
         items=items,
         run_id=(svc.runner.run_id(job) or job.id) if job else None,
         launched_via=job.via if job else "none",  # type: ignore[arg-type]
