@@ -1,0 +1,63 @@
+"""``sprites mcp``: serve the MCP server over stdio (for agents) or streamable HTTP (for editors and tools)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from pipeline.cli.options import project_options, settings_from, user_errors
+
+__all__ = ["mcp_cmd"]
+
+
+@click.command("mcp")
+@click.option("--http", "use_http", is_flag=True, help="Serve streamable HTTP instead of stdio.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="HTTP address (other than loopback needs a token)."
+)
+@click.option("--port", default=8765, show_default=True, type=int, help="HTTP port.")
+@click.option(
+    "--dagster-url",
+    envvar="SPRITES_DAGSTER_URL",
+    help="Dagster webserver to launch runs through (default: probe http://127.0.0.1:3000; 'off': always in-process).",
+)
+@click.option("--no-prewarm", is_flag=True, help="Do not import Dagster until the first run.")
+@project_options
+@user_errors
+def mcp_cmd(use_http: bool, host: str, port: int, dagster_url: str | None, no_prewarm: bool, **kwargs: Any) -> None:
+    """Serve sprites over MCP: agents generate, view and materialize sprites on demand.
+
+    \b
+    stdio (default): for agents that start the server themselves (Claude Desktop, Claude Code...).
+    --http: streamable HTTP at http://HOST:PORT/mcp, bearer token from SPRITES_MCP_TOKEN (on loopback a
+    random one is made and printed when it is unset; other addresses refuse to start without it).
+    Runs go through a running `sprites dev` webserver when there is one, else in-process; same instance.
+    """
+    settings = settings_from(kwargs)
+    from pipeline.launch import ensure_dagster_home
+    from pipeline.mcp.auth import TOKEN_ENV, BearerToken, resolve_token
+    from pipeline.mcp.server import configure, mcp
+
+    token = None
+    generated = False
+    if use_http:
+        token, generated = resolve_token(host, os.environ.get(TOKEN_ENV))
+    ensure_dagster_home(settings)
+    svc = configure(settings, dagster_url=dagster_url)
+    if not no_prewarm:
+        svc.runner.prewarm()
+    try:
+        if use_http:
+            mcp.auth = BearerToken(token or "")
+            if generated:
+                click.echo(f"{TOKEN_ENV} was not set; this server's bearer token: {token}", err=True)
+            click.echo(f"sprites MCP on http://{host}:{port}/mcp (project {settings.project_dir})", err=True)
+            mcp.run(transport="http", host=host, port=port, show_banner=False)
+        else:
+            mcp.run(transport="stdio", show_banner=False)
+    finally:
+        svc.runner.wait_all(timeout=30)
+    sys.exit(0)

@@ -1,0 +1,66 @@
+"""What every tool does around the service: run blocking work off the event loop, translate our errors into
+``ToolError``, report progress while a run is followed, and return images with structured data."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio
+from fastmcp import Context
+from fastmcp.exceptions import ToolError
+from fastmcp.tools import ToolResult
+from fastmcp.utilities.types import Image
+from mcp_types import TextContent
+from pydantic import BaseModel
+
+from pipeline.errors import SpriteError
+from pipeline.mcp.images import scaled_png
+from pipeline.mcp.runs import Job
+
+__all__ = ["follow", "in_thread", "result_with_images"]
+
+T = TypeVar("T")
+_HEARTBEAT_S = 1.0
+
+
+async def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run blocking pipeline work in a worker thread; our own errors reach the client as ``ToolError``."""
+    try:
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+    except SpriteError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+async def follow(
+    ctx: Context, job: Job, wait_seconds: float, *, done_before: int = 0, total: int | None = None
+) -> bool:
+    """Wait for ``job`` up to ``wait_seconds``, sending progress notifications; True when it ended."""
+    total = total if total is not None else done_before + len(job.names) + 1
+    deadline = anyio.current_time() + wait_seconds
+    reported: tuple[str, int] | None = None
+    next_beat = 0.0
+    while not job.done.is_set():
+        now = anyio.current_time()
+        if now >= deadline:
+            return False
+        current = (job.state, job.finished_count)
+        if current != reported or now >= next_beat:
+            seconds = job.seconds or 0.0
+            last = job.events[-1] if job.events else None
+            detail = f"; {last.sprite}: {last.message}" if last and last.sprite else ""
+            message = f"{job.state} ({job.via}): {job.finished_count}/{len(job.names)} sprites, {seconds:.1f}s{detail}"
+            await ctx.report_progress(done_before + job.finished_count, total, message)
+            reported, next_beat = current, now + _HEARTBEAT_S
+        await anyio.sleep(0.02)
+    return True
+
+
+def result_with_images(result: BaseModel, summary: str, pngs: list[bytes], upscale: int | None = None) -> ToolResult:
+    """Text summary + the sprites as PNG image content (scaled crisply) + the structured result."""
+    content: list[Any] = [TextContent(type="text", text=summary)]
+    for png in pngs:
+        data, _factor, _size = scaled_png(png, upscale)
+        content.append(Image(data=data, format="png").to_image_content())
+    return ToolResult(content=content, structured_content=result.model_dump(mode="json"))

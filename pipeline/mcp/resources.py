@@ -1,0 +1,52 @@
+"""MCP resources: each sprite's PNG, the Bevy manifest, and the spec JSON Schema (for editors)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from fastmcp.exceptions import ResourceError
+
+from pipeline.errors import SpriteError
+from pipeline.export.manifest import MANIFEST_PATH
+from pipeline.mcp.images import read_png
+from pipeline.mcp.server import mcp, service
+from pipeline.specs import SpriteSpec
+from pipeline.specs.model import SLUG
+
+__all__ = ["manifest_json", "spec_schema", "sprite_png"]
+
+
+@mcp.resource("sprite://{name}", mime_type="image/png", description="A sprite's PNG as exported to the Bevy folder")
+def sprite_png(name: str) -> bytes:
+    if not re.fullmatch(SLUG, name):
+        raise ResourceError(f"'{name}' is not a sprite name (lowercase letters, digits, '-' and '_')")
+    svc = service()
+    try:
+        spec_set = svc.load()
+        loaded = svc.require(spec_set, name)
+        return read_png(svc.settings, loaded.spec.output_path)
+    except SpriteError as exc:
+        raise ResourceError(str(exc)) from exc
+
+
+@mcp.resource(
+    "sprites://manifest.json",
+    mime_type="application/json",
+    description="The Bevy sprite manifest (sprites/manifest.json in the assets folder)",
+)
+def manifest_json() -> str:
+    path = service().settings.assets_dir / MANIFEST_PATH
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResourceError("no manifest yet: generate or materialize a sprite first") from None
+
+
+@mcp.resource(
+    "sprites://sprite-spec.schema.json",
+    mime_type="application/schema+json",
+    description="JSON Schema of a sprite spec (what sprite_specs/*.yaml may contain)",
+)
+def spec_schema() -> str:
+    return json.dumps(SpriteSpec.model_json_schema(), indent=2)

@@ -1,0 +1,337 @@
+"""The operations behind the MCP tools, as synchronous functions over the pipeline's own modules.
+
+The tools (``server.py``) add only what MCP needs: argument schemas, progress notifications, waiting,
+images and error translation. Everything here raises the project's ``SpriteError`` tree.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from pipeline.errors import ConfigError, SpecError, SpriteError
+from pipeline.export.manifest import MANIFEST_PATH, Manifest
+from pipeline.generate import GenerationRequest, make_backend
+from pipeline.mcp import specfiles
+from pipeline.mcp.history import History
+from pipeline.mcp.models import (
+    RunInfo,
+    SpriteList,
+    SpriteResult,
+    SpriteRow,
+    SpriteStatus,
+    StageKeys,
+    Timings,
+)
+from pipeline.mcp.requests import InvalidArgument, SpriteRequest, argument_error, spec_body
+from pipeline.mcp.runs import Job, Runner
+from pipeline.plan import SpriteState, manifest_is_current, sprite_states
+from pipeline.records import read_record
+from pipeline.settings import Settings
+from pipeline.specs import LoadedSpec, SpecSet, load_specs
+from pipeline.stages import export_key, pixelate_key
+
+__all__ = ["SpriteService"]
+
+log = logging.getLogger(__name__)
+_JOB_STATUS = {"queued": "QUEUED", "running": "STARTED", "done": "SUCCESS", "canceled": "CANCELED", "error": "FAILURE"}
+
+
+class SpriteService:
+    """One project's sprites, as the MCP server sees them."""
+
+    def __init__(self, settings: Settings, dagster_url: str | None = None):
+        self.settings = settings
+        self.history = History(settings)
+        self.runner = Runner(settings, self.history, dagster_url)
+        self._spec_lock = threading.Lock()
+
+    # -- reading -----------------------------------------------------------------------------------------
+
+    def load(self) -> SpecSet:
+        return load_specs(self.settings.specs_dir)
+
+    def requests(self, spec_set: SpecSet, names: list[str] | None = None) -> dict[str, GenerationRequest]:
+        backends = {}
+        out = {}
+        for name in names if names is not None else list(spec_set.specs):
+            spec = spec_set.specs[name].spec
+            kind = spec.generation.backend
+            if kind not in backends:
+                backends[kind] = make_backend(kind, self.settings)
+            out[name] = backends[kind].resolve(spec, self.settings)
+        return out
+
+    def states(self, spec_set: SpecSet, names: list[str]) -> list[SpriteState]:
+        return sprite_states(self.settings, spec_set, self.requests(spec_set, names), names)
+
+    def spec_file(self, loaded: LoadedSpec) -> str:
+        """The spec's file relative to the project folder (posix)."""
+        return Path(os.path.relpath(self.settings.specs_dir / loaded.file, self.settings.project_dir)).as_posix()
+
+    def select(self, spec_set: SpecSet, patterns: list[str]) -> list[str]:
+        """Sprite names matching names or globs; an unknown one is an error naming near matches."""
+        import difflib
+
+        names: list[str] = []
+        for pattern in patterns:
+            matches = fnmatch.filter(list(spec_set.specs), pattern)
+            if not matches:
+                near = difflib.get_close_matches(pattern, list(spec_set.specs), n=3)
+                hint = f"; did you mean {', '.join(near)}?" if near else "; list_sprites shows every sprite"
+                raise InvalidArgument(f"sprites: no sprite matches '{pattern}'{hint}")
+            names += [m for m in matches if m not in names]
+        return names
+
+    # -- writing specs -----------------------------------------------------------------------------------
+
+    def create_specs(
+        self, requests: list[SpriteRequest], *, overwrite: bool = False
+    ) -> tuple[SpecSet, list[specfiles.SpecWrite | SpriteError]]:
+        """Write one spec per request (each may fail alone), then validate the whole set.
+
+        Returns the valid spec set and, per request, its write or the error that rejected it.
+        """
+        results: list[specfiles.SpecWrite | SpriteError] = []
+        with self._spec_lock:
+            try:
+                spec_set = self.load()
+            except SpecError as exc:
+                raise ConfigError(f"the project's specs must be valid before a new one can join them; {exc}") from exc
+            taken: set[str] = set()
+            for request in requests:
+                try:
+                    name = request.name or specfiles.derive_name(request.prompt)
+                    body = spec_body(request, name)
+                    write = specfiles.write_spec(
+                        self.settings, spec_set, body, overwrite=overwrite, derived=request.name is None, taken=taken
+                    )
+                except SpriteError as exc:
+                    results.append(exc)
+                    continue
+                taken.add(write.name)
+                results.append(write)
+            writes = [r for r in results if isinstance(r, specfiles.SpecWrite)]
+            spec_set, rejected = specfiles.validate_written(self.settings, writes)
+            unbound = []
+            for i, r in enumerate(results):
+                if not isinstance(r, specfiles.SpecWrite):
+                    continue
+                if r.name in rejected:
+                    results[i] = argument_error(rejected[r.name])
+                    continue
+                try:  # bind the workflow too: a template that cannot take this spec is the caller's error
+                    self.requests(spec_set, [r.name])
+                except SpriteError as exc:
+                    specfiles.rollback(r)
+                    unbound.append(r.name)
+                    results[i] = exc
+            if unbound:
+                spec_set = self.load()
+        if any(isinstance(r, specfiles.SpecWrite) and r.written for r in results):
+            self._reload_webserver()
+        return spec_set, results
+
+    def _reload_webserver(self) -> None:
+        """New spec files become assets in a running ``dagster dev`` (its UI shows them at once)."""
+        server = self.runner.webserver()
+        if server is None:
+            return
+        try:
+            server.reload_location()
+        except SpriteError as exc:
+            log.warning("could not reload the Dagster code location: %s", exc)
+
+    # -- planning and launching --------------------------------------------------------------------------
+
+    def plan(self, spec_set: SpecSet, names: list[str], force: bool = False) -> tuple[list[str], list[str], bool]:
+        """(sprites to build, sprites up to date, whether the manifest lists the up-to-date ones as they are).
+
+        Unlike ``manifest_is_current`` (all sprites), only ``names`` matter: a project where other sprites
+        were never built still needs no run for a sprite that is up to date and listed.
+        """
+        states = self.states(spec_set, names)
+        todo = [s.name for s in states if force or s.status != "up to date"]
+        fresh = [s for s in states if s.name not in todo]
+        if not names:
+            return [], [], manifest_is_current(self.settings, spec_set)
+        return todo, [s.name for s in fresh], self._manifest_lists(fresh)
+
+    def _manifest_lists(self, states: list[SpriteState]) -> bool:
+        try:
+            manifest = Manifest.model_validate_json((self.settings.assets_dir / MANIFEST_PATH).read_bytes())
+        except (OSError, ValueError):
+            return False
+        listed = {e.name: e for e in manifest.sprites}
+        return all(s.record is not None and listed.get(s.name) == s.record.entry for s in states)
+
+    def launch(self, names: list[str]) -> Job:
+        return self.runner.submit(names)
+
+    # -- results -----------------------------------------------------------------------------------------
+
+    def sprite_result(
+        self,
+        spec_set: SpecSet,
+        name: str,
+        *,
+        job: Job | None,
+        written: bool,
+        started: float,
+        spec_s: float = 0.0,
+    ) -> SpriteResult:
+        loaded = spec_set.specs[name]
+        spec = loaded.spec
+        outcome = job.outcome.sprites.get(name) if job and job.outcome else None
+        if job is None:
+            status, message = "up to date", "already up to date: no run was needed"
+        elif outcome is not None and outcome.status in ("built", "failed"):
+            status = outcome.status
+            message = "built" if status == "built" else f"failed: {outcome.error}"
+        elif job.state == "canceled":
+            status, message = "canceled", "the run was canceled"
+        elif job.state == "error":
+            status, message = "failed", job.error or "the run failed"
+        elif job.done.is_set():
+            status, message = "skipped", "the run ended before this sprite's step ran"
+        else:
+            status = "queued" if job.state == "queued" else "running"
+            message = "still running past the wait bound: follow it with sprite_status(name, run_id)"
+        record = read_record(self.settings.state_dir, name) if status in ("built", "up to date") else None
+        png = self.settings.assets_dir / spec.output_path
+        run_s = job.seconds if job else None
+        return SpriteResult(
+            name=name,
+            status=status,  # type: ignore[arg-type]
+            message=message,
+            spec_file=self.spec_file(loaded),
+            spec_written=written,
+            asset_path=spec.output_path,
+            png_path=str(png) if record and png.is_file() else None,
+            manifest_path=str(self.settings.assets_dir / MANIFEST_PATH),
+            sha256=record.png_sha256 if record else None,
+            size=str(spec.size),
+            frames=spec.animation.frames,
+            palette=list(record.entry.palette.colors) if record else [],
+            seed=spec.effective_seed,
+            cache=dict(outcome.cache) if outcome else {},
+            run_id=(self.runner.run_id(job) or job.id) if job else None,
+            launched_via=job.via if job else "none",  # type: ignore[arg-type]
+            error=(outcome.error if outcome and outcome.error else job.error) if job and status == "failed" else None,
+            timings=Timings(
+                total_s=round(time.perf_counter() - started, 4),
+                spec_s=round(spec_s, 4),
+                run_s=round(run_s, 4) if run_s is not None else None,
+                stages_s=round(outcome.seconds, 4) if outcome else None,
+            ),
+        )
+
+    def job_info(self, job: Job) -> RunInfo:
+        run_id = self.runner.run_id(job)
+        info = self.history.run_info(run_id) if run_id and job.via == "in-process" else None
+        if info is not None:
+            return info
+        return RunInfo(
+            run_id=run_id or job.id,
+            status=_JOB_STATUS[job.state],
+            launched_via=job.via,  # type: ignore[arg-type]
+            source="mcp",
+            sprites=job.names,
+            error=job.error,
+        )
+
+    # -- listing and status ------------------------------------------------------------------------------
+
+    def list_sprites(self, patterns: list[str], category: str | None, status: str | None) -> SpriteList:
+        spec_set = self.load()
+        names = self.select(spec_set, patterns) if patterns else list(spec_set.specs)
+        if category:
+            names = [n for n in names if spec_set.specs[n].spec.category == category]
+        states = self.states(spec_set, names)
+        attempts = self.history.attempts([s.name for s in states if s.status != "up to date"])
+        rows = []
+        for st in states:
+            spec = st.loaded.spec
+            row_status: str = st.status
+            reason = st.reason
+            job = self.runner.active_for(st.name)
+            if job is not None:
+                row_status, reason = ("queued" if job.state == "queued" else "running"), f"MCP job {job.id}"
+            elif st.name in attempts:
+                row_status, run_id, error = attempts[st.name]
+                reason = error or f"run {run_id}"
+            rows.append(
+                SpriteRow(
+                    name=st.name,
+                    category=spec.category,
+                    status=row_status,  # type: ignore[arg-type]
+                    reason=reason,
+                    size=str(spec.size),
+                    frames=spec.animation.frames,
+                    backend=st.request.backend,
+                    asset_path=spec.output_path,
+                    spec_file=self.spec_file(st.loaded),
+                    spec_line=st.loaded.line,
+                )
+            )
+        if status:
+            rows = [r for r in rows if r.status == status]
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        return SpriteList(count=len(rows), counts=counts, sprites=rows)
+
+    def sprite_status(self, name: str) -> SpriteStatus:
+        spec_set = self.load()
+        if name not in spec_set.specs:
+            self.select(spec_set, [name])  # raises with near matches
+        state = self.states(spec_set, [name])[0]
+        spec = state.loaded.spec
+        record = state.record
+        current = StageKeys(generate=state.request.key)
+        if record is not None:
+            pixel = pixelate_key(record.raw_sha256, spec)
+            current = StageKeys(
+                generate=state.request.key, pixelate=pixel, export=export_key(record.pixel_sha256, spec)
+            )
+        recorded = StageKeys(**record.keys.model_dump()) if record else None
+        status: str = state.status
+        reason = state.reason
+        job = self.runner.active_for(name)
+        active = self.job_info(job) if job else None
+        materializations = self.history.materializations(name)
+        attempt = self.history.attempts([name]).get(name) if status != "up to date" else None
+        last_run_id = (
+            attempt[1]
+            if attempt
+            else max(materializations, key=lambda m: m.timestamp).run_id
+            if materializations
+            else None
+        )
+        if active:
+            status, reason = ("queued" if job and job.state == "queued" else "running"), f"run {active.run_id}"
+        elif attempt:
+            status, reason = attempt[0], attempt[2] or reason
+        return SpriteStatus(
+            name=name,
+            status=status,  # type: ignore[arg-type]
+            reason=reason,
+            spec_file=self.spec_file(state.loaded),
+            spec_line=state.loaded.line,
+            asset_keys=[f"raw/{name}", f"pixel/{name}", f"bevy/{name}", "bevy/manifest"],
+            asset_path=spec.output_path,
+            current_keys=current,
+            recorded_keys=recorded,
+            materializations=materializations,
+            last_run=self.history.run_info(last_run_id) if last_run_id else None,
+            active_run=active,
+        )
+
+    def require(self, spec_set: SpecSet, name: str) -> LoadedSpec:
+        if name not in spec_set.specs:
+            self.select(spec_set, [name])
+        return spec_set.specs[name]
