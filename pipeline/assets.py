@@ -46,7 +46,7 @@ from pipeline.stages import (
 __all__ = ["MANIFEST_KEY", "build_assets", "op_name", "sprite_keys"]
 
 MANIFEST_KEY = AssetKey(["bevy", "manifest"])
-_KINDS = {"procedural": {"python", "png"}, "comfyui": {"comfyui", "png"}}
+_KINDS = {"procedural": {"python", "png"}, "comfyui": {"comfyui", "png"}, "image": {"png"}}
 
 
 def op_name(sprite: str) -> str:

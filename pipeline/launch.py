@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import threading
 import time
 import uuid
@@ -19,7 +20,7 @@ from typing import Any
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 
-__all__ = ["BuildEvent", "RunOutcome", "SpriteOutcome", "ensure_dagster_home", "run_sprites"]
+__all__ = ["BuildEvent", "RunOutcome", "SpriteOutcome", "ensure_dagster_home", "run_sprites", "user_message"]
 
 
 @dataclass
@@ -68,6 +69,7 @@ def run_sprites(
     offline: bool = False,
     tags: dict[str, str] | None = None,
     log_level: str = "CRITICAL",
+    run_id: str | None = None,
     on_event: Callable[[BuildEvent], None] | None = None,
 ) -> RunOutcome:
     """Materialize the three assets of each named sprite (and the manifest) in one Dagster run."""
@@ -97,7 +99,7 @@ def run_sprites(
     # step keys use op names, which replace '-' by '_': map back to sprite names
     by_op = {n.replace("-", "_"): n for n in names}
     outcomes = {n: SpriteOutcome(n) for n in names}
-    run_id = str(uuid.uuid4())
+    run_id = run_id or str(uuid.uuid4())
     start = time.perf_counter()
     result: dict[str, Any] = {}
 
@@ -151,7 +153,7 @@ def run_sprites(
                     on_event(BuildEvent("sprite_done", sprite, "built"))
             elif ev.event_type == DagsterEventType.STEP_FAILURE:
                 err = ev.event_specific_data.error  # type: ignore[union-attr]
-                message = _user_message(err)
+                message = user_message(err)
                 if sprite and sprite not in seen_done:
                     seen_done.add(sprite)
                     outcomes[sprite].status = "failed"
@@ -188,7 +190,7 @@ _OUR_ERRORS = {
 }
 
 
-def _user_message(err: Any) -> str:
+def user_message(err: Any) -> str:
     """A step failure as the user should read it: our own error's message when one is in the chain."""
     if err is None:
         return "unknown error"
@@ -200,6 +202,7 @@ def _user_message(err: Any) -> str:
         cls = getattr(e, "cls_name", "") or ""
         if cls in _OUR_ERRORS:
             msg = (getattr(e, "message", "") or "").strip()
-            return msg.removeprefix(f"{cls}:").strip() or cls
+            # Dagster prefixes the qualified class name: "pipeline.errors.ExportError: ..."
+            return re.sub(rf"^(?:[\w]+\.)*{cls}:\s*", "", msg) or cls
     last = chain[-1]
     return f"{getattr(last, 'cls_name', '')}: {(getattr(last, 'message', '') or '').strip()}".strip(": ")

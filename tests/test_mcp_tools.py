@@ -431,7 +431,7 @@ async def test_unexpected_failures_are_masked_and_logged(project: Settings, monk
 
 async def test_the_image_backend_reads_the_picture_as_the_render(project: Settings) -> None:
     from pipeline.errors import GenerationError, SpecError
-    from pipeline.mcp.image_backend import ImageFileBackend
+    from pipeline.generate.image import ImageFileBackend
     from pipeline.specs import SpriteSpec
 
     picture = project.project_dir / "art" / "orb.png"

@@ -59,7 +59,7 @@ def project_options(fn: F) -> F:
         click.option(
             "--backend",
             envvar="SPRITES_BACKEND",
-            type=click.Choice(["procedural", "comfyui"]),
+            type=click.Choice(["procedural", "comfyui", "image"]),
             help="Generate every sprite on this backend, overriding the specs' generation.backend.",
         ),
         click.option(

@@ -21,7 +21,7 @@ __all__ = [
     "resolve_requests",
 ]
 
-BACKEND_KINDS = ("procedural", "comfyui")
+BACKEND_KINDS = ("procedural", "comfyui", "image")
 
 
 def make_backend(kind: str, settings: Settings) -> Backend:
@@ -30,6 +30,10 @@ def make_backend(kind: str, settings: Settings) -> Backend:
         from pipeline.generate.procedural import ProceduralBackend
 
         return ProceduralBackend()
+    if kind == "image":
+        from pipeline.generate.image import ImageFileBackend
+
+        return ImageFileBackend(settings)
     if kind == "comfyui":
         try:
             from pipeline.generate.comfyui import ComfyUIBackend
@@ -39,14 +43,16 @@ def make_backend(kind: str, settings: Settings) -> Backend:
     raise ConfigError(f"unknown backend '{kind}'; known backends: {', '.join(BACKEND_KINDS)}")
 
 
-def resolve_requests(spec_set: SpecSet, settings: Settings) -> dict[str, GenerationRequest]:
+def resolve_requests(
+    spec_set: SpecSet, settings: Settings, names: list[str] | None = None
+) -> dict[str, GenerationRequest]:
     """Every sprite's generation request, by name (pure: binds specs without contacting any server).
 
     ``settings.backend``, when set (``--backend`` / ``SPRITES_BACKEND``), overrides each spec's backend.
     """
     backends: dict[str, Backend] = {}
     out = {}
-    for loaded in spec_set:
+    for loaded in spec_set if names is None else (spec_set.specs[n] for n in names):
         kind = settings.backend or loaded.spec.generation.backend
         if kind not in backends:
             backends[kind] = make_backend(kind, settings)

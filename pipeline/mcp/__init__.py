@@ -6,7 +6,7 @@
     service.py     the operations, over plan/launch/records   runs.py     jobs: webserver or in-process runs
     webserver.py   a running Dagster webserver, over GraphQL  history.py  what the Dagster instance recorded
     selection.py   Dagster selection strings -> sprites       images.py   PNGs for clients, scaled crisply
-    auth.py        bearer token, loopback rule, audit log     image_backend.py  pictures as renders
+    auth.py        bearer token, loopback rule, audit log
 
 Import ``pipeline.mcp.server`` for the server; this package import itself loads nothing.
 """

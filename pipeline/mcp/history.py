@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ConfigError
-from pipeline.launch import _user_message, ensure_dagster_home
+from pipeline.launch import ensure_dagster_home, user_message
 from pipeline.mcp.models import MaterializationInfo, RunInfo
 from pipeline.settings import Settings
 
@@ -108,7 +108,7 @@ class History:
         for entry in self.instance().all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
             event = entry.dagster_event
             if event is not None and (sprite is None or event.step_key == _op(sprite)):
-                return clean_error(_user_message(event.event_specific_data.error))  # type: ignore[union-attr]
+                return clean_error(user_message(event.event_specific_data.error))  # type: ignore[union-attr]
         return None
 
     def mark_canceling(self, run_id: str) -> str | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pipeline.errors import ConfigError, SpecError, SpriteError
 from pipeline.export.manifest import MANIFEST_PATH, Manifest
-from pipeline.generate import GenerationRequest, make_backend
+from pipeline.generate import GenerationRequest, resolve_requests
 from pipeline.mcp import specfiles
 from pipeline.mcp.history import History
 from pipeline.mcp.models import (
@@ -56,15 +56,7 @@ class SpriteService:
         return load_specs(self.settings.specs_dir)
 
     def requests(self, spec_set: SpecSet, names: list[str] | None = None) -> dict[str, GenerationRequest]:
-        backends = {}
-        out = {}
-        for name in names if names is not None else list(spec_set.specs):
-            spec = spec_set.specs[name].spec
-            kind = spec.generation.backend
-            if kind not in backends:
-                backends[kind] = make_backend(kind, self.settings)
-            out[name] = backends[kind].resolve(spec, self.settings)
-        return out
+        return resolve_requests(spec_set, self.settings, names)
 
     def states(self, spec_set: SpecSet, names: list[str]) -> list[SpriteState]:
         return sprite_states(self.settings, spec_set, self.requests(spec_set, names), names)

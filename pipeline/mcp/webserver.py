@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from pipeline.errors import ConfigError
-from pipeline.launch import RunOutcome, SpriteOutcome, _user_message
+from pipeline.launch import RunOutcome, SpriteOutcome, user_message
 
 __all__ = ["DEFAULT_URL", "LOCATION", "URL_ENV", "DagsterWebserver", "RunLog", "detect_webserver"]
 
@@ -101,7 +101,7 @@ def _error_text(error: dict[str, Any] | None) -> str:
             return None
         return SimpleNamespace(cls_name=e.get("className"), message=e.get("message"), cause=wrap(e.get("cause")))
 
-    return _user_message(wrap(error))
+    return user_message(wrap(error))
 
 
 class DagsterWebserver:

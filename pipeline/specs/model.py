@@ -112,9 +112,10 @@ class Lora(_Strict):
 class Generation(_Strict):
     """How the high-resolution render is produced."""
 
-    backend: Literal["procedural", "comfyui"] = Field(
+    backend: Literal["procedural", "comfyui", "image"] = Field(
         default="procedural",
-        description="procedural: the embedded backend (no GPU); comfyui: a ComfyUI server (SPRITES_COMFYUI_URL)",
+        description="procedural: the embedded backend (no GPU); comfyui: a ComfyUI server (SPRITES_COMFYUI_URL); "
+        "image: generation.init_image is the render (an existing picture)",
     )
     workflow: str = Field(default="sdxl_pixel_art", pattern=SLUG, description="Template in comfy_workflows/")
     steps: int = Field(default=30, ge=1, le=200)

@@ -4,8 +4,7 @@ A spec with ``generation: {backend: image, init_image: sprite_specs/mcp/images/<
 like any other sprite: ``raw/<name>`` is the file (its key is the file's sha256, so editing the picture
 regenerates and nothing else does), then the pixel stage and the Bevy export run as usual.
 
-Kept in the MCP package until the pipeline registers it: it needs ``"image"`` in the spec model's
-``generation.backend`` choices and a branch in ``pipeline.generate.make_backend``.
+It is local (no server), so ``--offline`` builds may use it.
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ class ImageFileBackend(Backend):
     """Reads ``generation.init_image`` (relative to the project folder) as the one render frame."""
 
     kind = "image"
+    remote = False
     version = "1"
 
     def __init__(self, settings: Settings):
