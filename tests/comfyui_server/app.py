@@ -142,9 +142,11 @@ def build_app(server: FakeComfyServer) -> Starlette:
             if image is None or isinstance(image, str) or not image.filename:
                 return Response(status_code=400)
             kind = str(form.get("type") or "input")
-            base = {"input": server.engine.input_dir, "temp": server.engine.temp_dir, "output": server.engine.output_dir}[
-                kind
-            ]
+            base = {
+                "input": server.engine.input_dir,
+                "temp": server.engine.temp_dir,
+                "output": server.engine.output_dir,
+            }[kind]
             subfolder = str(form.get("subfolder") or "")
             folder = (base / subfolder).resolve()
             filename = image.filename

@@ -14,6 +14,7 @@ Everything runs on one asyncio loop; ``Faults`` changes behaviour at run time (t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import heapq
 import json
@@ -111,10 +112,8 @@ class Engine:
     async def stop(self) -> None:
         if self._worker:
             self._worker.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-            except asyncio.CancelledError:
-                pass
 
     # ---- queue (execution.PromptQueue) -----------------------------------------------------------------------
 
@@ -255,9 +254,7 @@ class Engine:
         valid = True
         for name, config in types.get("required", {}).items():
             if name not in inputs:
-                mine.append(
-                    _error("required_input_missing", "Required input is missing", name, {"input_name": name})
-                )
+                mine.append(_error("required_input_missing", "Required input is missing", name, {"input_name": name}))
                 continue
             value = inputs[name]
             kind, opts = config[0], config[1] if len(config) > 1 else {}
@@ -290,7 +287,9 @@ class Engine:
             if isinstance(kind, list):
                 if value not in kind:
                     info = f"(list of length {len(kind)})" if len(kind) > 20 else str(kind)
-                    mine.append(_error("value_not_in_list", "Value not in list", f"{name}: '{value}' not in {info}", extra))
+                    mine.append(
+                        _error("value_not_in_list", "Value not in list", f"{name}: '{value}' not in {info}", extra)
+                    )
                 continue
             if kind in ("INT", "FLOAT"):
                 try:
@@ -307,7 +306,9 @@ class Engine:
                     continue
                 if "min" in opts and value < opts["min"]:
                     mine.append(
-                        _error("value_smaller_than_min", f"Value {value} smaller than min of {opts['min']}", name, extra)
+                        _error(
+                            "value_smaller_than_min", f"Value {value} smaller than min of {opts['min']}", name, extra
+                        )
                     )
                 if "max" in opts and value > opts["max"]:
                     mine.append(
@@ -328,7 +329,7 @@ class Engine:
             _, _, item = heapq.heappop(self.queue)
             self.running = item
             await self._queue_updated()
-            number, prompt_id, prompt, extra, outputs = item
+            _, prompt_id, prompt, extra, outputs = item
             self.executions.append(prompt_id)
             status, ui_outputs, messages, meta = await self._execute(prompt, prompt_id, extra, outputs)
             # task_done: the history entry exists before the final `executing: null` goes out
@@ -427,7 +428,9 @@ class Engine:
                     raise Interrupted
                 await progress_state(nid, "running", 0.0, 1.0)
                 self.last_node_id = nid
-                await self._send("executing", {"node": nid, "display_node": nid, "prompt_id": prompt_id}, self.client_id)
+                await self._send(
+                    "executing", {"node": nid, "display_node": nid, "prompt_id": prompt_id}, self.client_id
+                )
                 kwargs = {
                     k: values[v[0]][v[1]] if isinstance(v, list) else v for k, v in node.get("inputs", {}).items()
                 }
@@ -466,7 +469,7 @@ class Engine:
             }
             await message("execution_interrupted", data)
             return "error", {}, messages, {}
-        except Exception as exc:  # noqa: BLE001 - a node failing is what execution_error reports
+        except Exception as exc:
             assert current is not None
             exc_type = exc.type_name if isinstance(exc, _InjectedError) else type(exc).__name__
             data = {
@@ -493,7 +496,9 @@ class Engine:
 
     async def _sample(self, nid: str, prompt_id: str, kwargs: dict[str, Any]) -> None:
         steps = int(kwargs.get("steps", 1))
-        batch = int(kwargs.get("latent_image", {}).get("batch", 1)) if isinstance(kwargs.get("latent_image"), dict) else 1
+        batch = (
+            int(kwargs.get("latent_image", {}).get("batch", 1)) if isinstance(kwargs.get("latent_image"), dict) else 1
+        )
         total = self.faults.latency * batch
         for step in range(steps):
             if self.interrupt_flag:

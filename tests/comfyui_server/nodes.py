@@ -86,7 +86,7 @@ def _seed_of(*parts: Any) -> int:
 
 
 def fake_render(seed: int, width: int, height: int, cell: int = 8) -> np.ndarray:
-    """A (height, width, 3) uint8 image: a symmetric seeded sprite of ``cell``-sized fake pixels on a flat background."""
+    """A (height, width, 3) uint8 image: a seeded symmetric sprite of ``cell``-sized fake pixels on a flat colour."""
     gw, gh = max(1, width // cell), max(1, height // cell)
     rng = np.random.default_rng(seed)
     colors = rng.integers(0, 256, size=(5, 3), dtype=np.uint8)
@@ -276,7 +276,9 @@ _IMAGE = ["IMAGE", {}]
 def node_classes(input_dir: Path) -> dict[str, NodeClass]:
     """Every fake class, keyed by ComfyUI class_type."""
     classes = [
-        NodeClass("CheckpointLoaderSimple", _model_list("ckpt"), ("MODEL", "CLIP", "VAE"), _checkpoint, category="loaders"),
+        NodeClass(
+            "CheckpointLoaderSimple", _model_list("ckpt"), ("MODEL", "CLIP", "VAE"), _checkpoint, category="loaders"
+        ),
         NodeClass("LoraLoader", _model_list("lora"), ("MODEL", "CLIP"), _lora, category="loaders"),
         NodeClass(
             "CLIPTextEncode",
@@ -411,7 +413,6 @@ def node_classes(input_dir: Path) -> dict[str, NodeClass]:
         NodeClass("ImageInvert", _fixed({"required": {"image": _IMAGE}}), ("IMAGE",), _invert, category="image"),
     ]
     return {c.name: c for c in classes}
-
 
 
 def png_bytes(image: np.ndarray) -> bytes:

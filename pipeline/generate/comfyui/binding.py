@@ -130,7 +130,9 @@ class Plan:
     sampler: str | None = None  # no sampler: a model-free template, which ignores prompts, models and LoRAs
 
     def summary(self) -> dict[str, str]:
-        out = {p: ", ".join(f"{self.template.describe(t.node)}.{t.input}" for t in ts) for p, ts in self.targets.items()}
+        out = {
+            p: ", ".join(f"{self.template.describe(t.node)}.{t.input}" for t in ts) for p, ts in self.targets.items()
+        }
         if self.sampler is None:
             out["loras"] = ""
         else:
@@ -192,7 +194,9 @@ def load_template(workflows_dir: Path, name: str, display_root: Path | None = No
         )
     problems = []
     if not isinstance(graph, dict) or not graph:
-        raise BindingError([_problem(shown, "an API-format workflow is a JSON object of nodes {id: {class_type, inputs}}")])
+        raise BindingError(
+            [_problem(shown, "an API-format workflow is a JSON object of nodes {id: {class_type, inputs}}")]
+        )
     for node_id, node in graph.items():
         if not isinstance(node, dict) or not isinstance(node.get("class_type"), str):
             problems.append(_problem(shown, f"node {node_id} has no class_type: is this an API-format export?"))
@@ -242,7 +246,9 @@ def _load_sidecar(path: Path, graph: dict[str, Any], root: Path | None) -> dict[
         targets = []
         for item in raw if isinstance(raw, list) else [raw]:
             if not isinstance(item, dict) or "input" not in item or not ({"node", "title"} & set(item)):
-                problems.append(_problem(shown, f"'{param}': a target is {{node: ID, input: NAME}} or {{title: ..., input: ...}}"))
+                problems.append(
+                    _problem(shown, f"'{param}': a target is {{node: ID, input: NAME}} or {{title: ..., input: ...}}")
+                )
                 continue
             if "title" in item:
                 ids = titles.get(str(item["title"]), [])
@@ -261,7 +267,9 @@ def _load_sidecar(path: Path, graph: dict[str, Any], root: Path | None) -> dict[
             if inp not in node.get("inputs", {}):
                 have = ", ".join(node.get("inputs", {})) or "none"
                 problems.append(
-                    _problem(shown, f"'{param}': node {nid} ({node['class_type']}) has no input '{inp}' (it has: {have})")
+                    _problem(
+                        shown, f"'{param}': node {nid} ({node['class_type']}) has no input '{inp}' (it has: {have})"
+                    )
                 )
                 continue
             modulo = item.get("modulo")
@@ -324,7 +332,7 @@ def plan(template: Template) -> Plan:
     # the output node and its filename_prefix
     saves = _nodes_of(g, SAVE_NODES)
     save_node = ""
-    if "filename_prefix" in ex and ex["filename_prefix"]:
+    if ex.get("filename_prefix"):
         save_node = ex["filename_prefix"][0].node  # type: ignore[index]
         found("filename_prefix", None)
     elif len(saves) == 1:
@@ -332,7 +340,9 @@ def plan(template: Template) -> Plan:
         found("filename_prefix", [Target(save_node, "filename_prefix")])
     else:
         what = "no SaveImage node" if not saves else f"{len(saves)} SaveImage nodes ({', '.join(saves)})"
-        problems.append(_problem(shown, f"{what}: the pipeline needs exactly one output to download; {fix} (filename_prefix)"))
+        problems.append(
+            _problem(shown, f"{what}: the pipeline needs exactly one output to download; {fix} (filename_prefix)")
+        )
 
     # the sampler
     samplers = _nodes_of(g, SAMPLERS)
@@ -341,8 +351,11 @@ def plan(template: Template) -> Plan:
         unnamed = [p for p in ("seed", "steps", "cfg", "sampler", "scheduler", "positive", "negative") if p not in ex]
         if unnamed:
             problems.append(
-                _problem(shown, f"{len(samplers)} sampler nodes ({', '.join(samplers)}): which one takes "
-                f"{', '.join(unnamed)} is ambiguous; {fix}")
+                _problem(
+                    shown,
+                    f"{len(samplers)} sampler nodes ({', '.join(samplers)}): which one takes "
+                    f"{', '.join(unnamed)} is ambiguous; {fix}",
+                )
             )
     for param in ("seed", "steps", "cfg", "sampler", "scheduler", "denoise"):
         auto = []
@@ -357,8 +370,11 @@ def plan(template: Template) -> Plan:
             auto = _trace_text(g, _link(g[sampler]["inputs"].get(role)), role)
             if not auto:
                 problems.append(
-                    _problem(shown, f"{template.describe(sampler)}: its '{role}' input does not lead to a "
-                    f"CLIPTextEncode; {fix} ({role})")
+                    _problem(
+                        shown,
+                        f"{template.describe(sampler)}: its '{role}' input does not lead to a "
+                        f"CLIPTextEncode; {fix} ({role})",
+                    )
                 )
         found(role, auto)
 
@@ -405,8 +421,11 @@ def plan(template: Template) -> Plan:
         for t in ts:
             if _link(g[t.node]["inputs"].get(t.input)):
                 problems.append(
-                    _problem(shown, f"'{param}' -> {template.describe(t.node)} input '{t.input}' is a link, not a "
-                    f"value; bind the node that holds the value ({fix})")
+                    _problem(
+                        shown,
+                        f"'{param}' -> {template.describe(t.node)} input '{t.input}' is a link, not a "
+                        f"value; bind the node that holds the value ({fix})",
+                    )
                 )
     if problems:
         raise BindingError(problems)
@@ -445,20 +464,31 @@ def bind(p: Plan, values: BindValues) -> dict[str, Any]:
         put("batch", int(values.batch))
     elif values.batch > 1:
         problems.append(
-            _problem(shown, f"the spec has {values.batch} animation frames but nothing in the template sets a batch "
-            f"size (EmptyLatentImage.batch_size / RepeatLatentBatch.amount); add one or name it in "
-            f"{t.name}.bindings.yaml (batch)", values.sprite)
+            _problem(
+                shown,
+                f"the spec has {values.batch} animation frames but nothing in the template sets a batch "
+                f"size (EmptyLatentImage.batch_size / RepeatLatentBatch.amount); add one or name it in "
+                f"{t.name}.bindings.yaml (batch)",
+                values.sprite,
+            )
         )
     if values.init_image is not None and not p.targets.get("init_image"):
         problems.append(
-            _problem(shown, "the spec sets generation.init_image but the template has no LoadImage node; "
-            "use an img2img template (e.g. sdxl_pixel_art_img2img)", values.sprite)
+            _problem(
+                shown,
+                "the spec sets generation.init_image but the template has no LoadImage node; "
+                "use an img2img template (e.g. sdxl_pixel_art_img2img)",
+                values.sprite,
+            )
         )
     elif values.init_image is None and p.targets.get("init_image"):
         node = p.targets["init_image"][0].node
         problems.append(
-            _problem(shown, f"the template loads an input image ({t.describe(node)}) but the spec sets no "
-            "generation.init_image", values.sprite)
+            _problem(
+                shown,
+                f"the template loads an input image ({t.describe(node)}) but the spec sets no generation.init_image",
+                values.sprite,
+            )
         )
     else:
         put("init_image", values.init_image)
@@ -475,8 +505,12 @@ def _bind_loras(g: dict[str, Any], p: Plan, values: BindValues) -> list[SpecProb
         return []
     if loras and p.lora_anchor is None:
         return [
-            _problem(str(p.template.path), "the spec has LoRAs but the template's sampler model does not come from a "
-            "CheckpointLoaderSimple (optionally through LoraLoader nodes) to attach them to", values.sprite)
+            _problem(
+                str(p.template.path),
+                "the spec has LoRAs but the template's sampler model does not come from a "
+                "CheckpointLoaderSimple (optionally through LoraLoader nodes) to attach them to",
+                values.sprite,
+            )
         ]
     for nid, (name, strength) in zip(chain, loras, strict=False):
         inputs = g[nid]["inputs"]

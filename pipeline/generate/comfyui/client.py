@@ -258,7 +258,9 @@ class ComfyClient:
                         payload = {"error": {"type": "http_400", "message": response.text[:500]}}
                     raise WorkflowRejected(self.url, payload, template)
                 if response.status_code < 500:
-                    raise ServerError(self.url, f"POST /prompt answered HTTP {response.status_code}: {response.text[:300]}")
+                    raise ServerError(
+                        self.url, f"POST /prompt answered HTTP {response.status_code}: {response.text[:300]}"
+                    )
                 problem = f"HTTP {response.status_code}"
             attempt += 1
             pause = self.retry.delay(attempt - 1)
