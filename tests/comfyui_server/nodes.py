@@ -237,6 +237,10 @@ def _image_to_mask(ctx: ExecContext, image: np.ndarray, channel: str) -> tuple[A
     return (image[..., index],)
 
 
+def _mask_to_image(ctx: ExecContext, mask: np.ndarray) -> tuple[Any, ...]:
+    return (np.repeat(np.asarray(mask, dtype=np.uint8)[..., None], 3, axis=-1),)
+
+
 def _invert(ctx: ExecContext, image: np.ndarray) -> tuple[Any, ...]:
     return ((255 - image).astype(np.uint8),)
 
@@ -409,6 +413,9 @@ def node_classes(input_dir: Path) -> dict[str, NodeClass]:
             ("MASK",),
             _image_to_mask,
             category="mask",
+        ),
+        NodeClass(
+            "MaskToImage", _fixed({"required": {"mask": ["MASK", {}]}}), ("IMAGE",), _mask_to_image, category="mask"
         ),
         NodeClass("ImageInvert", _fixed({"required": {"image": _IMAGE}}), ("IMAGE",), _invert, category="image"),
     ]
