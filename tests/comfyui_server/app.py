@@ -46,6 +46,7 @@ def build_app(server: FakeComfyServer) -> Starlette:
 
     async def websocket_handler(ws: WebSocket) -> None:
         await ws.accept()
+        server.ws_connections += 1
         sid = ws.query_params.get("clientId", "") or uuid.uuid4().hex
         old = server.sockets.pop(sid, None)
         if old is not None:

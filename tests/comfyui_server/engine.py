@@ -46,6 +46,7 @@ class Faults:
     fail_node: dict[str, tuple[str, str]] = field(default_factory=dict)  #: class_type -> (exception type, message)
     drop_ws_after: int | None = None  #: close every WebSocket after N more messages to it
     silent_ws: bool = False  #: keep sockets open but send nothing (a wedged proxy, a stuck event loop)
+    stale_outputs: bool = False  #: output nodes report the previous job's files (a broken cache re-report)
 
     def take_http_error(self, path: str) -> int | None:
         if self.http_errors <= 0:
@@ -101,6 +102,7 @@ class Engine:
         self.last_node_id: str | None = None
         self.interrupt_flag = False
         self.executions: list[str] = []  # prompt ids, in the order they started (for tests)
+        self.last_ui: dict[str, Any] | None = None
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
 
@@ -451,6 +453,9 @@ class Engine:
                 ui = None
                 if cls.output_node:
                     ui = outs[0]["ui"]
+                    if self.faults.stale_outputs and self.last_ui is not None:
+                        ui = self.last_ui
+                    self.last_ui = outs[0]["ui"]
                     record_ui(nid, ui)
                     data = {"node": nid, "display_node": nid, "output": ui, "prompt_id": prompt_id}
                     await self._send("executed", data, self.client_id)

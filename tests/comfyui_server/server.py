@@ -58,6 +58,7 @@ class FakeComfyServer:
         self.sockets: dict[str, Any] = {}
         self.socket_budget: dict[int, int] = {}
         self.requests: list[tuple[str, str]] = []
+        self.ws_connections = 0
         self.engine: Engine = None  # type: ignore[assignment]  # set on start
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake-comfyui", daemon=True)
@@ -201,6 +202,10 @@ class FakeComfyServer:
         self.call(drop())
 
     # ---- inspection for tests --------------------------------------------------------------------------------
+
+    def count(self, method: str, path: str) -> int:
+        """How many ``method path`` requests were answered (injected faults not counted)."""
+        return self.call(lambda: sum(1 for m, p in self.requests if m == method and p.removeprefix("/api") == path))
 
     def executions(self) -> list[str]:
         return self.call(lambda: list(self.engine.executions))

@@ -286,7 +286,7 @@ class Dispatcher:
             if s.url in job.excluded:
                 lines.append(f"  {s.url}: refused it ({'; '.join(n for n in job.notes if n.startswith(s.url))})")
             else:
-                lines.append(f"  {s.url}: missing " + "; ".join(str(m) for m in s.missing(job)))
+                lines += [f"  {s.url}: missing {m}" for m in s.missing(job)]
         lines.append("  -> install what is missing on a server (see `sprites doctor`) or change the spec")
         return GenerationError("\n".join(lines))
 
@@ -436,7 +436,7 @@ class Dispatcher:
             )
             return
         job.state = "pending"
-        job.emit(0.0, f"resubmitting: {reason}")
+        job.emit(0.0, f"resubmitting: {reason}", restart=True)
         self._pending.insert(0, job)
         self._pump()
 

@@ -63,8 +63,12 @@ class Job:
     def sprite(self) -> str:
         return self.request.sprite
 
-    def emit(self, fraction: float, message: str) -> None:
-        self.progress.put((fraction, message))
+    last_fraction: float = 0.0
+
+    def emit(self, fraction: float, message: str, restart: bool = False) -> None:
+        """Report progress; the fraction never goes back, except when the job starts over elsewhere."""
+        self.last_fraction = fraction if restart else max(fraction, self.last_fraction)
+        self.progress.put((self.last_fraction, message))
 
     def graph_for(self, prompt_id: str) -> tuple[dict[str, Any], str]:
         """The graph to submit as ``prompt_id``: a filename_prefix no other job (or run) shares.
