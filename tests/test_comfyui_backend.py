@@ -15,6 +15,7 @@ from PIL import Image
 from pipeline.errors import ConfigError, GenerationCancelled, GenerationError, ServerError
 from pipeline.generate.base import GenerationRequest
 from pipeline.generate.comfyui import ComfyUIBackend, ExecutionFailed, WorkflowRejected
+from pipeline.generate.comfyui.client import RetryPolicy
 from pipeline.generate.comfyui.dispatch import DispatchOptions
 from tests.comfyui_server import DEFAULT_MODELS, FakeComfyServer
 from tests.comfyui_server.testing import WORKFLOWS, fast_options, make_spec, settings_for
@@ -285,7 +286,7 @@ def test_configuration_and_unreachable_errors(make_backend, tmp_path) -> None:
         backend.prepare([req])
     with FakeComfyServer() as gone:
         url = gone.url
-    dead = make_backend(url, options=fast_options())
+    dead = make_backend(url, options=fast_options(retry=RetryPolicy(deadline=0.3, base_delay=0.02, max_delay=0.05)))
     with pytest.raises(ServerError, match="no ComfyUI server answered") as info:
         dead.prepare([req])
     assert url in str(info.value)

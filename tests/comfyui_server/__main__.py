@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import signal
 import threading
 
@@ -26,7 +27,13 @@ def main(argv: list[str] | None = None) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with FakeComfyServer(port=args.port, models=models, faults=faults) as server:
+    try:  # uvicorn's own choice when installed; keeps the fake's overhead per job small
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    except ImportError:
+        loop_factory = asyncio.new_event_loop
+    with FakeComfyServer(port=args.port, models=models, faults=faults, loop_factory=loop_factory) as server:
         print(f"fake ComfyUI listening on {server.url} (latency {args.latency}s per image)", flush=True)
         stop.wait()
 

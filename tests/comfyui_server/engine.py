@@ -500,20 +500,29 @@ class Engine:
         return "success", ui_outputs, messages, meta
 
     async def _sample(self, nid: str, prompt_id: str, kwargs: dict[str, Any]) -> None:
+        """``latency`` seconds per image, spread over the steps on an absolute schedule (no drift)."""
         steps = int(kwargs.get("steps", 1))
-        batch = (
-            int(kwargs.get("latent_image", {}).get("batch", 1)) if isinstance(kwargs.get("latent_image"), dict) else 1
-        )
+        latent = kwargs.get("latent_image")
+        batch = int(latent.get("batch", 1)) if isinstance(latent, dict) else 1
         total = self.faults.latency * batch
+        start = asyncio.get_running_loop().time()
         for step in range(steps):
             if self.interrupt_flag:
                 raise Interrupted
             if total > 0:
-                await asyncio.sleep(total / steps)
+                await self._sleep_until(start + total * (step + 1) / steps)
             data = {"value": step + 1, "max": steps, "prompt_id": prompt_id, "node": nid}
             await self._send("progress", data, self.client_id)
         if self.interrupt_flag:
             raise Interrupted
+
+    async def _sleep_until(self, end: float) -> None:
+        """GPU time that an interrupt cuts short (ComfyUI checks inside sampling too)."""
+        while not self.interrupt_flag:
+            left = end - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            await asyncio.sleep(min(left, 0.02))
 
 
 class _InjectedError(Exception):

@@ -47,6 +47,7 @@ class FakeComfyServer:
         models: dict[str, list[str]] | None = None,
         root: Path | None = None,
         faults: Faults | None = None,
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop,
     ):
         self.faults = faults or Faults(latency=latency)
         if faults is None:
@@ -60,7 +61,7 @@ class FakeComfyServer:
         self.requests: list[tuple[str, str]] = []
         self.ws_connections = 0
         self.engine: Engine = None  # type: ignore[assignment]  # set on start
-        self._loop = asyncio.new_event_loop()
+        self._loop = loop_factory()
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake-comfyui", daemon=True)
         self._uvicorn: uvicorn.Server | None = None
         self._serving: asyncio.Future[None] | None = None
