@@ -42,7 +42,7 @@ def _names(sprites: list[str], max_shown: int = 4) -> str:
 @click.option(
     "--strict", is_flag=True, help="Fail when any server lacks anything (not only when no server can run a sprite)."
 )
-@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds to wait for each server.")
+@click.option("--timeout", type=float, default=5.0, show_default=True, help="Seconds to wait for each server.")
 def doctor_cmd(
     selection: tuple[str, ...],
     project_dir: str | None,
@@ -117,7 +117,10 @@ def _doctor(settings: Settings, selection: tuple[str, ...], all_specs: bool, str
             continue
         click.echo(f"{p.url}: missing {len(items)} thing(s):")
         for missing, sprites in sorted(items.items(), key=lambda kv: str(kv[0])):
-            click.echo(f"  {missing}  <- needed by {_names(sorted(sprites))}")
+            click.echo(f"  {missing.need}  <- needed by {_names(sorted(sprites))}")
+            if missing.need.input is not None:
+                shown = ", ".join(missing.options[:10]) + (", ..." if len(missing.options) > 10 else "")
+                click.echo(f"      the server has: {shown or 'none'}")
     stranded = sorted(set(requests) - runnable)
     answered = any(p.ok for p in probes)
     if stranded and answered:

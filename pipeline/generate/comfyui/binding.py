@@ -113,6 +113,7 @@ class Template:
     graph: dict[str, Any]
     explicit: dict[str, tuple[Target, ...] | None]
     sidecar: Path | None = None
+    shown: str = ""  # the path as messages show it (relative to the project when possible)
 
     def describe(self, node: str) -> str:
         return f"node {node} ({self.graph[node]['class_type']})"
@@ -206,7 +207,7 @@ def load_template(workflows_dir: Path, name: str, display_root: Path | None = No
         raise BindingError(problems)
     sidecar = path.with_name(f"{name}.bindings.yaml")
     explicit = _load_sidecar(sidecar, graph, display_root) if sidecar.is_file() else {}
-    return Template(name, path, graph, explicit, sidecar if sidecar.is_file() else None)
+    return Template(name, path, graph, explicit, sidecar if sidecar.is_file() else None, shown)
 
 
 def _shown(path: Path, root: Path | None) -> str:
@@ -318,7 +319,7 @@ def _trace_text(graph: dict[str, Any], start: str | None, role: str) -> list[Tar
 
 def plan(template: Template) -> Plan:
     """Find every parameter's targets in ``template``. Raises BindingError (ambiguous or missing targets)."""
-    g, ex, shown = template.graph, template.explicit, str(template.path)
+    g, ex, shown = template.graph, template.explicit, template.shown or str(template.path)
     problems: list[SpecProblem] = []
     targets: dict[str, tuple[Target, ...]] = {}
     fix = f"name the target in {template.name}.bindings.yaml"
@@ -439,7 +440,7 @@ def bind(p: Plan, values: BindValues) -> dict[str, Any]:
     """The template graph with ``values`` set in place (a new dict). Raises BindingError if the spec needs a
     target the template lacks (LoRAs without a checkpoint, frames without a batch input, img2img mismatches)."""
     t = p.template
-    shown = str(t.path)
+    shown = t.shown or str(t.path)
     g = copy.deepcopy(t.graph)
     problems = []
 
