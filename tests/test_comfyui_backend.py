@@ -290,3 +290,62 @@ def test_configuration_and_unreachable_errors(make_backend, tmp_path) -> None:
     with pytest.raises(ServerError, match="no ComfyUI server answered") as info:
         dead.prepare([req])
     assert url in str(info.value)
+
+
+def test_an_idle_server_takes_over_a_job_waiting_on_a_slow_one(make_backend, tmp_path) -> None:
+    with FakeComfyServer(latency=0.05) as fast, FakeComfyServer(latency=30.0) as slow:
+        backend = make_backend(fast.url, slow.url)
+        reqs = _requests(backend, tmp_path, *(make_spec(f"s{i}") for i in range(4)))
+        backend.prepare(reqs)
+        _wait_for(lambda: len(slow.queue()[1]) == 1, "a job to wait behind the slow server's running one")
+        waiting = slow.queue()[1][0][1]
+        results = [backend.generate(r) for r in (reqs[0], reqs[2], reqs[3])]  # not the one running on slow
+        assert all(r.info["server"] == fast.url for r in results)
+        assert slow.queue()[1] == [] and waiting not in slow.executions()
+
+
+def test_a_server_back_from_failover_gets_its_moved_jobs_withdrawn(make_backend, tmp_path) -> None:
+    with FakeComfyServer(latency=30.0) as sick, FakeComfyServer(latency=0.05) as healthy:
+        backend = make_backend(sick.url, healthy.url)
+        reqs = _requests(backend, tmp_path, make_spec("a"), make_spec("b"))
+        backend.prepare(reqs)
+        _wait_for(lambda: len(sick.queue()[0]) == 1, "a job to run on the sick server")
+        (running,) = (item[1] for item in sick.queue()[0])
+        sick.faults.http_errors = 10**9  # answers 500 to everything, keeps its queue
+        results = [backend.generate(r) for r in reqs]
+        assert {r.info["server"] for r in results} == {healthy.url}
+        sick.faults.http_errors = 0
+        _wait_for(lambda: running in sick.history(), "the moved job to be interrupted on the sick server")
+        assert sick.history()[running]["status"]["messages"][-1][0] == "execution_interrupted"
+        assert sick.queue() == ([], [])
+
+
+def test_a_model_gone_after_preflight_moves_the_job_to_another_server(make_backend, tmp_path) -> None:
+    with FakeComfyServer() as a, FakeComfyServer() as b:
+        backend = make_backend(a.url, b.url)
+        reqs = _requests(backend, tmp_path, *(make_spec(f"s{i}") for i in range(3)))
+        backend.generate(reqs[0])  # preflight saw the LoRA on both servers
+        a.call(lambda: a.models["loras"].clear())
+        results = [backend.generate(r) for r in reqs[1:]]
+        assert {r.info["server"] for r in results} == {b.url}
+
+
+def test_a_lost_answer_to_post_prompt_does_not_run_the_job_twice(server, make_backend, tmp_path) -> None:
+    server.faults.lose_prompt_answers = 1  # queued, then 502
+    backend = make_backend(server.url)
+    (req,) = _requests(backend, tmp_path, make_spec("imp"))
+    result = backend.generate(req)
+    assert server.executions() == [result.info["prompt_id"]]
+    assert server.count("POST", "/prompt") == 1
+
+
+def test_close_withdraws_every_uncollected_job(make_backend, tmp_path) -> None:
+    with FakeComfyServer(latency=30.0) as server:
+        backend = make_backend(server.url)
+        backend.prepare(_requests(backend, tmp_path, *(make_spec(f"s{i}") for i in range(3))))
+        _wait_for(lambda: len(server.queue()[0]) == 1 and len(server.queue()[1]) == 1, "one running, one waiting")
+        (running,) = (item[1] for item in server.queue()[0])
+        backend.close()
+        assert server.queue()[1] == []
+        _wait_for(lambda: running in server.history(), "the running job to be interrupted")
+        assert len(server.executions()) == 1

@@ -73,9 +73,13 @@ def build_app(server: FakeComfyServer) -> Starlette:
         if not isinstance(body, dict):
             return _server_error()
         try:
-            return JSONResponse(await server.engine.submit(body))
+            answer = await server.engine.submit(body)
         except ValidationFailure as failure:
             return JSONResponse(failure.body, status_code=400)
+        if server.faults.lose_prompt_answers > 0:
+            server.faults.lose_prompt_answers -= 1
+            return PlainTextResponse("502 Bad Gateway", status_code=502)
+        return JSONResponse(answer)
 
     async def get_queue(request: Request) -> Response:
         running, pending = server.engine.current_queue()

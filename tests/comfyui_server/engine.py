@@ -47,6 +47,7 @@ class Faults:
     drop_ws_after: int | None = None  #: close every WebSocket after N more messages to it
     silent_ws: bool = False  #: keep sockets open but send nothing (a wedged proxy, a stuck event loop)
     stale_outputs: bool = False  #: output nodes report the previous job's files (a broken cache re-report)
+    lose_prompt_answers: int = 0  #: queue the next N prompts, then answer 502 (a proxy dropping the answer)
 
     def take_http_error(self, path: str) -> int | None:
         if self.http_errors <= 0:

@@ -291,6 +291,8 @@ class ComfyClient:
 
     async def queue(self, retry: RetryPolicy | None = None) -> QueueState:
         data = await self._json("GET", "/queue", retry=retry)
+        if not isinstance(data, dict):
+            raise ServerError(self.url, "GET /queue did not answer a JSON object")
 
         def ids(items: Any) -> tuple[str, ...]:
             return tuple(str(i[1]) for i in items or [] if isinstance(i, list) and len(i) > 1)

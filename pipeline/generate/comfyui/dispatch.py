@@ -131,6 +131,7 @@ class Dispatcher:
         for slot in self.slots:
             self._spawn(self._ws_loop(slot))
             self._spawn(self._watch(slot))
+        self._spawn(self._balance())
 
     # ---- thread-safe front --------------------------------------------------------------------------------
 
@@ -292,12 +293,13 @@ class Dispatcher:
 
     def _rebalance(self) -> None:
         """An idle server takes a job that still waits behind another server's running job, if that is faster."""
+        now = time.monotonic()
         for thief in self.slots:
-            if not thief.healthy or thief.load > 0 or thief.seconds_per_job is None:
+            if not thief.healthy or thief.load > 0:
                 continue
             best: tuple[float, Job, Slot] | None = None
             for victim in self.slots:
-                if victim is thief or victim.seconds_per_job is None:
+                if victim is thief:
                     continue
                 running = [j for j in victim.jobs.values() if j.state == "running"]
                 waiting = [j for j in victim.jobs.values() if j.state == "queued" and not j.moving]
@@ -306,9 +308,14 @@ class Dispatcher:
                 job = waiting[-1]
                 if not thief.can_take(job):
                     continue
-                elapsed = time.monotonic() - (running[0].started_at or time.monotonic())
-                there = max(0.0, victim.estimate() - elapsed) + victim.estimate() * len(waiting)
-                here = thief.estimate() * 1.1 + 0.05
+                elapsed = now - (running[0].started_at or now)
+                # unmeasured server: its running job has taken at least `elapsed` so far
+                theirs = victim.seconds_per_job if victim.seconds_per_job is not None else elapsed
+                if theirs <= 0:
+                    continue
+                there = max(0.0, theirs - elapsed) + theirs * len(waiting)
+                ours = thief.seconds_per_job if thief.seconds_per_job is not None else theirs
+                here = ours * 1.1 + 0.05
                 if here < there and (best is None or there - here > best[0]):
                     best = (there - here, job, victim)
             if best is not None:
@@ -316,6 +323,13 @@ class Dispatcher:
                 job.moving = True
                 thief.reserved += 1
                 self._spawn(self._move(job, victim, thief))
+
+    async def _balance(self) -> None:
+        """Re-examine placement now and then: a server may have become idle while others still have a queue."""
+        while not self._closed:
+            await asyncio.sleep(max(0.05, self.options.poll_interval))
+            if not self._pending:
+                self._rebalance()
 
     async def _move(self, job: Job, victim: Slot, thief: Slot) -> None:
         pid = job.prompt_id
@@ -380,8 +394,11 @@ class Dispatcher:
             self._unreachable(slot, exc)
             self._requeue(job, slot, f"unreachable ({exc})")
             return
-        except (GenerationError, OSError) as exc:
-            self._fail(job, exc if isinstance(exc, GenerationError) else ServerError(slot.url, f"upload failed: {exc}"))
+        except GenerationError as exc:
+            self._fail(job, exc)
+            return
+        except Exception as exc:  # e.g. the init image vanished: fail the job, never hang it
+            self._fail(job, ServerError(slot.url, f"'{job.sprite}': could not submit: {exc!r}"))
             return
         finally:
             if not registered:
@@ -462,7 +479,10 @@ class Dispatcher:
                     async for raw in ws:
                         slot.last_msg = time.monotonic()
                         if isinstance(raw, str):  # binary frames are previews
-                            self._on_message(slot, raw)
+                            try:
+                                self._on_message(slot, raw)
+                            except (TypeError, ValueError, KeyError, AttributeError) as exc:
+                                slot.last_error = f"malformed WebSocket message ignored: {exc!r}"
             except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
                 slot.last_error = f"WebSocket: {type(exc).__name__}: {exc}"
             finally:
@@ -522,9 +542,12 @@ class Dispatcher:
             job.state = previous  # the watchdog will look again, or fail over
             self._unreachable(slot, exc)
             return
-        except (GenerationError, OSError, ValueError) as exc:
+        except GenerationError as exc:
             slot.completed += 1
-            self._finish(job, error=exc if isinstance(exc, GenerationError) else ServerError(slot.url, str(exc)))
+            self._finish(job, error=exc)
+            return
+        except Exception as exc:  # an unreadable answer fails this job, never hangs it
+            self._finish(job, error=ServerError(slot.url, f"'{job.sprite}': unreadable result: {exc!r}"))
             return
         slot.completed += 1
         job.emit(1.0, f"done on {slot.url}")
@@ -612,10 +635,13 @@ class Dispatcher:
                 interval = o.poll_interval
             else:
                 interval = o.backstop_interval
-            if now - slot.last_poll >= interval:
-                await self._check(slot)
-            if slot.unreachable_since is not None and now - slot.unreachable_since >= o.failover_after:
-                self._failover(slot)
+            try:
+                if now - slot.last_poll >= interval:
+                    await self._check(slot)
+                if slot.unreachable_since is not None and now - slot.unreachable_since >= o.failover_after:
+                    self._failover(slot)
+            except Exception as exc:  # the watchdog outlives one bad answer; the error is kept
+                slot.last_error = f"watchdog: {exc!r}"
 
     async def _check(self, slot: Slot) -> None:
         """Poll: where is each of our jobs on ``slot``? (queue first, then history: no race with completion)."""
