@@ -176,6 +176,15 @@ def test_silent_socket_falls_back_to_polling(server, make_backend, tmp_path) -> 
     assert server.count("GET", "/queue") >= 1
 
 
+def test_without_any_websocket_jobs_are_followed_by_polling(server, make_backend, tmp_path) -> None:
+    server.faults.refuse_ws = True
+    backend = make_backend(server.url)
+    reqs = _requests(backend, tmp_path, *(make_spec(f"s{i}") for i in range(3)))
+    backend.prepare(reqs)
+    assert [len(backend.generate(r).frames) for r in reqs] == [1, 1, 1]
+    assert server.ws_connections == 0
+
+
 def test_restart_that_wipes_history_resubmits_the_lost_job(make_backend, tmp_path) -> None:
     with FakeComfyServer(latency=1.0) as server:
         backend = make_backend(server.url)

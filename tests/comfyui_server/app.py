@@ -45,6 +45,9 @@ def build_app(server: FakeComfyServer) -> Starlette:
     """The Starlette app for one fake server. ``server.engine`` is replaced on restart, so read it per request."""
 
     async def websocket_handler(ws: WebSocket) -> None:
+        if server.faults.refuse_ws:
+            await ws.close(code=1008)  # before accept: the handshake gets HTTP 403
+            return
         await ws.accept()
         server.ws_connections += 1
         sid = ws.query_params.get("clientId", "") or uuid.uuid4().hex

@@ -46,6 +46,7 @@ class Faults:
     fail_node: dict[str, tuple[str, str]] = field(default_factory=dict)  #: class_type -> (exception type, message)
     drop_ws_after: int | None = None  #: close every WebSocket after N more messages to it
     silent_ws: bool = False  #: keep sockets open but send nothing (a wedged proxy, a stuck event loop)
+    refuse_ws: bool = False  #: reject every WebSocket handshake (a proxy without WebSocket support)
     stale_outputs: bool = False  #: output nodes report the previous job's files (a broken cache re-report)
     lose_prompt_answers: int = 0  #: queue the next N prompts, then answer 502 (a proxy dropping the answer)
 

@@ -407,12 +407,12 @@ def plan(template: Template) -> Plan:
     chain: list[str] = []
     anchor = None
     if sampler is not None:
-        nid = _link(g[sampler]["inputs"].get("model"))
-        while nid in g and g[nid]["class_type"] == LORA_LOADER:
-            chain.insert(0, nid)
-            nid = _link(g[nid]["inputs"].get("model"))
-        if nid in g and g[nid]["class_type"] in CHECKPOINT_LOADERS:
-            anchor = chain[-1] if chain else nid
+        model = _link(g[sampler]["inputs"].get("model"))
+        while model is not None and model in g and g[model]["class_type"] == LORA_LOADER:
+            chain.insert(0, model)
+            model = _link(g[model]["inputs"].get("model"))
+        if model is not None and model in g and g[model]["class_type"] in CHECKPOINT_LOADERS:
+            anchor = chain[-1] if chain else model
     loads = _nodes_of(g, [LOAD_IMAGE])
     if len(loads) > 1 and "init_image" not in ex:
         problems.append(_problem(shown, f"{len(loads)} LoadImage nodes ({', '.join(loads)}); {fix} (init_image)"))

@@ -117,7 +117,7 @@ class WorkflowRejected(ServerError):
 
 
 def _node_problems(node_errors: Any) -> list[NodeProblem]:
-    out = []
+    out: list[NodeProblem] = []
     if not isinstance(node_errors, dict):
         return out
     for node_id, entry in node_errors.items():
@@ -127,8 +127,8 @@ def _node_problems(node_errors: Any) -> list[NodeProblem]:
         for e in entry.get("errors") or []:
             if not isinstance(e, dict):
                 continue
-            extra = e.get("extra_info") if isinstance(e.get("extra_info"), dict) else {}
-            name = extra.get("input_name")
+            extra = e.get("extra_info")
+            name = extra.get("input_name") if isinstance(extra, dict) else None
             message = str(e.get("message", ""))
             details = str(e.get("details", ""))
             # value_not_in_list keeps the useful part in details: "ckpt_name: 'x' not in [...]"

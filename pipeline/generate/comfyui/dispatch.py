@@ -79,6 +79,7 @@ class Slot:
         self.seconds_per_job: float | None = None  # moving average of measured run time
         self.ws: Any = None
         self.ws_ready = asyncio.Event()
+        self.ws_waited = False
         self.last_msg = time.monotonic()
         self.last_poll = 0.0
         self.polling = False
@@ -368,7 +369,8 @@ class Dispatcher:
             if job.cancel_requested:
                 self._fail(job, GenerationCancelled(f"'{job.sprite}' was cancelled before it was submitted"))
                 return
-            if not slot.ws_ready.is_set():
+            if not slot.ws_ready.is_set() and not slot.ws_waited:  # once: a broken socket must not delay every job
+                slot.ws_waited = True
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(slot.ws_ready.wait(), self.options.ws_connect_wait)
             prompt_id = str(uuid.uuid4())
@@ -483,7 +485,7 @@ class Dispatcher:
                                 self._on_message(slot, raw)
                             except (TypeError, ValueError, KeyError, AttributeError) as exc:
                                 slot.last_error = f"malformed WebSocket message ignored: {exc!r}"
-            except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
+            except Exception as exc:  # refused, reset, handshake, proxy: polling follows the jobs meanwhile
                 slot.last_error = f"WebSocket: {type(exc).__name__}: {exc}"
             finally:
                 slot.ws = None
@@ -497,7 +499,7 @@ class Dispatcher:
             kind, data = msg.get("type"), msg.get("data") or {}
         except (ValueError, AttributeError):
             return
-        job = slot.jobs.get(data.get("prompt_id")) if isinstance(data, dict) else None
+        job = slot.jobs.get(str(data.get("prompt_id"))) if isinstance(data, dict) else None
         if job is None or job.state in ("finishing", "done", "failed"):
             return
         if kind == "execution_start":
