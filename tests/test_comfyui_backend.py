@@ -344,6 +344,7 @@ def test_a_lost_answer_to_post_prompt_does_not_run_the_job_twice(server, make_ba
     backend = make_backend(server.url)
     (req,) = _requests(backend, tmp_path, make_spec("imp"))
     result = backend.generate(req)
+    time.sleep(0.3)  # a wrong retry would be on its way now (backoff 0.05-0.3 s)
     assert server.executions() == [result.info["prompt_id"]]
     assert server.count("POST", "/prompt") == 1
 

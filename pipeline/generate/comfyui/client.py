@@ -267,6 +267,8 @@ class ComfyClient:
                         self.url, f"POST /prompt answered HTTP {response.status_code}: {response.text[:300]}"
                     )
                 problem = f"HTTP {response.status_code}"
+                if await self._known(prompt_id):  # a proxy's 502 can come after ComfyUI queued it
+                    return {"prompt_id": prompt_id, "node_errors": {}}
             attempt += 1
             pause = self.retry.delay(attempt - 1)
             if time.monotonic() + pause > deadline:
