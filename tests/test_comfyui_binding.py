@@ -11,15 +11,8 @@ from PIL import Image
 
 from pipeline.errors import SpecError
 from pipeline.generate.comfyui import ComfyUIBackend
-from pipeline.generate.comfyui.binding import (
-    PREFIX_PLACEHOLDER,
-    BindingError,
-    BindValues,
-    bind,
-    list_templates,
-    load_template,
-    plan,
-)
+from pipeline.generate.comfyui.binding import PREFIX_PLACEHOLDER, BindValues, bind, plan
+from pipeline.generate.comfyui.templates import BindingError, list_templates, load_template
 from tests.comfyui_server.testing import WORKFLOWS, make_spec, settings_for
 
 VALUES = BindValues(

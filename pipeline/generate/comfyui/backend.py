@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ConfigError, GenerationCancelled, ServerError, SpecError, SpecProblem
 from pipeline.generate.base import Backend, GenerationRequest, GenerationResult, ProgressFn
-from pipeline.generate.comfyui.binding import BindingError, BindValues, Plan, Template, bind, load_template, plan
+from pipeline.generate.comfyui.binding import BindValues, Plan, bind, plan
 from pipeline.generate.comfyui.dispatch import Dispatcher, DispatchOptions
 from pipeline.generate.comfyui.jobs import Job, Upload
 from pipeline.generate.comfyui.preflight import ServerProbe, requirements
+from pipeline.generate.comfyui.templates import BindingError, Template, load_template
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings

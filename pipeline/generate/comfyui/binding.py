@@ -1,67 +1,28 @@
-"""Workflow templates and structural parameter binding. Pure: no network, no dagster.
+"""Structural parameter binding: set spec values into a template's node inputs. Pure: no network, no dagster.
 
-A template is a ComfyUI "Save (API format)" export, ``comfy_workflows/<name>.json``: ``{node_id: {class_type,
-inputs, _meta}}``. Binding sets node inputs, never edits text: each parameter has *targets* (node id + input
-name), found from the graph or named in an optional sidecar ``<name>.bindings.yaml``::
-
-    bindings:
-      positive: {title: "Positive prompt", input: text}   # by node title (survives re-export) ...
-      seed: {node: "3", input: seed}                       # ... or by node id
-      negative: null                                       # this template takes no negative prompt
-
-Found from the graph when not named: the sampler (the one KSampler/KSamplerAdvanced) takes seed, steps, cfg,
-sampler, scheduler, denoise; following its ``positive``/``negative`` links leads to the text encoders; walking
-upstream from the SaveImage node's ``images`` (through VAEDecode -> KSampler.latent_image -> ...) the first node
-with width/height takes the render size and the first with batch_size/amount the batch (one image per animation
-frame); the CheckpointLoaderSimple takes the checkpoint; LoraLoader nodes on the sampler's model chain take the
-spec's LoRAs (missing ones are inserted, unused ones bypassed by rewiring); LoadImage takes the init image.
-A binding that matches nothing it must, or matches more than one node, is an error naming the template.
+Binding sets node inputs, never edits text: each parameter has *targets* (node id + input name), named in the
+template's sidecar (see ``templates.py``) or found from the graph. Found from the graph: the sampler (the one
+KSampler/KSamplerAdvanced) takes seed, steps, cfg, sampler, scheduler, denoise; following its
+``positive``/``negative`` links leads to the text encoders; walking upstream from the SaveImage node's ``images``
+(through VAEDecode -> KSampler.latent_image -> ...) the first node with width/height takes the render size and
+the first with batch_size/amount the batch (one image per animation frame); the CheckpointLoaderSimple takes the
+checkpoint; LoraLoader nodes on the sampler's model chain take the spec's LoRAs (missing ones are inserted,
+unused ones bypassed by rewiring); LoadImage takes the init image. A binding that matches nothing it must, or
+matches more than one node, is an error naming the template.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
+from pipeline.errors import SpecProblem
+from pipeline.generate.comfyui.templates import BindingError, Target, Template, problem
 
-from pipeline.errors import SpecError, SpecProblem
+__all__ = ["PREFIX_PLACEHOLDER", "BindValues", "Plan", "bind", "plan"]
 
-__all__ = [
-    "PARAMS",
-    "PREFIX_PLACEHOLDER",
-    "BindValues",
-    "BindingError",
-    "Plan",
-    "Target",
-    "Template",
-    "bind",
-    "list_templates",
-    "load_template",
-    "plan",
-]
-
-#: every parameter a spec can bind into a template
-PARAMS = (
-    "positive",
-    "negative",
-    "seed",
-    "steps",
-    "cfg",
-    "sampler",
-    "scheduler",
-    "denoise",
-    "width",
-    "height",
-    "batch",
-    "checkpoint",
-    "init_image",
-    "filename_prefix",
-)
 #: the filename_prefix in a resolved payload; the dispatcher replaces it with a unique one per job
 PREFIX_PLACEHOLDER = "sprites/render"
 
@@ -90,33 +51,6 @@ LOAD_IMAGE = "LoadImage"
 #: inputs followed upstream from the output when looking for the size and batch
 _IMAGE_LINKS = ("images", "image", "pixels", "samples", "latent_image", "latent")
 _BATCH_INPUTS = ("batch_size", "amount")
-
-
-class BindingError(SpecError):
-    """A template cannot take a spec: each problem names the template file, the node and input, and the fix."""
-
-
-@dataclass(frozen=True)
-class Target:
-    node: str
-    input: str
-    modulo: int | None = None
-
-    def __str__(self) -> str:
-        return f"node {self.node}.{self.input}"
-
-
-@dataclass(frozen=True)
-class Template:
-    name: str
-    path: Path
-    graph: dict[str, Any]
-    explicit: dict[str, tuple[Target, ...] | None]
-    sidecar: Path | None = None
-    shown: str = ""  # the path as messages show it (relative to the project when possible)
-
-    def describe(self, node: str) -> str:
-        return f"node {node} ({self.graph[node]['class_type']})"
 
 
 @dataclass(frozen=True)
@@ -160,125 +94,6 @@ class BindValues:
     loras: tuple[tuple[str, float], ...] = ()
     init_image: str | None = None  # the name LoadImage will see on the server
     sprite: str | None = None
-
-
-def list_templates(workflows_dir: Path) -> list[str]:
-    return sorted(p.stem for p in Path(workflows_dir).glob("*.json"))
-
-
-def _problem(template_path: Path | str, message: str, sprite: str | None = None) -> SpecProblem:
-    return SpecProblem(file=str(template_path), message=message, sprite=sprite, field="generation.workflow")
-
-
-def load_template(workflows_dir: Path, name: str, display_root: Path | None = None) -> Template:
-    """Read ``<name>.json`` (API format) and its optional ``<name>.bindings.yaml``. Raises BindingError."""
-    path = Path(workflows_dir) / f"{name}.json"
-    shown = _shown(path, display_root)
-    if not path.is_file():
-        known = ", ".join(list_templates(workflows_dir)) or "none"
-        raise BindingError(
-            [_problem(shown, f"workflow template '{name}' does not exist (templates in {workflows_dir}: {known})")]
-        )
-    try:
-        graph = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BindingError([_problem(shown, f"not readable JSON: {exc}")]) from exc
-    if isinstance(graph, dict) and "nodes" in graph and "links" in graph:
-        raise BindingError(
-            [
-                _problem(
-                    shown,
-                    "this is ComfyUI's UI (graph) format; export it with Workflow > Export (API) "
-                    "(or 'Save (API Format)' with dev mode enabled) and save that file instead",
-                )
-            ]
-        )
-    problems = []
-    if not isinstance(graph, dict) or not graph:
-        raise BindingError(
-            [_problem(shown, "an API-format workflow is a JSON object of nodes {id: {class_type, inputs}}")]
-        )
-    for node_id, node in graph.items():
-        if not isinstance(node, dict) or not isinstance(node.get("class_type"), str):
-            problems.append(_problem(shown, f"node {node_id} has no class_type: is this an API-format export?"))
-        elif not isinstance(node.get("inputs", {}), dict):
-            problems.append(_problem(shown, f"node {node_id} ({node['class_type']}): inputs must be an object"))
-    if problems:
-        raise BindingError(problems)
-    sidecar = path.with_name(f"{name}.bindings.yaml")
-    explicit = _load_sidecar(sidecar, graph, display_root) if sidecar.is_file() else {}
-    return Template(name, path, graph, explicit, sidecar if sidecar.is_file() else None, shown)
-
-
-def _shown(path: Path, root: Path | None) -> str:
-    if root is not None:
-        try:
-            return path.resolve().relative_to(root.resolve()).as_posix()
-        except ValueError:
-            pass
-    return str(path)
-
-
-def _load_sidecar(path: Path, graph: dict[str, Any], root: Path | None) -> dict[str, tuple[Target, ...] | None]:
-    shown = _shown(path, root)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise BindingError([_problem(shown, f"not readable YAML: {exc}")]) from exc
-    if not isinstance(data, dict) or set(data) - {"bindings"}:
-        raise BindingError([_problem(shown, "expected a mapping with one key, 'bindings'")])
-    bindings = data.get("bindings") or {}
-    if not isinstance(bindings, dict):
-        raise BindingError([_problem(shown, "'bindings' must map parameter names to targets")])
-    titles: dict[str, list[str]] = {}
-    for nid, node in graph.items():
-        title = (node.get("_meta") or {}).get("title")
-        if title:
-            titles.setdefault(title, []).append(nid)
-    out: dict[str, tuple[Target, ...] | None] = {}
-    problems = []
-    for param, raw in bindings.items():
-        if param not in PARAMS:
-            problems.append(_problem(shown, f"unknown parameter '{param}'; bindable: {', '.join(PARAMS)}"))
-            continue
-        if raw is None:
-            out[param] = None
-            continue
-        targets = []
-        for item in raw if isinstance(raw, list) else [raw]:
-            if not isinstance(item, dict) or "input" not in item or not ({"node", "title"} & set(item)):
-                problems.append(
-                    _problem(shown, f"'{param}': a target is {{node: ID, input: NAME}} or {{title: ..., input: ...}}")
-                )
-                continue
-            if "title" in item:
-                ids = titles.get(str(item["title"]), [])
-                if len(ids) != 1:
-                    what = "no node has" if not ids else f"{len(ids)} nodes ({', '.join(ids)}) have"
-                    problems.append(_problem(shown, f"'{param}': {what} the title '{item['title']}'"))
-                    continue
-                nid = ids[0]
-            else:
-                nid = str(item["node"])
-            node = graph.get(nid)
-            if node is None:
-                problems.append(_problem(shown, f"'{param}': the template has no node {nid}"))
-                continue
-            inp = str(item["input"])
-            if inp not in node.get("inputs", {}):
-                have = ", ".join(node.get("inputs", {})) or "none"
-                problems.append(
-                    _problem(
-                        shown, f"'{param}': node {nid} ({node['class_type']}) has no input '{inp}' (it has: {have})"
-                    )
-                )
-                continue
-            modulo = item.get("modulo")
-            targets.append(Target(nid, inp, int(modulo) if modulo is not None else None))
-        out[param] = tuple(targets)
-    if problems:
-        raise BindingError(problems)
-    return out
 
 
 # ---- graph discovery --------------------------------------------------------------------------------------
@@ -342,7 +157,7 @@ def plan(template: Template) -> Plan:
     else:
         what = "no SaveImage node" if not saves else f"{len(saves)} SaveImage nodes ({', '.join(saves)})"
         problems.append(
-            _problem(shown, f"{what}: the pipeline needs exactly one output to download; {fix} (filename_prefix)")
+            problem(shown, f"{what}: the pipeline needs exactly one output to download; {fix} (filename_prefix)")
         )
 
     # the sampler
@@ -352,7 +167,7 @@ def plan(template: Template) -> Plan:
         unnamed = [p for p in ("seed", "steps", "cfg", "sampler", "scheduler", "positive", "negative") if p not in ex]
         if unnamed:
             problems.append(
-                _problem(
+                problem(
                     shown,
                     f"{len(samplers)} sampler nodes ({', '.join(samplers)}): which one takes "
                     f"{', '.join(unnamed)} is ambiguous; {fix}",
@@ -371,7 +186,7 @@ def plan(template: Template) -> Plan:
             auto = _trace_text(g, _link(g[sampler]["inputs"].get(role)), role)
             if not auto:
                 problems.append(
-                    _problem(
+                    problem(
                         shown,
                         f"{template.describe(sampler)}: its '{role}' input does not lead to a "
                         f"CLIPTextEncode; {fix} ({role})",
@@ -397,12 +212,12 @@ def plan(template: Template) -> Plan:
     found("batch", batch)
     for param in ("width", "height"):
         if not targets[param]:
-            problems.append(_problem(shown, f"no node sets the render {param} of the output; {fix} ({param})"))
+            problems.append(problem(shown, f"no node sets the render {param} of the output; {fix} ({param})"))
 
     # checkpoint, LoRAs, init image
     ckpts = _nodes_of(g, CHECKPOINT_LOADERS)
     if len(ckpts) > 1 and "checkpoint" not in ex:
-        problems.append(_problem(shown, f"{len(ckpts)} checkpoint loaders ({', '.join(ckpts)}); {fix} (checkpoint)"))
+        problems.append(problem(shown, f"{len(ckpts)} checkpoint loaders ({', '.join(ckpts)}); {fix} (checkpoint)"))
     found("checkpoint", [Target(ckpts[0], CHECKPOINT_LOADERS[g[ckpts[0]]["class_type"]])] if len(ckpts) == 1 else [])
     chain: list[str] = []
     anchor = None
@@ -415,14 +230,14 @@ def plan(template: Template) -> Plan:
             anchor = chain[-1] if chain else model
     loads = _nodes_of(g, [LOAD_IMAGE])
     if len(loads) > 1 and "init_image" not in ex:
-        problems.append(_problem(shown, f"{len(loads)} LoadImage nodes ({', '.join(loads)}); {fix} (init_image)"))
+        problems.append(problem(shown, f"{len(loads)} LoadImage nodes ({', '.join(loads)}); {fix} (init_image)"))
     found("init_image", [Target(loads[0], "image")] if len(loads) == 1 else [])
 
     for param, ts in targets.items():
         for t in ts:
             if _link(g[t.node]["inputs"].get(t.input)):
                 problems.append(
-                    _problem(
+                    problem(
                         shown,
                         f"'{param}' -> {template.describe(t.node)} input '{t.input}' is a link, not a "
                         f"value; bind the node that holds the value ({fix})",
@@ -465,7 +280,7 @@ def bind(p: Plan, values: BindValues) -> dict[str, Any]:
         put("batch", int(values.batch))
     elif values.batch > 1:
         problems.append(
-            _problem(
+            problem(
                 shown,
                 f"the spec has {values.batch} animation frames but nothing in the template sets a batch "
                 f"size (EmptyLatentImage.batch_size / RepeatLatentBatch.amount); add one or name it in "
@@ -475,7 +290,7 @@ def bind(p: Plan, values: BindValues) -> dict[str, Any]:
         )
     if values.init_image is not None and not p.targets.get("init_image"):
         problems.append(
-            _problem(
+            problem(
                 shown,
                 "the spec sets generation.init_image but the template has no LoadImage node; "
                 "use an img2img template (e.g. sdxl_pixel_art_img2img)",
@@ -485,7 +300,7 @@ def bind(p: Plan, values: BindValues) -> dict[str, Any]:
     elif values.init_image is None and p.targets.get("init_image"):
         node = p.targets["init_image"][0].node
         problems.append(
-            _problem(
+            problem(
                 shown,
                 f"the template loads an input image ({t.describe(node)}) but the spec sets no generation.init_image",
                 values.sprite,
@@ -506,7 +321,7 @@ def _bind_loras(g: dict[str, Any], p: Plan, values: BindValues) -> list[SpecProb
         return []
     if loras and p.lora_anchor is None:
         return [
-            _problem(
+            problem(
                 str(p.template.path),
                 "the spec has LoRAs but the template's sampler model does not come from a "
                 "CheckpointLoaderSimple (optionally through LoraLoader nodes) to attach them to",

@@ -22,95 +22,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import io
 import json
 import threading
 import time
 import uuid
 from collections.abc import Coroutine
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from typing import Any
 
 import websockets
-from PIL import Image
 
 from pipeline.errors import GenerationCancelled, GenerationError, ServerError
 from pipeline.generate.base import GenerationResult
 from pipeline.generate.comfyui.client import (
     ComfyClient,
-    ExecutionFailed,
     RetryPolicy,
     ServerUnavailable,
     WorkflowRejected,
 )
 from pipeline.generate.comfyui.jobs import Job
-from pipeline.generate.comfyui.preflight import Missing, ServerProbe, missing_on, probe
+from pipeline.generate.comfyui.preflight import ServerProbe, probe
+from pipeline.generate.comfyui.results import check_frames, images_of
+from pipeline.generate.comfyui.slots import DispatchOptions, Slot
 
 __all__ = ["DispatchOptions", "Dispatcher"]
-
-_PNG = b"\x89PNG\r\n\x1a\n"
-
-
-@dataclass(frozen=True)
-class DispatchOptions:
-    max_inflight: int = 2  #: per server: running + waiting in ComfyUI's queue
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    silence_timeout: float = 10.0  #: WebSocket quiet this long while a job is out: poll
-    poll_interval: float = 1.0  #: how often to poll a degraded (silent, disconnected, unreachable) server
-    backstop_interval: float = 30.0  #: poll a healthy busy server this often anyway
-    failover_after: float = 30.0  #: unreachable this long: move its jobs to other servers
-    max_attempts: int = 3  #: submissions per job (lost jobs, failovers)
-    ws_connect_wait: float = 3.0  #: wait this long for the WebSocket before the first submission
-    cancel_grace: float = 10.0  #: after a cancel, wait this long for the server to confirm
-
-
-class Slot:
-    """One server as the dispatcher sees it."""
-
-    def __init__(self, url: str, client: ComfyClient):
-        self.url = url
-        self.client = client
-        self.jobs: dict[str, Job] = {}  # prompt_id -> job, from just before POST /prompt until collected
-        self.reserved = 0  # jobs on their way to this server (uploading, being moved here)
-        self.healthy = True
-        self.unreachable_since: float | None = None
-        self.last_error = ""
-        self.seconds_per_job: float | None = None  # moving average of measured run time
-        self.ws: Any = None
-        self.ws_ready = asyncio.Event()
-        self.ws_waited = False
-        self.last_msg = time.monotonic()
-        self.last_poll = 0.0
-        self.polling = False
-        self.object_info: dict[str, Any] | None = None
-        self.abandoned: set[str] = set()
-        self.completed = 0
-        self._missing: dict[str, list[Missing]] = {}
-
-    @property
-    def load(self) -> int:
-        return len(self.jobs) + self.reserved
-
-    @property
-    def ws_connected(self) -> bool:
-        return self.ws is not None
-
-    def estimate(self) -> float:
-        return self.seconds_per_job if self.seconds_per_job is not None else 1.0
-
-    def missing(self, job: Job) -> list[Missing]:
-        if self.object_info is None:
-            return []
-        if job.id not in self._missing:
-            self._missing[job.id] = missing_on(job.needs, self.object_info)
-        return self._missing[job.id]
-
-    def can_take(self, job: Job) -> bool:
-        return self.url not in job.excluded and not self.missing(job)
-
-    def measured(self, seconds: float) -> None:
-        self.seconds_per_job = seconds if self.seconds_per_job is None else 0.7 * self.seconds_per_job + 0.3 * seconds
 
 
 class Dispatcher:
@@ -556,56 +491,12 @@ class Dispatcher:
         self._finish(job, result)
 
     async def _result(self, job: Job, slot: Slot, entry: dict[str, Any]) -> GenerationResult:
-        status = entry.get("status") or {}
-        events = {m[0]: m[1] for m in status.get("messages") or [] if isinstance(m, list) and len(m) == 2}
-        req = job.request
-        if "execution_interrupted" in events:
-            why = (
-                "cancelled by this run" if job.cancel_requested else "interrupted in ComfyUI (someone pressed Cancel?)"
-            )
-            raise GenerationCancelled(f"{slot.url}: '{job.sprite}' was interrupted: {why}")
-        if "execution_error" in events:
-            raise ExecutionFailed(slot.url, events["execution_error"], job.template, job.sprite)
-        if status.get("status_str") != "success":
-            raise ServerError(slot.url, f"'{job.sprite}' ended with status {status.get('status_str')!r}")
-        images = ((entry.get("outputs") or {}).get(job.save_node) or {}).get("images") or []
-        assert job.prefix is not None
-        sub, _, base = job.prefix.rpartition("/")
-        mine = [
-            im
-            for im in images
-            if im.get("type", "output") == "output"
-            and (im.get("subfolder") or "") == sub
-            and str(im.get("filename", "")).startswith(base + "_")
-        ]
-        if len(mine) != len(images) or not images:
-            names = ", ".join(f"{im.get('subfolder', '')}/{im.get('filename')}" for im in images) or "none"
-            raise ServerError(
-                slot.url,
-                f"'{job.sprite}': node {job.save_node} reported files this job did not write ({names}; expected "
-                f"prefix {job.prefix}): a cached result of another job; refusing to use them",
-            )
-        if len(mine) != req.frames:
-            raise ServerError(
-                slot.url,
-                f"'{job.sprite}': workflow '{job.template}' produced {len(mine)} image(s), the spec needs {req.frames} "
-                "(one per animation frame): check the template's batch size binding",
-            )
-        job.emit(0.97, f"downloading {len(mine)} image(s) from {slot.url}")
+        images = images_of(entry, job, slot.url)
+        job.emit(0.97, f"downloading {len(images)} image(s) from {slot.url}")
         frames = await asyncio.gather(
-            *(slot.client.view(im["filename"], im.get("subfolder") or "", im.get("type", "output")) for im in mine)
+            *(slot.client.view(im["filename"], im.get("subfolder") or "", im.get("type", "output")) for im in images)
         )
-        for im, data in zip(mine, frames, strict=True):
-            if not data.startswith(_PNG):
-                raise ServerError(slot.url, f"'{job.sprite}': {im['filename']} is not a PNG")
-            with Image.open(io.BytesIO(data)) as decoded:
-                size = decoded.size
-            if size != (req.width, req.height):
-                raise GenerationError(
-                    f"{slot.url}: '{job.sprite}': workflow '{job.template}' rendered {size[0]}x{size[1]}, "
-                    f"the spec needs {req.width}x{req.height} (size x render_scale); "
-                    "check the template's width/height binding"
-                )
+        check_frames(list(frames), images, job, slot.url)
         now = time.monotonic()
         return GenerationResult(
             frames=list(frames),
