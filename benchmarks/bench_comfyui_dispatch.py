@@ -1,0 +1,120 @@
+"""How close does multi-server dispatch come to keeping every GPU busy?
+
+Starts K ComfyUI-protocol test servers (``python -m tests.comfyui_server``, one process each) with a fixed
+per-image latency L, then builds N sprites through ``ComfyUIBackend`` the way a Dagster run does: ``prepare``
+with every request, then ``generate`` for each in turn, with a small post-processing delay per result (the
+pixel and export stages). Reports the wall time against the ideal N*L/K.
+
+    python -m benchmarks.bench_comfyui_dispatch                 # N=40, L=0.5 s, K = 1, 2, 4
+    python -m benchmarks.bench_comfyui_dispatch -n 40 --latency 1.0 --servers 1,2,4 --post 0.03
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from contextlib import ExitStack
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.generate.comfyui import ComfyUIBackend  # noqa: E402
+from pipeline.settings import Settings  # noqa: E402
+from pipeline.specs.model import SpriteSpec  # noqa: E402
+
+
+def start_server(latency: float, stack: ExitStack) -> str:
+    """One test server in its own process (like one GPU box); returns its URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.comfyui_server", "--port", "0", "--latency", str(latency)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    stack.callback(proc.wait, 10)
+    stack.callback(proc.terminate)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"(http://127\.0\.0\.1:\d+)", line)
+    if not match:
+        raise RuntimeError(f"test server did not start: {line!r}")
+    return match.group(1)
+
+
+def run(n: int, k: int, latency: float, post: float, steps: int) -> dict[str, float | int | str]:
+    with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
+        urls = [start_server(latency, stack) for _ in range(k)]
+        settings = Settings.for_project(Path(tmp), workflows_dir=str(ROOT / "comfy_workflows"))
+        specs = [
+            SpriteSpec.model_validate(
+                {
+                    "name": f"sprite-{i:03d}",
+                    "category": "enemy",
+                    "prompt": f"pixel art monster number {i}",
+                    "size": 32,
+                    "generation": {"backend": "comfyui", "steps": steps},
+                }
+            )
+            for i in range(n)
+        ]
+        backend = ComfyUIBackend(urls, project_dir=Path(tmp))
+        try:
+            requests = [backend.resolve(spec, settings) for spec in specs]
+            start = time.perf_counter()
+            backend.prepare(requests)
+            servers: Counter[str] = Counter()
+            for request in requests:
+                result = backend.generate(request)
+                servers[result.info["server"]] += 1
+                time.sleep(post)  # the pixel + export stages of this sprite
+            wall = time.perf_counter() - start
+        finally:
+            backend.close()
+    ideal = n * latency / k
+    return {
+        "n": n,
+        "k": k,
+        "latency": latency,
+        "wall": round(wall, 3),
+        "ideal": round(ideal, 3),
+        "fraction": round(ideal / wall, 4),
+        "per_server": "/".join(str(servers[u]) for u in urls),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", type=int, default=40, help="sprites (default 40)")
+    parser.add_argument("--latency", type=float, default=0.5, help="seconds per image on a server (default 0.5)")
+    parser.add_argument("--servers", default="1,2,4", help="server counts to try (default 1,2,4)")
+    parser.add_argument("--post", type=float, default=0.02, help="post-processing seconds per result (default 0.02)")
+    parser.add_argument("--steps", type=int, default=20, help="sampler steps (progress messages per image)")
+    parser.add_argument("--target", type=float, default=0.95, help="exit 1 if any fraction is below this")
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    args = parser.parse_args(argv)
+    rows = []
+    print(f"N={args.n} sprites, L={args.latency}s per image, post-processing {args.post}s per result")
+    print(f"{'K':>3} {'wall s':>8} {'ideal N*L/K':>12} {'fraction':>9}  per server")
+    for k in (int(x) for x in args.servers.split(",")):
+        row = run(args.n, k, args.latency, args.post, args.steps)
+        rows.append(row)
+        print(
+            f"{k:>3} {row['wall']:>8.2f} {row['ideal']:>12.2f} {row['fraction']:>9.3f}  {row['per_server']}", flush=True
+        )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=2))
+    worst = min(float(r["fraction"]) for r in rows)
+    print(f"worst fraction {worst:.3f} (target {args.target})")
+    return 0 if worst >= args.target else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,26 @@
+"""The ComfyUI backend: generate renders on ComfyUI servers over their HTTP and WebSocket API.
+
+client.py     one server's API (httpx): submit, history, view, queue, interrupt, upload; error translation
+templates.py  workflow templates (comfy_workflows/*.json) and their binding sidecars (pure)
+binding.py    structural parameter binding: spec values into node inputs (pure)
+preflight.py  does a server have every node class and model a graph needs (/object_info)
+jobs.py       a job as the dispatcher tracks it
+slots.py      a server as the dispatcher tracks it; the dispatcher's options
+results.py    a finished job's history -> checked images (or the error it reports)
+dispatch.py   many servers: placement, following (/ws, polling), failover, rebalancing, cancel
+backend.py    ComfyUIBackend: the Backend interface over all of the above
+"""
+
+from pipeline.generate.comfyui.backend import ComfyUIBackend
+from pipeline.generate.comfyui.client import ExecutionFailed, ServerUnavailable, WorkflowRejected
+from pipeline.generate.comfyui.slots import DispatchOptions
+from pipeline.generate.comfyui.templates import BindingError
+
+__all__ = [
+    "BindingError",
+    "ComfyUIBackend",
+    "DispatchOptions",
+    "ExecutionFailed",
+    "ServerUnavailable",
+    "WorkflowRejected",
+]

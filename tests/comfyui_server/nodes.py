@@ -1,0 +1,428 @@
+"""The fake node classes: the same names, inputs and outputs as ComfyUI's core nodes, fake (but deterministic) work.
+
+Each class declares ``INPUT_TYPES`` in ComfyUI's shape (served by ``/object_info`` and used for validation,
+like ``execution.validate_inputs``) and an ``execute`` that returns a tuple of outputs. "Model" nodes pass
+small dicts along; ``VAEDecode`` draws a seeded pattern of fake pixel art upscaled 8x, so a render looks like
+what a pixel-art LoRA produces and depends on everything that should change it (seed, prompt, checkpoint,
+LoRAs, size). Images travel as uint8 arrays of shape (batch, height, width, 3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+__all__ = ["ExecContext", "NodeClass", "fake_render", "node_classes", "save_images"]
+
+SAMPLERS = ["euler", "euler_ancestral", "heun", "dpm_2", "dpmpp_2m", "dpmpp_2m_sde", "dpmpp_sde", "lcm", "ddim"]
+SCHEDULERS = ["normal", "karras", "exponential", "sgm_uniform", "simple", "ddim_uniform", "beta"]
+UPSCALE_METHODS = ["nearest-exact", "bilinear", "area", "bicubic", "lanczos"]
+MAX_RESOLUTION = 16384
+
+
+def _int(default: int, lo: int, hi: int, step: int = 1) -> list[Any]:
+    return ["INT", {"default": default, "min": lo, "max": hi, "step": step}]
+
+
+def _float(default: float, lo: float, hi: float, step: float = 0.01) -> list[Any]:
+    return ["FLOAT", {"default": default, "min": lo, "max": hi, "step": step}]
+
+
+@dataclass
+class ExecContext:
+    """What a node may use while executing: the server's folders and models, and a progress hook."""
+
+    output_dir: Path
+    input_dir: Path
+    temp_dir: Path
+    prompt: dict[str, Any]
+    node_id: str
+    # called by KSampler once per step: (value, max); awaited by the engine between steps
+    step_hook: Callable[[int, int], None] | None = None
+    steps_seen: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class NodeClass:
+    name: str
+    inputs: Callable[[dict[str, list[str]]], dict[str, dict[str, Any]]]  # models -> INPUT_TYPES
+    outputs: tuple[str, ...]
+    fn: Callable[..., tuple[Any, ...]]
+    output_node: bool = False
+    category: str = "sampling"
+    # sampler-like nodes get their per-image latency from the engine
+    slow: bool = False
+
+    def info(self, models: dict[str, list[str]]) -> dict[str, Any]:
+        """This class as ``/object_info`` describes it (``server.py::node_info``)."""
+        types = self.inputs(models)
+        return {
+            "input": types,
+            "input_order": {k: list(v) for k, v in types.items()},
+            "output": list(self.outputs),
+            "output_is_list": [False] * len(self.outputs),
+            "output_name": list(self.outputs),
+            "name": self.name,
+            "display_name": self.name,
+            "description": "",
+            "python_module": "nodes",
+            "category": self.category,
+            "output_node": self.output_node,
+        }
+
+
+def _seed_of(*parts: Any) -> int:
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def fake_render(seed: int, width: int, height: int, cell: int = 8) -> np.ndarray:
+    """A (height, width, 3) uint8 image: a seeded symmetric sprite of ``cell``-sized fake pixels on a flat colour."""
+    gw, gh = max(1, width // cell), max(1, height // cell)
+    rng = np.random.default_rng(seed)
+    colors = rng.integers(0, 256, size=(5, 3), dtype=np.uint8)
+    half = (gw + 1) // 2
+    ys, xs = np.mgrid[0:gh, 0:half]
+    dist = np.hypot((xs - half) / max(half, 1), (ys - gh / 2) / max(gh / 2, 1))
+    keep = rng.random((gh, half)) < np.clip(1.1 - dist, 0, 1)
+    shade = rng.integers(1, 5, size=(gh, half))
+    idx = np.where(keep, shade, 0)
+    grid = np.concatenate([idx, idx[:, ::-1][:, gw % 2 :]], axis=1)[:, :gw]
+    small = colors[grid]
+    big = small.repeat(cell, axis=0).repeat(cell, axis=1)
+    out = np.zeros((height, width, 3), dtype=np.uint8)
+    out[:] = colors[0]
+    out[: big.shape[0], : big.shape[1]] = big[:height, :width]
+    return out
+
+
+def _counter_path(out_dir: Path, prefix: str, width: int, height: int) -> tuple[Path, str, str, int]:
+    """ComfyUI's ``folder_paths.get_save_image_path``: subfolder from the prefix, next free counter."""
+    prefix = prefix.replace("%width%", str(width)).replace("%height%", str(height))
+    subfolder, _, base = prefix.rpartition("/")
+    full = (out_dir / subfolder).resolve()
+    if out_dir.resolve() not in (full, *full.parents):
+        raise ValueError(f"Saving image outside the output folder is not allowed. prefix: {prefix}")
+    full.mkdir(parents=True, exist_ok=True)
+    counters = []
+    for p in full.glob(f"{base}_*_.png"):
+        digits = p.name[len(base) + 1 : -5]
+        if digits.isdigit():
+            counters.append(int(digits))
+    return full, subfolder, base, max(counters, default=0) + 1
+
+
+def save_images(images: np.ndarray, prefix: str, ctx: ExecContext, kind: str = "output") -> dict[str, Any]:
+    """Write PNGs like ``SaveImage`` (with the prompt as PNG text) and return its UI output."""
+    out_dir = ctx.output_dir if kind == "output" else ctx.temp_dir
+    height, width = images.shape[1:3]
+    full, subfolder, base, counter = _counter_path(out_dir, prefix, width, height)
+    results = []
+    for image in images:
+        meta = PngInfo()
+        meta.add_text("prompt", json.dumps(ctx.prompt))
+        name = f"{base}_{counter:05}_.png"
+        Image.fromarray(image, "RGB").save(full / name, pnginfo=meta, compress_level=1)
+        results.append({"filename": name, "subfolder": subfolder, "type": kind})
+        counter += 1
+    return {"images": results}
+
+
+# ---- node implementations -------------------------------------------------------------------------------------
+
+
+def _checkpoint(ctx: ExecContext, ckpt_name: str) -> tuple[Any, ...]:
+    model = {"ckpt": ckpt_name, "loras": []}
+    return (model, {"ckpt": ckpt_name, "loras": []}, {"vae": ckpt_name})
+
+
+def _lora(ctx: ExecContext, model: dict, clip: dict, lora_name: str, strength_model: float, strength_clip: float):
+    m = {**model, "loras": [*model["loras"], [lora_name, strength_model]]}
+    c = {**clip, "loras": [*clip["loras"], [lora_name, strength_clip]]}
+    return (m, c)
+
+
+def _text(ctx: ExecContext, text: str, clip: dict) -> tuple[Any, ...]:
+    return ({"text": text, "clip": clip},)
+
+
+def _empty_latent(ctx: ExecContext, width: int, height: int, batch_size: int) -> tuple[Any, ...]:
+    return ({"width": width, "height": height, "batch": batch_size, "base": None},)
+
+
+def _repeat_latent(ctx: ExecContext, samples: dict, amount: int) -> tuple[Any, ...]:
+    return ({**samples, "batch": samples["batch"] * amount},)
+
+
+def _ksampler(
+    ctx: ExecContext,
+    model: dict,
+    seed: int,
+    steps: int,
+    cfg: float,
+    sampler_name: str,
+    scheduler: str,
+    positive: dict,
+    negative: dict,
+    latent_image: dict,
+    denoise: float = 1.0,
+) -> tuple[Any, ...]:
+    for step in range(steps):
+        if ctx.step_hook:
+            ctx.step_hook(step + 1, steps)
+    key = [model, seed, steps, cfg, sampler_name, scheduler, positive["text"], negative["text"], denoise]
+    return ({**latent_image, "seed": _seed_of(key, latent_image.get("base_seed"))},)
+
+
+def _vae_decode(ctx: ExecContext, samples: dict, vae: dict) -> tuple[Any, ...]:
+    w, h, b = samples["width"] // 8 * 8, samples["height"] // 8 * 8, samples["batch"]
+    seed = samples.get("seed", 0)
+    return (np.stack([fake_render(_seed_of(seed, i), w, h) for i in range(b)]),)
+
+
+def _vae_encode(ctx: ExecContext, pixels: np.ndarray, vae: dict) -> tuple[Any, ...]:
+    b, h, w = pixels.shape[:3]
+    base_seed = int.from_bytes(hashlib.sha256(pixels.tobytes()).digest()[:8], "big")
+    return ({"width": w, "height": h, "batch": b, "base": True, "base_seed": base_seed},)
+
+
+def _save(ctx: ExecContext, images: np.ndarray, filename_prefix: str) -> tuple[Any, ...]:
+    return ({"ui": save_images(images, filename_prefix, ctx)},)
+
+
+def _preview(ctx: ExecContext, images: np.ndarray) -> tuple[Any, ...]:
+    return ({"ui": save_images(images, "ComfyUI_temp", ctx, kind="temp")},)
+
+
+def _load_image(ctx: ExecContext, image: str) -> tuple[Any, ...]:
+    with Image.open(ctx.input_dir / image) as im:
+        arr = np.asarray(im.convert("RGB"))[None]
+    return (arr, np.zeros(arr.shape[:3], dtype=np.float32))
+
+
+def _image_scale(ctx: ExecContext, image: np.ndarray, upscale_method: str, width: int, height: int, crop: str):
+    frames = [
+        np.asarray(Image.fromarray(f, "RGB").resize((width or f.shape[1], height or f.shape[0]), Image.NEAREST))
+        for f in image
+    ]
+    return (np.stack(frames),)
+
+
+def _empty_image(ctx: ExecContext, width: int, height: int, batch_size: int, color: int) -> tuple[Any, ...]:
+    rgb = [(color >> 16) & 0xFF, (color >> 8) & 0xFF, color & 0xFF]
+    img = np.zeros((batch_size, height, width, 3), dtype=np.uint8)
+    img[:] = rgb
+    return (img,)
+
+
+def _quantize(ctx: ExecContext, image: np.ndarray, colors: int, dither: str) -> tuple[Any, ...]:
+    step = max(1, 256 // max(2, round(colors ** (1 / 3))))
+    return ((image // step * step).astype(np.uint8),)
+
+
+def _image_to_mask(ctx: ExecContext, image: np.ndarray, channel: str) -> tuple[Any, ...]:
+    index = ["red", "green", "blue", "alpha"].index(channel)
+    if index >= image.shape[-1]:
+        # what real ComfyUI raises for an RGB image (see the transcript): an IndexError from torch
+        raise IndexError(f"index {index} is out of bounds for dimension 3 with size {image.shape[-1]}")
+    return (image[..., index],)
+
+
+def _mask_to_image(ctx: ExecContext, mask: np.ndarray) -> tuple[Any, ...]:
+    return (np.repeat(np.asarray(mask, dtype=np.uint8)[..., None], 3, axis=-1),)
+
+
+def _invert(ctx: ExecContext, image: np.ndarray) -> tuple[Any, ...]:
+    return ((255 - image).astype(np.uint8),)
+
+
+def _model_list(kind: str) -> Callable[[dict[str, list[str]]], dict[str, dict[str, Any]]]:
+    def inputs(models: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+        if kind == "ckpt":
+            return {"required": {"ckpt_name": [list(models.get("checkpoints", [])), {}]}}
+        return {
+            "required": {
+                "model": ["MODEL", {}],
+                "clip": ["CLIP", {}],
+                "lora_name": [list(models.get("loras", [])), {}],
+                "strength_model": _float(1.0, -100.0, 100.0),
+                "strength_clip": _float(1.0, -100.0, 100.0),
+            }
+        }
+
+    return inputs
+
+
+def _fixed(types: dict[str, dict[str, Any]]) -> Callable[[dict[str, list[str]]], dict[str, dict[str, Any]]]:
+    return lambda models: types
+
+
+def _load_image_inputs(input_dir: Path) -> Callable[[dict[str, list[str]]], dict[str, dict[str, Any]]]:
+    def inputs(models: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+        names = sorted(p.relative_to(input_dir).as_posix() for p in input_dir.rglob("*") if p.is_file())
+        return {"required": {"image": [names, {"image_upload": True}]}}
+
+    return inputs
+
+
+_IMAGE = ["IMAGE", {}]
+
+
+def node_classes(input_dir: Path) -> dict[str, NodeClass]:
+    """Every fake class, keyed by ComfyUI class_type."""
+    classes = [
+        NodeClass(
+            "CheckpointLoaderSimple", _model_list("ckpt"), ("MODEL", "CLIP", "VAE"), _checkpoint, category="loaders"
+        ),
+        NodeClass("LoraLoader", _model_list("lora"), ("MODEL", "CLIP"), _lora, category="loaders"),
+        NodeClass(
+            "CLIPTextEncode",
+            _fixed({"required": {"text": ["STRING", {"multiline": True}], "clip": ["CLIP", {}]}}),
+            ("CONDITIONING",),
+            _text,
+            category="conditioning",
+        ),
+        NodeClass(
+            "EmptyLatentImage",
+            _fixed(
+                {
+                    "required": {
+                        "width": _int(512, 16, MAX_RESOLUTION, 8),
+                        "height": _int(512, 16, MAX_RESOLUTION, 8),
+                        "batch_size": _int(1, 1, 4096),
+                    }
+                }
+            ),
+            ("LATENT",),
+            _empty_latent,
+            category="latent",
+        ),
+        NodeClass(
+            "RepeatLatentBatch",
+            _fixed({"required": {"samples": ["LATENT", {}], "amount": _int(1, 1, 64)}}),
+            ("LATENT",),
+            _repeat_latent,
+            category="latent/batch",
+        ),
+        NodeClass(
+            "KSampler",
+            _fixed(
+                {
+                    "required": {
+                        "model": ["MODEL", {}],
+                        "seed": _int(0, 0, 0xFFFFFFFFFFFFFFFF),
+                        "steps": _int(20, 1, 10000),
+                        "cfg": _float(8.0, 0.0, 100.0, 0.1),
+                        "sampler_name": [SAMPLERS, {}],
+                        "scheduler": [SCHEDULERS, {}],
+                        "positive": ["CONDITIONING", {}],
+                        "negative": ["CONDITIONING", {}],
+                        "latent_image": ["LATENT", {}],
+                        "denoise": _float(1.0, 0.0, 1.0),
+                    }
+                }
+            ),
+            ("LATENT",),
+            _ksampler,
+            slow=True,
+        ),
+        NodeClass(
+            "VAEDecode",
+            _fixed({"required": {"samples": ["LATENT", {}], "vae": ["VAE", {}]}}),
+            ("IMAGE",),
+            _vae_decode,
+            category="latent",
+        ),
+        NodeClass(
+            "VAEEncode",
+            _fixed({"required": {"pixels": _IMAGE, "vae": ["VAE", {}]}}),
+            ("LATENT",),
+            _vae_encode,
+            category="latent",
+        ),
+        NodeClass(
+            "SaveImage",
+            _fixed({"required": {"images": _IMAGE, "filename_prefix": ["STRING", {"default": "ComfyUI"}]}}),
+            (),
+            _save,
+            output_node=True,
+            category="image",
+        ),
+        NodeClass("PreviewImage", _fixed({"required": {"images": _IMAGE}}), (), _preview, output_node=True),
+        NodeClass("LoadImage", _load_image_inputs(input_dir), ("IMAGE", "MASK"), _load_image, category="image"),
+        NodeClass(
+            "ImageScale",
+            _fixed(
+                {
+                    "required": {
+                        "image": _IMAGE,
+                        "upscale_method": [UPSCALE_METHODS, {}],
+                        "width": _int(512, 0, MAX_RESOLUTION),
+                        "height": _int(512, 0, MAX_RESOLUTION),
+                        "crop": [["disabled", "center"], {}],
+                    }
+                }
+            ),
+            ("IMAGE",),
+            _image_scale,
+            category="image/upscaling",
+        ),
+        NodeClass(
+            "EmptyImage",
+            _fixed(
+                {
+                    "required": {
+                        "width": _int(512, 1, MAX_RESOLUTION),
+                        "height": _int(512, 1, MAX_RESOLUTION),
+                        "batch_size": _int(1, 1, 4096),
+                        "color": _int(0, 0, 0xFFFFFF),
+                    }
+                }
+            ),
+            ("IMAGE",),
+            _empty_image,
+            category="image",
+        ),
+        NodeClass(
+            "ImageQuantize",
+            _fixed(
+                {
+                    "required": {
+                        "image": _IMAGE,
+                        "colors": _int(256, 1, 256),
+                        "dither": [["none", "floyd-steinberg", "bayer-2", "bayer-4", "bayer-8", "bayer-16"], {}],
+                    }
+                }
+            ),
+            ("IMAGE",),
+            _quantize,
+            category="image/postprocessing",
+        ),
+        NodeClass(
+            "ImageToMask",
+            _fixed({"required": {"image": _IMAGE, "channel": [["red", "green", "blue", "alpha"], {}]}}),
+            ("MASK",),
+            _image_to_mask,
+            category="mask",
+        ),
+        NodeClass(
+            "MaskToImage", _fixed({"required": {"mask": ["MASK", {}]}}), ("IMAGE",), _mask_to_image, category="mask"
+        ),
+        NodeClass("ImageInvert", _fixed({"required": {"image": _IMAGE}}), ("IMAGE",), _invert, category="image"),
+    ]
+    return {c.name: c for c in classes}
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image, "RGB").save(buf, format="PNG")
+    return buf.getvalue()
