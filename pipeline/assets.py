@@ -131,7 +131,7 @@ def _sprite_asset(
         cache = sprites.cache
         backend = sprites.backend(request.backend)
         selection = context.run.asset_selection
-        sprites.prepare_once(
+        servers = sprites.prepare_once(
             request.backend,
             lambda: [
                 r
@@ -139,6 +139,8 @@ def _sprite_asset(
                 if r.backend == request.backend and (selection is None or AssetKey(["raw", n]) in selection)
             ],
         )
+        for line in servers:
+            context.log.info(f"generation server {line}")
         last_log = [0.0]
 
         def progress(fraction: float, message: str) -> None:

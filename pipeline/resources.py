@@ -74,15 +74,20 @@ class SpritePipelineResource(ConfigurableResource):
                 self._backends[kind] = make_backend(kind, self.settings)
             return self._backends[kind]
 
-    def prepare_once(self, kind: str, requests: Callable[[], list[GenerationRequest]]) -> None:
-        """Hand every request of this run to the backend once, before the first generation."""
+    def prepare_once(self, kind: str, requests: Callable[[], list[GenerationRequest]]) -> list[str]:
+        """Hand every request of this run that the cache lacks to the backend, once, before the first
+        generation. Returns the backend's report of its servers when it was contacted (for the run log)."""
         with self._lock:
             if kind in self._prepared:
-                return
+                return []
             self._prepared.add(kind)
         pending = [r for r in requests() if not self.cache.has("generate", r.key)]
-        if pending:
-            self.backend(kind).prepare(pending)
+        if not pending or self.offline:
+            return []
+        backend = self.backend(kind)
+        backend.prepare(pending)
+        report = getattr(backend, "preflight_report", None)
+        return list(report()) if callable(report) else []
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         for backend in self._backends.values():

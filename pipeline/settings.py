@@ -36,6 +36,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     ),
     "SPRITES_COMFYUI_URL": ("comfyui_urls", "ComfyUI server URL, or several separated by commas or spaces"),
     "SPRITES_BACKEND": ("backend", "generate every sprite on this backend (procedural|comfyui), overriding the specs"),
+    "SPRITES_MCP_TOKEN": ("", "bearer token for `sprites mcp --http` (read by the MCP server only)"),
+    "SPRITES_DAGSTER_URL": ("", "webserver the MCP server launches runs through; `off` for in-process"),
     "DAGSTER_HOME": ("dagster_home", "Dagster instance folder; default <project>/dagster_home (ships a dagster.yaml)"),
 }
 
@@ -101,7 +103,9 @@ class Settings(BaseModel):
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Settings from environment variables (see ``ENV_VARS``), then explicit overrides."""
         env = os.environ if environ is None else environ
-        from_env: dict[str, object] = {field: env[var] for var, (field, _) in ENV_VARS.items() if env.get(var)}
+        from_env: dict[str, object] = {
+            field: env[var] for var, (field, _) in ENV_VARS.items() if field and env.get(var)
+        }
         from_env.update({k: v for k, v in overrides.items() if v is not None})
         project = from_env.pop("project_dir", None)
         project_dir = Path(str(project)).expanduser() if project else find_project_dir()

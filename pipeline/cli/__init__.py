@@ -20,6 +20,7 @@ def main() -> None:
       sprites build            generate, pixelate and export whatever is stale or missing
       sprites list             every sprite with its status
       sprites dev              open the Dagster UI on this project
+      sprites doctor           check the ComfyUI servers have every node and model the specs need
       sprites mcp              serve the MCP tools to an agent or editor (stdio; --http for HTTP)
 
     Configuration comes from flags or environment variables (see `sprites build --help`).
@@ -29,8 +30,10 @@ def main() -> None:
 def _register() -> None:
     """Import the command modules (each adds itself to ``main``)."""
     from pipeline.cli import cache_cmd, commands  # noqa: F401
+    from pipeline.cli.doctor_cmd import doctor_cmd
     from pipeline.cli.mcp_cmd import mcp_cmd
 
+    main.add_command(doctor_cmd)
     main.add_command(mcp_cmd)
 
 

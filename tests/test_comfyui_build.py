@@ -1,0 +1,73 @@
+"""End to end through Dagster: `sprites build` with backend comfyui against a ComfyUI-protocol server on
+127.0.0.1, and `--offline` listing the renders it would need a server for."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from dagster import AssetKey, DagsterInstance
+
+from pipeline.cli import main
+from pipeline.settings import Settings
+from tests.comfyui_server import FakeComfyServer
+from tests.conftest import make_project
+
+pytestmark = pytest.mark.slow
+
+SPECS = {
+    "comfy.yaml": (
+        "defaults:\n  category: enemy\n  size: 16x16\n  generation: {backend: comfyui, steps: 4}\n"
+        "sprites:\n  - name: bat\n    prompt: pixel art bat\n  - name: rat\n    prompt: pixel art rat\n"
+        "    animation: {frames: 2}\n"
+    )
+}
+
+
+def _cli(settings: Settings, *args: str, url: str | None = None) -> tuple[int, str]:
+    env = {"SPRITES_COMFYUI_URL": url} if url else {"SPRITES_COMFYUI_URL": ""}
+    result = CliRunner().invoke(main, [*args, "--project-dir", str(settings.project_dir)], env=env)
+    return result.exit_code, result.output
+
+
+def test_build_generates_on_the_comfyui_server(tmp_path: Path, dagster_home: Path) -> None:
+    settings = make_project(tmp_path, SPECS, copy_samples=False)
+    with FakeComfyServer(latency=0.05) as server:
+        code, out = _cli(settings, "build", url=server.url)
+        assert code == 0, out
+        assert "2 built, 0 up to date" in out
+        assert len(server.executions()) == 2  # one job per sprite: the 2 rat frames are one batch
+        code, out = _cli(settings, "build", url=server.url)
+        assert "0 built, 2 up to date" in out and len(server.executions()) == 2  # never the same work twice
+    manifest = json.loads((settings.assets_dir / "sprites/manifest.json").read_text())
+    assert {(e["name"], e["backend"], e["workflow"], e["frames"]) for e in manifest["sprites"]} == {
+        ("bat", "comfyui", "sdxl_pixel_art", 1),
+        ("rat", "comfyui", "sdxl_pixel_art", 2),
+    }
+    record = DagsterInstance.get().get_latest_materialization_event(AssetKey(["raw", "rat"]))
+    assert record is not None
+    metadata = record.asset_materialization.metadata  # type: ignore[union-attr]
+    assert metadata["backend"].value == "comfyui" and metadata["server_server"].value == server.url
+    # a wiped Bevy folder rebuilds offline from the cache: no server needed
+    for png in settings.assets_dir.rglob("*.png"):
+        png.unlink()
+    code, out = _cli(settings, "build", "--offline")
+    assert code == 0 and "2 built" in out, out
+
+
+def test_offline_build_lists_every_missing_render_up_front(tmp_path: Path, dagster_home: Path) -> None:
+    settings = make_project(tmp_path, SPECS, copy_samples=False)
+    code, out = _cli(settings, "build", "--offline")
+    assert code == 1
+    assert "--offline: 2 render(s) are not in the cache" in out
+    assert "bat (comfyui render" in out and "rat (comfyui render" in out
+    assert not (settings.assets_dir / "sprites").exists()
+
+
+def test_unreachable_server_fails_naming_sprite_and_server(tmp_path: Path, dagster_home: Path) -> None:
+    settings = make_project(tmp_path, {"comfy.yaml": SPECS["comfy.yaml"].split("  - name: rat")[0]}, copy_samples=False)
+    code, out = _cli(settings, "build", url="http://127.0.0.1:9")
+    assert code == 1
+    assert "bat:" in out and "127.0.0.1:9" in out and "Traceback" not in out
