@@ -154,7 +154,7 @@ def _sprite_asset(
                 f"{name}: raw/{name} has no stored render for its current inputs; "
                 f"materialize raw/{name} too (it is part of this sprite's step)"
             )
-        raw = generate_stage(request, backend, cache, offline=sprites.offline, progress=progress)
+        raw = generate_stage(request, backend, cache, offline=sprites.offline, progress=progress, claims=sprites.claims)
         if raw_key in selected:
             yield MaterializeResult(
                 asset_key=raw_key,

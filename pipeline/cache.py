@@ -13,18 +13,20 @@ it into place, so concurrent writers of one key are safe: the first rename wins,
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pipeline.errors import CacheError
 
-__all__ = ["CacheEntry", "ContentCache"]
+__all__ = ["CacheEntry", "Claims", "ContentCache"]
 
 
 @dataclass
@@ -117,3 +119,62 @@ class ContentCache:
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(folder)
         return size
+
+
+class Claims:
+    """Cross-process claims on cache keys: whoever holds a key's claim is the one producing it.
+
+    Two builds (or a build and an MCP call) that need the same render never both send it to the GPU:
+    the second waits for the claim, then finds the entry in the cache. Claims are ``flock`` locks on
+    files under ``<cache>/.claims/``, released by the kernel if a process dies. One ``Claims`` per run;
+    ``try_claim`` takes a claim for longer than one ``hold`` (a backend that submits every job of a run
+    up front), and ``hold`` is a no-op for a key this object already holds.
+    """
+
+    def __init__(self, cache: ContentCache):
+        self.cache = cache
+        self._held: dict[tuple[str, str], IO[bytes]] = {}
+
+    def _open(self, stage: str, key: str) -> IO[bytes]:
+        folder = self.cache.root / ".claims" / stage
+        folder.mkdir(parents=True, exist_ok=True)
+        self.cache._dir(stage, key)  # validates the address
+        return open(folder / key, "a+b")
+
+    def try_claim(self, stage: str, key: str) -> bool:
+        """Claim ``key`` if nobody else holds it (never waits); True if this object holds it now."""
+        if (stage, key) in self._held:
+            return True
+        fh = self._open(stage, key)
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            return False
+        self._held[(stage, key)] = fh
+        return True
+
+    @contextlib.contextmanager
+    def hold(self, stage: str, key: str) -> Iterator[None]:
+        """Hold the claim for the duration of the block (waiting for another holder to finish first)."""
+        if (stage, key) in self._held:
+            try:
+                yield
+            finally:
+                self.release(stage, key)
+            return
+        fh = self._open(stage, key)
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            yield
+        finally:
+            fh.close()
+
+    def release(self, stage: str, key: str) -> None:
+        fh = self._held.pop((stage, key), None)
+        if fh is not None:
+            fh.close()
+
+    def release_all(self) -> None:
+        for stage, key in list(self._held):
+            self.release(stage, key)

@@ -14,7 +14,7 @@ from pathlib import Path
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
-from pipeline.cache import ContentCache
+from pipeline.cache import Claims, ContentCache
 from pipeline.generate import Backend, GenerationRequest, make_backend
 from pipeline.settings import Settings
 
@@ -36,6 +36,7 @@ class SpritePipelineResource(ConfigurableResource):
     _backends: dict[str, Backend] = PrivateAttr(default_factory=dict)
     _prepared: set[str] = PrivateAttr(default_factory=set)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _claims: Claims | None = PrivateAttr(default=None)
 
     @classmethod
     def from_settings(cls, settings: Settings, offline: bool = False) -> SpritePipelineResource:
@@ -67,6 +68,14 @@ class SpritePipelineResource(ConfigurableResource):
     def cache(self) -> ContentCache:
         return ContentCache(Path(self.cache_dir))
 
+    @property
+    def claims(self) -> Claims:
+        """This run's claims on cache keys (see ``pipeline.cache.Claims``)."""
+        with self._lock:
+            if self._claims is None:
+                self._claims = Claims(self.cache)
+            return self._claims
+
     def backend(self, kind: str) -> Backend:
         """The run's backend of ``kind``, created on first use."""
         with self._lock:
@@ -81,8 +90,11 @@ class SpritePipelineResource(ConfigurableResource):
             if kind in self._prepared:
                 return []
             self._prepared.add(kind)
-        pending = [r for r in requests() if not self.cache.has("generate", r.key)]
+        cache, claims = self.cache, self.claims
+        # only what nobody else is producing right now: the others are waited for in generate_stage
+        pending = [r for r in requests() if not cache.has("generate", r.key) and claims.try_claim("generate", r.key)]
         if not pending or self.offline:
+            claims.release_all()
             return []
         backend = self.backend(kind)
         backend.prepare(pending)
@@ -93,3 +105,5 @@ class SpritePipelineResource(ConfigurableResource):
         for backend in self._backends.values():
             backend.close()
         self._backends.clear()
+        if self._claims is not None:
+            self._claims.release_all()

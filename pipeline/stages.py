@@ -19,7 +19,7 @@ from typing import Any
 
 from PIL import Image
 
-from pipeline.cache import ContentCache
+from pipeline.cache import Claims, ContentCache
 from pipeline.errors import GenerationError, PixelateError
 from pipeline.export.bevy import IMAGE_META, encode_png, encode_sheet, write_sprite_files
 from pipeline.export.manifest import AtlasLayout, ManifestEntry, PaletteInfo
@@ -112,34 +112,35 @@ def generate_stage(
     offline: bool = False,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    claims: Claims | None = None,
 ) -> RawOutput:
-    """The render frames for ``request``, from the cache or from the backend (never from it when offline)."""
+    """The render frames for ``request``, from the cache or from the backend (never from it when offline).
+
+    Generation happens under the key's claim: a concurrent build that needs the same render waits and
+    then reads it from the cache instead of sending the same work to the GPU again.
+    """
     start = time.perf_counter()
-    hit = cache.get("generate", request.key)
+    hit = _raw_from_cache(cache, request.key, start)
     if hit is not None:
-        names = sorted(hit.files)
-        return RawOutput(
-            request.key,
-            [hit.files[n] for n in names],
-            [hit.hashes[n] for n in names],
-            "hit",
-            time.perf_counter() - start,
-            dict(hit.meta),
-        )
+        return hit
     if offline and backend.remote:
         raise GenerationError(
             f"{request.sprite}: its {backend.kind} render ({request.key[:12]}) is not in the cache and --offline "
             "forbids contacting a generation server; build it once online or share the cache folder "
             "(SPRITES_CACHE_DIR)"
         )
-    result = backend.generate(request, progress=progress, cancel=cancel)
-    if len(result.frames) != request.frames:
-        raise GenerationError(
-            f"{request.sprite}: backend '{backend.kind}' returned {len(result.frames)} images, "
-            f"expected {request.frames}"
-        )
-    files = {f"frame{i:03d}.png": data for i, data in enumerate(result.frames)}
-    entry = cache.put("generate", request.key, files, meta={"sprite": request.sprite, **result.info})
+    with (claims or Claims(cache)).hold("generate", request.key):
+        hit = _raw_from_cache(cache, request.key, start)  # produced by whoever held the claim before us
+        if hit is not None:
+            return hit
+        result = backend.generate(request, progress=progress, cancel=cancel)
+        if len(result.frames) != request.frames:
+            raise GenerationError(
+                f"{request.sprite}: backend '{backend.kind}' returned {len(result.frames)} images, "
+                f"expected {request.frames}"
+            )
+        files = {f"frame{i:03d}.png": data for i, data in enumerate(result.frames)}
+        entry = cache.put("generate", request.key, files, meta={"sprite": request.sprite, **result.info})
     names = sorted(files)
     return RawOutput(
         request.key,
@@ -148,6 +149,21 @@ def generate_stage(
         "miss",
         time.perf_counter() - start,
         dict(result.info),
+    )
+
+
+def _raw_from_cache(cache: ContentCache, key: str, start: float) -> RawOutput | None:
+    hit = cache.get("generate", key)
+    if hit is None:
+        return None
+    names = sorted(hit.files)
+    return RawOutput(
+        key,
+        [hit.files[n] for n in names],
+        [hit.hashes[n] for n in names],
+        "hit",
+        time.perf_counter() - start,
+        dict(hit.meta),
     )
 
 

@@ -71,3 +71,40 @@ def test_unreachable_server_fails_naming_sprite_and_server(tmp_path: Path, dagst
     code, out = _cli(settings, "build", url="http://127.0.0.1:9")
     assert code == 1
     assert "bat:" in out and "127.0.0.1:9" in out and "Traceback" not in out
+
+
+def test_concurrent_builds_never_send_the_same_render_twice(tmp_path: Path, dagster_home: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    names = [f"m{i}" for i in range(10)]
+    specs = {
+        f"{n}.yaml": f"name: {n}\ncategory: enemy\nsize: 16x16\nprompt: pixel art monster {n}\n"
+        "generation: {backend: comfyui, steps: 4}\n"
+        for n in names
+    }
+    settings = make_project(tmp_path, specs, copy_samples=False)
+    selections = [names[0:6], names[2:8], names[4:10], names[0:10:2]]
+    with FakeComfyServer(latency=0.2) as server:
+        env = {"SPRITES_COMFYUI_URL": server.url, "DAGSTER_HOME": str(dagster_home), "PATH": "/usr/bin:/bin"}
+        cmd = [
+            sys.executable,
+            "-c",
+            "from pipeline.cli import main; main()",
+            "build",
+            "--project-dir",
+            str(settings.project_dir),
+        ]
+        procs = [
+            subprocess.Popen(
+                [*cmd, *sel], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+            for sel in selections
+        ]
+        outputs = [p.communicate(timeout=300)[0] for p in procs]
+        assert all(p.returncode == 0 for p in procs), outputs
+        assert len(server.executions()) == len(names), outputs  # each render produced exactly once
+    manifest = json.loads((settings.assets_dir / "sprites/manifest.json").read_text())
+    assert sorted(e["name"] for e in manifest["sprites"]) == names
