@@ -31,6 +31,9 @@ class SpritePipelineResource(ConfigurableResource):
     cache_dir: str
     state_dir: str
     comfyui_urls: list[str] = []  # noqa: RUF012 - pydantic copies field defaults
+    comfyui_max_inflight: int = 2
+    comfyui_job_timeout: float = 1800.0
+    comfyui_failover_after: float = 30.0
     offline: bool = False
 
     _backends: dict[str, Backend] = PrivateAttr(default_factory=dict)
@@ -48,6 +51,9 @@ class SpritePipelineResource(ConfigurableResource):
             cache_dir=str(settings.cache_dir),
             state_dir=str(settings.state_dir),
             comfyui_urls=list(settings.comfyui_urls),
+            comfyui_max_inflight=settings.comfyui_max_inflight,
+            comfyui_job_timeout=settings.comfyui_job_timeout,
+            comfyui_failover_after=settings.comfyui_failover_after,
             offline=offline,
         )
 
@@ -62,6 +68,9 @@ class SpritePipelineResource(ConfigurableResource):
             state_dir=Path(self.state_dir),
             dagster_home=Path(self.project_dir) / "dagster_home",
             comfyui_urls=tuple(self.comfyui_urls),
+            comfyui_max_inflight=self.comfyui_max_inflight,
+            comfyui_job_timeout=self.comfyui_job_timeout,
+            comfyui_failover_after=self.comfyui_failover_after,
         )
 
     @property

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.errors import ConfigError
 
@@ -35,6 +35,12 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "build state: export records, scratch files for atomic writes; default <project>/.sprites/state",
     ),
     "SPRITES_COMFYUI_URL": ("comfyui_urls", "ComfyUI server URL, or several separated by commas or spaces"),
+    "SPRITES_COMFYUI_MAX_INFLIGHT": ("comfyui_max_inflight", "jobs per ComfyUI server at once: running + waiting (2)"),
+    "SPRITES_COMFYUI_JOB_TIMEOUT": ("comfyui_job_timeout", "seconds before a still-running job is interrupted (1800)"),
+    "SPRITES_COMFYUI_FAILOVER_AFTER": (
+        "comfyui_failover_after",
+        "seconds unreachable before a server's jobs move (30)",
+    ),
     "SPRITES_BACKEND": ("backend", "generate every sprite on this backend (procedural|comfyui), overriding the specs"),
     "SPRITES_MCP_TOKEN": ("", "bearer token for `sprites mcp --http` (read by the MCP server only)"),
     "SPRITES_DAGSTER_URL": ("", "webserver the MCP server launches runs through; `off` for in-process"),
@@ -67,6 +73,9 @@ class Settings(BaseModel):
     state_dir: Path
     dagster_home: Path
     comfyui_urls: tuple[str, ...] = ()
+    comfyui_max_inflight: int = Field(default=2, ge=1, le=64)
+    comfyui_job_timeout: float = Field(default=1800.0, gt=0)
+    comfyui_failover_after: float = Field(default=30.0, gt=0)
     backend: str | None = None
 
     @field_validator("comfyui_urls", mode="before")
@@ -94,10 +103,18 @@ class Settings(BaseModel):
                 continue
             if key not in cls.model_fields:
                 raise ConfigError(f"unknown setting '{key}'")
-            if key not in ("comfyui_urls", "backend"):
+            if cls.model_fields[key].annotation is Path:
                 value = (root / Path(str(value)).expanduser()).resolve()
             values[key] = value
-        return cls.model_validate(values)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            by_field = {field: var for var, (field, _) in ENV_VARS.items() if field}
+            problems = "; ".join(
+                f"{by_field.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']} (got {e.get('input')!r})"
+                for e in exc.errors()
+            )
+            raise ConfigError(f"invalid setting: {problems}") from exc
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

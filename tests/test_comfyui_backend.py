@@ -359,3 +359,22 @@ def test_close_withdraws_every_uncollected_job(make_backend, tmp_path) -> None:
         assert server.queue()[1] == []
         _wait_for(lambda: running in server.history(), "the running job to be interrupted")
         assert len(server.executions()) == 1
+
+
+def test_a_never_finishing_job_fails_clearly_and_is_interrupted(make_backend, tmp_path) -> None:
+    with FakeComfyServer(latency=60.0) as server:
+        backend = make_backend(server.url, options=fast_options(job_timeout=1.0))
+        (req,) = _requests(backend, tmp_path, make_spec("slowpoke"))
+        with pytest.raises(GenerationError, match=r"'slowpoke' was still running after 1s, so it was interrupted"):
+            backend.generate(req)
+        (running,) = server.executions()
+        _wait_for(lambda: running in server.history(), "the job to be interrupted on the server")
+        assert server.history()[running]["status"]["messages"][-1][0] == "execution_interrupted"
+
+
+def test_settings_tune_the_dispatcher(tmp_path) -> None:
+    settings = settings_for(tmp_path).model_copy(
+        update={"comfyui_urls": ("http://127.0.0.1:1",), "comfyui_job_timeout": 7.0, "comfyui_max_inflight": 3}
+    )
+    backend = ComfyUIBackend.from_settings(settings)
+    assert backend.options.job_timeout == 7.0 and backend.options.max_inflight == 3

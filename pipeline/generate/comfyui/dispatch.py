@@ -533,6 +533,9 @@ class Dispatcher:
                     await self._check(slot)
                 if slot.unreachable_since is not None and now - slot.unreachable_since >= o.failover_after:
                     self._failover(slot)
+                for job in list(slot.jobs.values()):
+                    if job.state == "running" and not job.timed_out and now - (job.started_at or now) > o.job_timeout:
+                        self._time_out(job, slot)
             except Exception as exc:  # the watchdog outlives one bad answer; the error is kept
                 slot.last_error = f"watchdog: {exc!r}"
 
@@ -604,6 +607,19 @@ class Dispatcher:
             for pid in q.running:
                 if pid in prompt_ids:
                     await slot.client.interrupt(pid)
+
+    def _time_out(self, job: Job, slot: Slot) -> None:
+        """A job the server keeps running past ``job_timeout``: fail it clearly, then interrupt it there."""
+        job.timed_out = True
+        secs = self.options.job_timeout
+        self._fail(
+            job,
+            GenerationError(
+                f"{slot.url}: '{job.sprite}' was still running after {secs:g}s, so it was interrupted; if the "
+                "workflow really takes this long, raise SPRITES_COMFYUI_JOB_TIMEOUT"
+            ),
+        )
+        self._spawn(self._cancel_on_server(job))
 
     # ---- cancel ---------------------------------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ class Job:
     confirmed_at: float | None = None  # when POST /prompt answered: only then may a poll call the job lost
     started_at: float | None = None
     cancel_requested: bool = False
+    timed_out: bool = False
     moving: bool = False
     excluded: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)

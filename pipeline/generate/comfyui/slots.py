@@ -25,6 +25,7 @@ class DispatchOptions:
     max_attempts: int = 3  #: submissions per job (lost jobs, failovers)
     ws_connect_wait: float = 3.0  #: wait this long for the WebSocket before the first submission
     cancel_grace: float = 10.0  #: after a cancel, wait this long for the server to confirm
+    job_timeout: float = 1800.0  #: a job still running after this long is interrupted and fails (never hangs)
 
 
 class Slot:
