@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from pipeline.errors import SpecError
@@ -237,3 +239,23 @@ def test_resolve_init_image_is_content_addressed(tmp_path: Path) -> None:
     Image.new("RGB", (16, 16), (10, 200, 10)).save(tmp_path / "ref.png")
     second = backend.resolve(spec, settings)
     assert second.payload["graph"]["11"]["inputs"]["image"] != name and second.key != first.key
+
+
+def _structure(graph: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
+    """Nodes, classes and links of a graph: everything a prompt must never be able to change."""
+    return sorted(
+        (nid, node["class_type"], name, value)
+        for nid, node in graph.items()
+        for name, value in node["inputs"].items()
+        if isinstance(value, list)
+    ) + sorted((nid, node["class_type"], "", None) for nid, node in graph.items())
+
+
+@settings(max_examples=300, deadline=None)
+@given(positive=st.text(max_size=300), negative=st.text(max_size=100))
+def test_prompt_text_can_never_alter_the_workflow_structure(positive: str, negative: str) -> None:
+    template = load_template(WORKFLOWS, "sdxl_pixel_art")
+    graph = bind(plan(template), BindValues(**{**VALUES.__dict__, "positive": positive, "negative": negative}))
+    assert _structure(graph) == _structure(bind(plan(template), VALUES))
+    texts = sorted(node["inputs"]["text"] for node in graph.values() if node["class_type"] == "CLIPTextEncode")
+    assert texts == sorted([positive, negative])
