@@ -37,15 +37,18 @@ _TAG_LIMIT = 200
 def run_request_for(changes: SpecChanges) -> RunRequest:
     """The run for a ``build`` decision: every stage of each affected sprite, then the manifest."""
     keys = [key for name in changes.sprites for key in sprite_keys(name)]
-    changed = ", ".join(f.split("/", 1)[1] for f in changes.changed_files)
-    return RunRequest(
-        asset_selection=[*keys, MANIFEST_KEY],
-        tags={
-            SOURCE_TAG: "spec-sensor",
-            "sprites/changed_files": changed if len(changed) <= _TAG_LIMIT else changed[: _TAG_LIMIT - 3] + "...",
-            "sprites/count": str(len(changes.sprites)),
-        },
-    )
+    tags = {
+        SOURCE_TAG: "spec-sensor",
+        "sprites/changed_files": _clip(", ".join(f.split("/", 1)[1] for f in changes.changed_files)),
+        "sprites/count": str(len(changes.sprites)),
+    }
+    if changes.deleted:
+        tags["sprites/removed"] = _clip(", ".join(changes.deleted))
+    return RunRequest(asset_selection=[*keys, MANIFEST_KEY], tags=tags)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _TAG_LIMIT else text[: _TAG_LIMIT - 3] + "..."
 
 
 def build_spec_sensor(spec_set: SpecSet, settings: Settings, automation: AutomationSettings) -> SensorDefinition:
