@@ -74,14 +74,17 @@ def keys_of(*names: str, manifest: bool = True) -> set[AssetKey]:
     return {k for n in names for k in sprite_keys(n)} | ({MANIFEST_KEY} if manifest else set())
 
 
-def materialize(defs: Definitions, instance: DagsterInstance, keys: Iterable[AssetKey]) -> None:
-    """Materialize ``keys`` (with their checks) in-process against ``instance``; fail loudly."""
+def materialize(defs: Definitions, instance: DagsterInstance, keys: Iterable[AssetKey]) -> str:
+    """Materialize ``keys`` (with their checks) in-process against ``instance``; fail loudly. Returns the run id."""
     job = defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(instance=instance, asset_selection=list(keys), raise_on_error=True)
     assert result.success
+    return result.run_id
 
 
-def run_checks(defs: Definitions, instance: DagsterInstance, checks: Iterable[AssetCheckKey]) -> dict[AssetCheckKey, Any]:
+def run_checks(
+    defs: Definitions, instance: DagsterInstance, checks: Iterable[AssetCheckKey]
+) -> dict[AssetCheckKey, Any]:
     """Execute only the given asset checks; their evaluations by key."""
     job = defs.resolve_implicit_global_asset_job_def().get_subset(
         asset_selection=set(), asset_check_selection=set(checks)

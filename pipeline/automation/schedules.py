@@ -56,13 +56,14 @@ def build_rebuild_schedule(spec_set: SpecSet, settings: Settings, automation: Au
         note = (
             f"; not in the loaded definitions yet (reload the code location): {', '.join(unknown)}" if unknown else ""
         )
-        if not todo and manifest_is_current(settings, current):
+        if not todo and manifest_is_current(settings, in_defs):
             return SkipReason(f"all {len(states)} sprites are up to date{note}")
         for st in todo:
             context.log.info(f"{st.name}: {st.status} ({st.reason})")
         return RunRequest(
             asset_selection=[*(k for st in todo for k in sprite_keys(st.name)), MANIFEST_KEY],
             tags={
+                **({"sprites/not_loaded": ", ".join(unknown)[:200]} if unknown else {}),
                 "sprites/source": "schedule",
                 "sprites/count": str(len(todo)),
                 "sprites/stale": str(sum(st.status == "stale" for st in todo)),
