@@ -187,6 +187,19 @@ def test_materialize_two_sprites_through_graphql(dev: DagsterDev, project: Setti
     assert checks == dict.fromkeys(SPRITE_CHECKS, "SUCCEEDED")
 
 
+def test_a_failed_run_is_tagged_with_its_reason_by_the_daemon(dev: DagsterDev) -> None:
+    # slime's pixel and bevy stages without its render: the step refuses and says why
+    run_id = launch(dev, [["pixel", "slime"], ["bevy", "slime"]])
+    info = wait_for("the run to fail", lambda: (i := run_info(dev, run_id))["status"] in TERMINAL and i, 120)
+    assert info["status"] == "FAILURE"
+
+    def reason() -> str | None:
+        return {t["key"]: t["value"] for t in run_info(dev, run_id)["tags"]}.get("sprites/failure")
+
+    text = wait_for("the failure sensor to tag the run", reason, 60)
+    assert text.startswith("slime (sprite_specs/slime.yaml:1), step sprite__slime: GenerationError: slime: raw/slime")
+
+
 def test_runs_launched_at_once_go_through_the_queue_and_its_limits(dev: DagsterDev, project: Settings) -> None:
     # three runs at once; two pinned to the same ComfyUI server (tag limit: one per server at a time)
     same_a = launch(dev, keys_for("slime"), {"sprites/comfyui_server": "gpu-a:8188"})

@@ -14,7 +14,7 @@ from dagster import AssetChecksDefinition, AssetsDefinition, ScheduleDefinition,
 from pipeline.automation.checks import build_asset_checks
 from pipeline.automation.conditions import build_condition_sensor, with_conditions
 from pipeline.automation.schedules import build_rebuild_schedule
-from pipeline.automation.sensors import build_spec_sensor
+from pipeline.automation.sensors import build_failure_sensor, build_spec_sensor
 from pipeline.automation.settings import AutomationSettings
 from pipeline.settings import Settings
 from pipeline.specs import SpecSet
@@ -41,6 +41,7 @@ def build_automation(
         schedules=[build_rebuild_schedule(spec_set, settings, automation)],
         sensors=[
             build_spec_sensor(spec_set, settings, automation),
+            build_failure_sensor(spec_set, automation),
             *([build_condition_sensor(automation)] if conditions else []),
         ],
     )

@@ -12,24 +12,28 @@ describe the current specs.
 from dagster import (
     AssetSelection,
     DefaultSensorStatus,
+    RunFailureSensorContext,
     RunRequest,
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
+    run_failure_sensor,
     sensor,
 )
 
-from pipeline.assets import MANIFEST_KEY, resolve_requests, sprite_keys
+from pipeline.assets import MANIFEST_KEY, op_name, resolve_requests, sprite_keys
+from pipeline.automation.failures import describe_step_failure, readable_error
 from pipeline.automation.reload import request_reload
 from pipeline.automation.settings import AutomationSettings
 from pipeline.automation.spec_changes import SpecChanges, evaluate_spec_changes, loaded_input_hashes
 from pipeline.settings import Settings
 from pipeline.specs import SpecSet
 
-__all__ = ["SPEC_SENSOR_NAME", "build_spec_sensor", "run_request_for"]
+__all__ = ["FAILURE_SENSOR_NAME", "SPEC_SENSOR_NAME", "build_failure_sensor", "build_spec_sensor", "run_request_for"]
 
 SPEC_SENSOR_NAME = "sprite_spec_sensor"
+FAILURE_SENSOR_NAME = "sprite_failure_reasons"
 SOURCE_TAG = "sprites/source"
 _TAG_LIMIT = 200
 
@@ -48,6 +52,8 @@ def run_request_for(changes: SpecChanges) -> RunRequest:
 
 
 def _clip(text: str) -> str:
+    """A tag value: one line, at most ``_TAG_LIMIT`` characters."""
+    text = " ".join(text.split())
     return text if len(text) <= _TAG_LIMIT else text[: _TAG_LIMIT - 3] + "..."
 
 
@@ -87,3 +93,37 @@ def build_spec_sensor(spec_set: SpecSet, settings: Settings, automation: Automat
         return SensorResult(skip_reason=SkipReason(message), cursor=changes.cursor or context.cursor)
 
     return sprite_spec_sensor
+
+
+def build_failure_sensor(spec_set: SpecSet, automation: AutomationSettings) -> SensorDefinition:
+    """Tags every failed run with what failed and why, so the Runs list reads like a build report.
+
+    ``sprites/failed``: the sprites (or steps) that failed; ``sprites/failure``: the first reason, as our
+    own error states it (spec file and line, step, error class and message). The full text is in the
+    sensor's log and, of course, in the run's own event log.
+    """
+    specs_by_op = {op_name(name): loaded for name, loaded in spec_set.specs.items()}
+
+    @run_failure_sensor(
+        name=FAILURE_SENSOR_NAME,
+        minimum_interval_seconds=automation.sensor_interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING if automation.runs("sensor") else DefaultSensorStatus.STOPPED,
+        description="Tags failed runs with the failed sprites and the first reason (spec, step, error).",
+    )
+    def sprite_failure_reasons(context: RunFailureSensorContext) -> None:
+        steps = context.get_step_failure_events()
+        lines = [
+            describe_step_failure(ev.step_key, getattr(ev.event_specific_data, "error", None), specs_by_op)
+            for ev in steps
+        ]
+        if not lines:  # the run failed outside any step (e.g. its code location did not load)
+            data = context.failure_event.event_specific_data
+            lines = [f"run: {readable_error(getattr(data, 'error', None)) if data else context.failure_event.message}"]
+        failed = [specs_by_op[ev.step_key].name if ev.step_key in specs_by_op else str(ev.step_key) for ev in steps]
+        context.log.info(f"run {context.dagster_run.run_id} failed:\n" + "\n".join(lines))
+        context.instance.add_run_tags(
+            context.dagster_run.run_id,
+            {"sprites/failed": _clip(", ".join(failed) or "run"), "sprites/failure": _clip(lines[0])},
+        )
+
+    return sprite_failure_reasons
