@@ -30,14 +30,20 @@ __all__ = [
 CONDITION_SENSOR_NAME = "sprite_automation_conditions"
 
 
+def _inputs_changed() -> AutomationCondition:
+    """Missing, a new code version (the hash of the stage's inputs), or a dependency updated or requested now."""
+    trigger: AutomationCondition = (
+        AutomationCondition.missing()
+        | AutomationCondition.code_version_changed()
+        | AutomationCondition.any_deps_updated()
+    )
+    return trigger
+
+
 def sprite_condition() -> AutomationCondition:
     """Missing, new inputs (code version) or an upstream stage updated; never twice in flight."""
     return (
-        (
-            AutomationCondition.missing()
-            | AutomationCondition.code_version_changed()
-            | AutomationCondition.any_deps_updated()
-        ).since_last_handled()
+        _inputs_changed().since_last_handled()
         & ~AutomationCondition.any_deps_missing()
         & ~AutomationCondition.any_deps_in_progress()
         & ~AutomationCondition.in_progress()
@@ -47,11 +53,7 @@ def sprite_condition() -> AutomationCondition:
 def manifest_condition() -> AutomationCondition:
     """Republish when any sprite updated (or is requested now) or the set of specs changed."""
     return (
-        (
-            AutomationCondition.missing()
-            | AutomationCondition.code_version_changed()
-            | AutomationCondition.any_deps_updated()
-        ).since_last_handled()
+        _inputs_changed().since_last_handled()
         & ~AutomationCondition.any_deps_in_progress()
         & ~AutomationCondition.in_progress()
     ).with_label("a sprite or the spec list changed")
