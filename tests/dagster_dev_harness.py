@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -30,9 +31,17 @@ T = TypeVar("T")
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port below Linux's ephemeral range (32768+), where outgoing connections would not take it."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port found in 20000-32000")
 
 
 def make_dagster_home(path: Path, overrides: Mapping[str, Any] | None = None) -> Path:
@@ -59,6 +68,17 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, interval:
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live processes in process group ``pgid`` (read from /proc; empty where there is no /proc)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(stat.parent.name))
+    return members
 
 
 class DagsterDev:
@@ -129,8 +149,9 @@ class DagsterDev:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)  # stragglers of the session this harness started
+        for pid in _group_members(proc.pid):  # stragglers of the session this harness started, by id
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
         self.process = None
 
     def __enter__(self) -> DagsterDev:
@@ -146,6 +167,26 @@ class DagsterDev:
 
 
 @contextlib.contextmanager
-def dagster_dev(env: Mapping[str, str], log_path: Path) -> Iterator[DagsterDev]:
-    with DagsterDev(env, log_path) as dev:
-        yield dev
+def dagster_dev(
+    env_for_url: Callable[[str], Mapping[str, str]], log_path: Path, attempts: int = 2
+) -> Iterator[DagsterDev]:
+    """A started ``dagster dev``; ``env_for_url(url)`` gives its environment (which may name its own URL).
+
+    A start that fails (a port taken between choosing and binding it, a machine too busy) is retried
+    once on another port; the last failure is raised with the server's log.
+    """
+    for attempt in range(1, attempts + 1):
+        port = free_port()
+        dev = DagsterDev(env_for_url(f"http://127.0.0.1:{port}"), log_path, port=port)
+        try:
+            dev.start()
+        except (RuntimeError, TimeoutError) as exc:
+            dev.stop()
+            if attempt == attempts:
+                raise RuntimeError(f"dagster dev did not start: {exc}\n--- log ---\n{dev.log()}") from exc
+            continue
+        try:
+            yield dev
+        finally:
+            dev.stop()
+        return

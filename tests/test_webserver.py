@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from automation_project import BAT_YAML, make_project, project_env
-from dagster_dev_harness import DagsterDev, free_port, make_dagster_home, wait_for
+from dagster_dev_harness import DagsterDev, dagster_dev, make_dagster_home, wait_for
 
 from pipeline.automation.checks import SPRITE_CHECKS
 from pipeline.automation.schedules import SCHEDULE_NAME
@@ -83,18 +83,20 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="module")
 def dev(project: Settings, tmp_path_factory: pytest.TempPathFactory):
     home = make_dagster_home(tmp_path_factory.mktemp("dagster_home"), {"run_queue": {"dequeue_interval_seconds": 1}})
-    port = free_port()
-    env = {
-        **project_env(project),
-        "DAGSTER_HOME": str(home),
-        "SPRITES_SENSOR_INTERVAL": "5",
-        # the schedule ticks every minute, but starts stopped: the last test switches it on, so that it
-        # cannot rebuild, between two sensor ticks, what the sensor test expects the sensor to build
-        "SPRITES_AUTOMATION": "sensor",
-        "SPRITES_SCHEDULE_CRON": "* * * * *",
-        "SPRITES_DAGSTER_URL": f"http://127.0.0.1:{port}",
-    }
-    with DagsterDev(env, home / "dagster-dev.log", port=port) as server:
+
+    def env(url: str) -> dict[str, str]:
+        return {
+            **project_env(project),
+            "DAGSTER_HOME": str(home),
+            "SPRITES_SENSOR_INTERVAL": "5",
+            # the schedule ticks every minute, but starts stopped: the last test switches it on, so that it
+            # cannot rebuild, between two sensor ticks, what the sensor test expects the sensor to build
+            "SPRITES_AUTOMATION": "sensor",
+            "SPRITES_SCHEDULE_CRON": "* * * * *",
+            "SPRITES_DAGSTER_URL": url,
+        }
+
+    with dagster_dev(env, home / "dagster-dev.log") as server:
         yield server
         print(server.log())  # shown by pytest only when a test failed
 
