@@ -173,7 +173,7 @@ def test_invalid_spec_is_reported_and_nothing_advances(project: Settings, instan
     edit(project.specs_dir / "slime.yaml", "size: 16x16", "size: 16x16\ncolour: green")
     result = tick(defs, instance, cursor)
     text = skip_text(result)
-    assert "specs are invalid" in text
+    assert "specs do not load" in text
     assert "slime.yaml:5" in text and "unknown field 'colour'" in text
     assert result.cursor == cursor
 

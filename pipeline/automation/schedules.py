@@ -8,7 +8,6 @@ spec sensor (or the next reload) and named in the skip reason or the run's tags.
 """
 
 from dagster import (
-    AssetSelection,
     DefaultScheduleStatus,
     RunRequest,
     ScheduleDefinition,
@@ -18,6 +17,7 @@ from dagster import (
 )
 
 from pipeline.assets import MANIFEST_KEY, resolve_requests, sprite_keys
+from pipeline.automation.sensors import ASSET_JOB
 from pipeline.automation.settings import AutomationSettings
 from pipeline.errors import SpecError
 from pipeline.plan import manifest_is_current, sprite_states
@@ -36,7 +36,7 @@ def build_rebuild_schedule(spec_set: SpecSet, settings: Settings, automation: Au
         name=SCHEDULE_NAME,
         cron_schedule=automation.schedule_cron,
         execution_timezone=automation.schedule_timezone,
-        target=AssetSelection.all(),
+        job_name=ASSET_JOB,  # the implicit job of all assets: no extra job per sensor or schedule
         default_status=DefaultScheduleStatus.RUNNING if automation.runs("schedule") else DefaultScheduleStatus.STOPPED,
         description=(
             f"At '{automation.schedule_cron}' ({automation.schedule_timezone}; SPRITES_SCHEDULE_CRON): "

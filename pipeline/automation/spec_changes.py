@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pipeline.errors import SpecError
+from pipeline.errors import SpriteError
 from pipeline.generate.base import GenerationRequest
 from pipeline.plan import manifest_is_current, sprite_states
 from pipeline.records import load_records
@@ -148,13 +148,14 @@ def evaluate_spec_changes(
     current = hash_input_files(settings)
     previous = parse_cursor(cursor)
     if current != dict(loaded):
+        # reloading definitions that cannot load would break the code location, this sensor with it
         stale_defs = diff_files(loaded, current)
         try:
-            load_specs(settings.specs_dir)
-        except SpecError as exc:
+            resolve(load_specs(settings.specs_dir))  # binding workflow templates can fail too
+        except SpriteError as exc:
             return SpecChanges(
                 "invalid",
-                f"{_describe(stale_defs)} changed but the specs are invalid, so nothing "
+                f"{_describe(stale_defs)} changed but the specs do not load, so nothing "
                 f"is reloaded or built until they are fixed.\n{exc}",
                 changed_files=stale_defs,
             )
