@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from automation_project import evaluations, keys_of, load_defs, make_project, materialize, run_checks
 from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey, DagsterInstance
 from PIL import Image
 
@@ -23,6 +22,7 @@ from pipeline.automation.verify import (
 )
 from pipeline.export.manifest import MANIFEST_PATH
 from pipeline.specs.model import SpriteSpec
+from tests.automation_project import evaluations, keys_of, load_defs, make_project, materialize, run_checks
 
 
 def png(pixels: list[list[tuple[int, int, int, int]]]) -> bytes:
@@ -198,3 +198,13 @@ def test_a_deleted_sprite_file_fails_its_checks(built, restore) -> None:
     )
     manifest = results[AssetCheckKey(MANIFEST_KEY, "lists_every_spec")]
     assert not manifest.passed and "sprites/enemy/slime.png" in manifest.description
+
+
+def test_checks_are_defined_only_for_the_sprites_defined(tmp_path: Path) -> None:
+    from pipeline.automation.checks import build_asset_checks
+    from pipeline.specs import load_specs
+
+    settings = make_project(tmp_path / "game")
+    checks = build_asset_checks(load_specs(settings.specs_dir), only={"gem"})
+    keys = {key for c in checks for key in c.check_keys}
+    assert keys == all_check_keys("gem")

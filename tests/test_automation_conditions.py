@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from automation_project import keys_of, load_defs, make_project, materialize
 from dagster import DagsterInstance, evaluate_automation_conditions
 
 from pipeline.automation.conditions import CONDITION_SENSOR_NAME
+from tests.automation_project import keys_of, load_defs, make_project, materialize
 
 
 def requested(result) -> set:

@@ -6,11 +6,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from automation_project import load_defs, make_project
 from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_context
 
 from pipeline.automation.failures import describe_step_failure, readable_error
 from pipeline.automation.sensors import FAILURE_SENSOR_NAME
+from tests.automation_project import load_defs, make_project
 
 
 def err(cls_name: str, message: str, cause: object = None) -> SimpleNamespace:

@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 
 import pytest
-from automation_project import BAT_YAML, keys_of, load_defs, make_project, materialize
 from dagster import DagsterInstance, Definitions, SensorResult, build_sensor_context
 
 from pipeline.automation.reload import request_reload
@@ -18,6 +17,7 @@ from pipeline.automation.sensors import SPEC_SENSOR_NAME
 from pipeline.automation.spec_changes import diff_files, parse_cursor, render_cursor
 from pipeline.export.manifest import MANIFEST_PATH
 from pipeline.settings import Settings
+from tests.automation_project import BAT_YAML, keys_of, load_defs, make_project, materialize
 
 
 def tick(defs: Definitions, instance: DagsterInstance, cursor: str | None) -> SensorResult:

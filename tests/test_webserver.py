@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from automation_project import BAT_YAML, make_project, project_env
-from dagster_dev_harness import DagsterDev, dagster_dev, make_dagster_home, wait_for
 
 from pipeline.automation.checks import SPRITE_CHECKS
 from pipeline.automation.schedules import SCHEDULE_NAME
 from pipeline.automation.sensors import SPEC_SENSOR_NAME
 from pipeline.export.manifest import MANIFEST_PATH
 from pipeline.settings import Settings
+from tests.automation_project import BAT_YAML, make_project, project_env
+from tests.dagster_dev_harness import DagsterDev, dagster_dev, make_dagster_home, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -7,6 +7,7 @@ the decisions (what changed, what a check verifies) in modules without a Dagster
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from dagster import AssetChecksDefinition, AssetsDefinition, ScheduleDefinition, SensorDefinition
@@ -31,13 +32,21 @@ class Automation:
 
 
 def build_automation(
-    spec_set: SpecSet, settings: Settings, automation: AutomationSettings, assets: list[AssetsDefinition]
+    spec_set: SpecSet,
+    settings: Settings,
+    automation: AutomationSettings,
+    assets: list[AssetsDefinition],
+    only: Collection[str] | None = None,
 ) -> Automation:
-    """Everything that runs the pipeline without a person pressing a button, and what checks its output."""
+    """Everything that runs the pipeline without a person pressing a button, and what checks its output.
+
+    ``only``: the sprites whose assets ``assets`` defines (``build_assets(..., only=...)``); checks are
+    defined for those alone, since a check cannot target an asset that is not defined.
+    """
     conditions = automation.runs("conditions")
     return Automation(
         assets=with_conditions(assets) if conditions else assets,
-        asset_checks=build_asset_checks(spec_set),
+        asset_checks=build_asset_checks(spec_set, only),
         schedules=[build_rebuild_schedule(spec_set, settings, automation)],
         sensors=[
             build_spec_sensor(spec_set, settings, automation),

@@ -11,7 +11,7 @@ materializes, and can be run on their own from the UI's Checks tab at any time.
 """
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from dagster import (
@@ -99,16 +99,18 @@ def _materialized_sha(event: object) -> str | None:
     return str(getattr(value, "value", value)) if value is not None else None
 
 
-def build_asset_checks(spec_set: SpecSet) -> list[AssetChecksDefinition]:
+def build_asset_checks(spec_set: SpecSet, only: Collection[str] | None = None) -> list[AssetChecksDefinition]:
+    """The sprite checks (for ``only`` these sprites, when given) and the manifest checks (over every spec)."""
     names = list(spec_set.specs)
+    checked = [n for n in names if only is None or n in only]
     defs: list[AssetChecksDefinition] = []
-    if names:
+    if checked:
         sprite_specs = [
             AssetCheckSpec(check, asset=sprite_keys(name)[2], description=text)
-            for name in names
+            for name in checked
             for check, text in SPRITE_CHECKS.items()
         ]
-        by_bevy_key = {sprite_keys(name)[2]: spec_set.specs[name] for name in names}
+        by_bevy_key = {sprite_keys(name)[2]: spec_set.specs[name] for name in checked}
 
         @multi_asset_check(specs=sprite_specs, can_subset=True, name="sprite_checks")
         def sprite_checks(
