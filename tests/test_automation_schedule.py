@@ -102,6 +102,7 @@ def test_cron_timezone_and_status_come_from_settings(project: Settings) -> None:
             AutomationSettings(schedule_cron="30 2 * * 1", sensor_interval_seconds=60),
         ),
         ({"SPRITES_DAGSTER_URL": "http://127.0.0.1:3000/"}, AutomationSettings(dagster_url="http://127.0.0.1:3000")),
+        ({"SPRITES_DAGSTER_URL": "off"}, AutomationSettings()),
     ],
 )
 def test_automation_settings_from_env(env: dict[str, str], expected: AutomationSettings) -> None:

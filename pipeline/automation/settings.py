@@ -31,8 +31,8 @@ AUTOMATION_ENV_VARS: dict[str, tuple[str, str]] = {
     "SPRITES_SENSOR_INTERVAL": ("sensor_interval_seconds", "seconds between two looks at the spec files (default 15)"),
     "SPRITES_DAGSTER_URL": (
         "dagster_url",
-        "the webserver's URL (e.g. http://127.0.0.1:3000); lets the spec sensor reload the code location itself "
-        "when spec files are added, edited or deleted",
+        "the webserver's URL (e.g. http://127.0.0.1:3000; 'off' for none); lets the spec sensor reload the code "
+        "location itself when spec files are added, edited or deleted",
     ),
     "SPRITES_CODE_LOCATION": ("code_location", "name of the code location to reload (default: sprites)"),
 }
@@ -75,8 +75,8 @@ class AutomationSettings(BaseModel):
     @field_validator("dagster_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
+        if value is None or value.strip().lower() in ("", "off", "none"):
+            return None  # "off": the MCP server's spelling for "no webserver" (same variable)
         value = value.strip().rstrip("/")
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"'{value}' must be an http(s) URL such as http://127.0.0.1:3000")
