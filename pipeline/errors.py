@@ -18,7 +18,9 @@ message without a traceback.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "CacheError",
@@ -32,6 +34,7 @@ __all__ = [
     "SpecProblem",
     "SpriteError",
     "UnsafePathError",
+    "message_of",
 ]
 
 
@@ -103,3 +106,30 @@ class UnsafePathError(ExportError):
 
 class CacheError(SpriteError):
     """The cache folder itself is unusable (permissions, not a directory)."""
+
+
+def message_of(error: Any, *, with_class: bool = False) -> str:
+    """What to tell a user about a serialized error chain (Dagster's ``SerializableErrorInfo``).
+
+    Our own error's message when one is in the chain (it was written for the user), else the innermost
+    error's ``Class: message``. Dagster prefixes messages with the qualified class name; that is dropped.
+    """
+    if error is None:
+        return "unknown error"
+    chain = []
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        chain.append(error)
+        error = getattr(error, "cause", None) or getattr(error, "context", None)
+    ours = next((e for e in chain if (getattr(e, "cls_name", None) or "") in _OURS), None)
+    chosen = ours or chain[-1]
+    cls = getattr(chosen, "cls_name", None) or "Error"
+    message = (getattr(chosen, "message", "") or "").strip()
+    message = re.sub(rf"^(?:[\w.]+\.)?{re.escape(cls)}:\s*", "", message)
+    if with_class or ours is None:
+        return f"{cls}: {message}" if message else cls
+    return message or cls
+
+
+_OURS = frozenset(name for name in __all__ if name[0].isupper()) - {"SpecProblem"}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import re
 import threading
 import time
 import uuid
@@ -17,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, message_of
 from pipeline.settings import Settings
 
 __all__ = ["BuildEvent", "RunOutcome", "SpriteOutcome", "ensure_dagster_home", "run_sprites", "user_message"]
@@ -77,7 +76,7 @@ def run_sprites(
     from dagster._core.errors import DagsterInvalidConfigError
 
     from pipeline.assets import MANIFEST_KEY, sprite_keys
-    from pipeline.definitions import build_definitions
+    from pipeline.location import build_definitions
 
     ensure_dagster_home(settings)
     try:
@@ -176,33 +175,6 @@ def run_sprites(
     return RunOutcome(run_id, bool(res.success), outcomes, manifest_error, time.perf_counter() - start)
 
 
-_OUR_ERRORS = {
-    "SpriteError",
-    "SpecError",
-    "ConfigError",
-    "GenerationError",
-    "GenerationCancelled",
-    "ServerError",
-    "PixelateError",
-    "ExportError",
-    "UnsafePathError",
-    "CacheError",
-}
-
-
 def user_message(err: Any) -> str:
     """A step failure as the user should read it: our own error's message when one is in the chain."""
-    if err is None:
-        return "unknown error"
-    chain = []
-    while err is not None:
-        chain.append(err)
-        err = getattr(err, "cause", None)
-    for e in chain:
-        cls = getattr(e, "cls_name", "") or ""
-        if cls in _OUR_ERRORS:
-            msg = (getattr(e, "message", "") or "").strip()
-            # Dagster prefixes the qualified class name: "pipeline.errors.ExportError: ..."
-            return re.sub(rf"^(?:[\w]+\.)*{cls}:\s*", "", msg) or cls
-    last = chain[-1]
-    return f"{getattr(last, 'cls_name', '')}: {(getattr(last, 'message', '') or '').strip()}".strip(": ")
+    return message_of(err)

@@ -8,7 +8,7 @@ import sys
 from dagster import AssetKey, in_process_executor
 
 from pipeline.assets import MANIFEST_KEY
-from pipeline.definitions import build_definitions
+from pipeline.location import build_definitions
 from pipeline.specs import load_specs
 from tests.conftest import REPO
 
@@ -35,7 +35,11 @@ def test_one_step_per_sprite(project) -> None:  # type: ignore[no-untyped-def]
     job = defs.resolve_implicit_global_asset_job_def()
     ops = {node.name for node in job.graph.node_defs}
     assert "sprite__knight_walk" in ops and "bevy__manifest" in ops
-    assert len(ops) == len(load_specs(project.specs_dir)) + 1
+    # one step per sprite, the manifest, and two check steps (every sprite's checks in one of them)
+    assert ops - {"sprite_checks", "manifest_checks"} == {
+        f"sprite__{n.replace('-', '_')}" for n in load_specs(project.specs_dir).specs
+    } | {"bevy__manifest"}
+    assert {"sprite_checks", "manifest_checks"} <= ops
 
 
 def test_code_location_loads_like_dagster_dev_does() -> None:

@@ -16,7 +16,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 from fastmcp import Client
 
-from pipeline.definitions import build_definitions
+from pipeline.location import build_definitions
 from pipeline.mcp import server
 from pipeline.mcp.history import VIA_TAG
 from pipeline.mcp.webserver import DagsterWebserver

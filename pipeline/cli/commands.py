@@ -305,6 +305,8 @@ def dev_cmd(host: str, port: int, dagster_args: tuple[str, ...], **kwargs: Any) 
         ("SPRITES_CACHE_DIR", settings.cache_dir),
     ):
         env[var] = str(value)
+    # the spec sensor reloads the code location through this webserver when spec files come and go
+    env.setdefault("SPRITES_DAGSTER_URL", f"http://{host}:{port}")
     workspace = settings.project_dir / "workspace.yaml"
     if not workspace.is_file():  # a project of its own, outside this repository: same code location
         workspace = settings.state_dir / "workspace.yaml"

@@ -81,7 +81,7 @@ class Runner:
         def work() -> None:
             with self._in_process:
                 try:
-                    import pipeline.definitions  # noqa: F401  (imports dagster and the asset factory)
+                    import pipeline.location  # noqa: F401  (imports dagster and the asset factory)
 
                     self.history.instance()
                 except Exception:  # only a head start: the first run reports any problem properly

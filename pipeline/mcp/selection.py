@@ -18,7 +18,7 @@ def sprites_in_selection(settings: Settings, selection: str) -> list[str]:
     from dagster import AssetSelection
     from dagster._core.errors import DagsterError
 
-    from pipeline.definitions import build_definitions
+    from pipeline.location import build_definitions
 
     graph = build_definitions(settings).resolve_asset_graph()
     try:

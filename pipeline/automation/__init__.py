@@ -1,0 +1,56 @@
+"""Automation and observability: the spec sensor, the rebuild schedule, asset checks, declarative conditions.
+
+``build_automation`` is what ``definitions.py`` calls; each part lives in its own small module, and
+the decisions (what changed, what a check verifies) in modules without a Dagster import
+(``spec_changes``, ``verify``, ``reload``, ``settings``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from dagster import AssetChecksDefinition, AssetsDefinition, ScheduleDefinition, SensorDefinition
+
+from pipeline.automation.checks import build_asset_checks
+from pipeline.automation.conditions import build_condition_sensor, with_conditions
+from pipeline.automation.schedules import build_rebuild_schedule
+from pipeline.automation.sensors import build_failure_sensor, build_spec_sensor
+from pipeline.automation.settings import AutomationSettings
+from pipeline.settings import Settings
+from pipeline.specs import SpecSet
+
+__all__ = ["Automation", "AutomationSettings", "build_automation"]
+
+
+@dataclass(frozen=True)
+class Automation:
+    assets: list[AssetsDefinition]  # the input assets, with automation conditions when enabled
+    asset_checks: list[AssetChecksDefinition]
+    schedules: list[ScheduleDefinition]
+    sensors: list[SensorDefinition]
+
+
+def build_automation(
+    spec_set: SpecSet,
+    settings: Settings,
+    automation: AutomationSettings,
+    assets: list[AssetsDefinition],
+    only: Collection[str] | None = None,
+) -> Automation:
+    """Everything that runs the pipeline without a person pressing a button, and what checks its output.
+
+    ``only``: the sprites whose assets ``assets`` defines (``build_assets(..., only=...)``); checks are
+    defined for those alone, since a check cannot target an asset that is not defined.
+    """
+    conditions = automation.runs("conditions")
+    return Automation(
+        assets=with_conditions(assets) if conditions else assets,
+        asset_checks=build_asset_checks(spec_set, only),
+        schedules=[build_rebuild_schedule(spec_set, settings, automation)],
+        sensors=[
+            build_spec_sensor(spec_set, settings, automation),
+            build_failure_sensor(spec_set, automation),
+            *([build_condition_sensor(automation)] if conditions else []),
+        ],
+    )
