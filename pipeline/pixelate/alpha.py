@@ -1,0 +1,84 @@
+"""Transparency at logical size: background removal, orphan pixels, a 1 px outline.
+
+Everything here works on the sprite's own grid (at most a few hundred cells a side), so the
+flood fill is a handful of vectorized run-filling sweeps rather than a per-pixel queue.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["add_outline", "border_background", "flood_from_border", "key_mask", "remove_orphans"]
+
+BORDER_SHARE = 0.5  # the commonest border colour must cover this share of the border to be "the background"
+
+
+def _border_cells(a: np.ndarray) -> np.ndarray:
+    """The border ring of an (h, w, ...) array, each cell once."""
+    h, w = a.shape[:2]
+    if h <= 2 or w <= 2:
+        return a.reshape(h * w, *a.shape[2:])
+    return np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
+
+
+def border_background(lab: np.ndarray, candidates: np.ndarray, tolerance: float) -> np.ndarray | None:
+    """OKLab colour of the background: the densest colour on the border, or None when no colour dominates.
+
+    ``candidates`` marks cells that may be background (for example: not already transparent).
+    """
+    ring = _border_cells(lab)[_border_cells(candidates)]
+    if len(ring) == 0:
+        return None
+    d = np.linalg.norm(ring[:, None, :] - ring[None, :, :], axis=2)
+    close = d < tolerance
+    density = close.sum(axis=1)
+    mode = int(density.argmax())
+    if density[mode] < BORDER_SHARE * len(_border_cells(candidates)):
+        return None
+    return ring[close[mode]].mean(axis=0)
+
+
+def key_mask(lab: np.ndarray, key_lab: np.ndarray, tolerance: float) -> np.ndarray:
+    """Cells within ``tolerance`` (OKLab) of a key colour, anywhere in the sprite."""
+    return np.linalg.norm(lab - key_lab, axis=-1) < tolerance
+
+
+def flood_from_border(allowed: np.ndarray) -> np.ndarray:
+    """Cells of ``allowed`` 4-connected to the image border through ``allowed`` cells."""
+    mask = np.zeros_like(allowed)
+    mask[0], mask[-1], mask[:, 0], mask[:, -1] = allowed[0], allowed[-1], allowed[:, 0], allowed[:, -1]
+    while True:
+        grown = _fill_runs(allowed, mask)
+        grown = _fill_runs(allowed.T, grown.T).T
+        if np.array_equal(grown, mask):
+            return mask
+        mask = grown
+
+
+def _fill_runs(allowed: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """Fill every horizontal run of ``allowed`` cells that holds a seed."""
+    start = allowed.copy()
+    start[:, 1:] &= ~allowed[:, :-1]
+    run = np.cumsum(start.ravel())
+    seeded = np.zeros(int(run[-1]) + 1, dtype=bool)
+    seeded[run[(seeds & allowed).ravel()]] = True
+    return allowed & seeded[run].reshape(allowed.shape)
+
+
+def _neighbours(mask: np.ndarray, diagonal: bool) -> np.ndarray:
+    """How many of each cell's 4 (or 8) neighbours are set."""
+    p = np.pad(mask, 1).astype(np.uint8)
+    count = p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]
+    if diagonal:
+        count = count + p[:-2, :-2] + p[:-2, 2:] + p[2:, :-2] + p[2:, 2:]
+    return count
+
+
+def remove_orphans(opaque: np.ndarray) -> np.ndarray:
+    """Opaque cells with no opaque neighbour (8-connected): stray pixels to clear."""
+    return opaque & (_neighbours(opaque, diagonal=True) == 0)
+
+
+def add_outline(opaque: np.ndarray) -> np.ndarray:
+    """Transparent cells touching an opaque one (4-connected): where a 1 px outline goes."""
+    return ~opaque & (_neighbours(opaque, diagonal=False) > 0)
