@@ -22,20 +22,23 @@ def _border_cells(a: np.ndarray) -> np.ndarray:
 
 
 def border_background(lab: np.ndarray, candidates: np.ndarray, tolerance: float) -> np.ndarray | None:
-    """OKLab colour of the background: the densest colour on the border, or None when no colour dominates.
+    """OKLab colour of the background: the commonest colour on the border, or None when none dominates.
 
-    ``candidates`` marks cells that may be background (for example: not already transparent).
+    ``candidates`` marks cells that may be background (for example: not already transparent). The
+    commonest colour is found by binning the border's colours into cubes of half the tolerance; the
+    fullest cube seeds the estimate, refined as the mean of border cells within the tolerance.
     """
     ring = _border_cells(lab)[_border_cells(candidates)]
+    total = len(_border_cells(candidates))
     if len(ring) == 0:
         return None
-    d = np.linalg.norm(ring[:, None, :] - ring[None, :, :], axis=2)
-    close = d < tolerance
-    density = close.sum(axis=1)
-    mode = int(density.argmax())
-    if density[mode] < BORDER_SHARE * len(_border_cells(candidates)):
+    cubes = np.floor(ring / (tolerance / 2)).astype(np.int64)
+    _, inverse, counts = np.unique(cubes, axis=0, return_inverse=True, return_counts=True)
+    seed = ring[inverse.ravel() == counts.argmax()].mean(axis=0)
+    close = np.linalg.norm(ring - seed, axis=1) < tolerance
+    if close.sum() < BORDER_SHARE * total:
         return None
-    return ring[close[mode]].mean(axis=0)
+    return ring[close].mean(axis=0)
 
 
 def key_mask(lab: np.ndarray, key_lab: np.ndarray, tolerance: float) -> np.ndarray:

@@ -19,6 +19,7 @@ from pipeline.pixelate import alpha as alpha_ops
 from pipeline.pixelate.cells import cell_colours
 from pipeline.pixelate.color import hex_to_rgb, oklab_to_srgb, rgb_to_hex, srgb_to_oklab
 from pipeline.pixelate.dither import map_to_palette
+from pipeline.pixelate.drift import correct_drift
 from pipeline.pixelate.grid import Grid, detect_grid
 from pipeline.pixelate.palettes import NAMED_PALETTES, normalize_hex
 from pipeline.pixelate.params import PixelParams, PixelResult
@@ -36,6 +37,7 @@ class _Frame:
     background: np.ndarray | None  # OKLab colour removed as background
     removed_background: int
     removed_orphans: int
+    drift_gain: list[float] | None = None
 
 
 def render_array(frame: Image.Image) -> np.ndarray:
@@ -132,6 +134,12 @@ def pixelate_frames(frames: Sequence[Image.Image], params: PixelParams) -> Pixel
     if outline is not None:
         outline_index = int(np.argmin(np.linalg.norm(palette_lab - srgb_to_oklab(hex_to_rgb([outline]))[0], axis=1)))
 
+    if params.correct_drift and not isinstance(params.palette, int):
+        for f in read:
+            f.rgb, f.drift_gain = correct_drift(f.rgb, f.opaque, palette_rgb)
+            if f.drift_gain is not None:
+                f.lab = srgb_to_oklab(f.rgb)
+
     out: list[Image.Image] = []
     used = np.zeros(len(palette_rgb), dtype=bool)
     outline_pixels = 0
@@ -184,6 +192,7 @@ def _metadata(
         "outline_colour": palette_hex[outline_index] if outline_index is not None else None,
         "outline_pixels": outline_pixels,
         "dither": params.dither,
+        "drift_gain": read[0].drift_gain,
         "opaque_pixels": int(sum(int(f.opaque.sum()) for f in read)) + outline_pixels,
     }
     if len(read) > 1:

@@ -22,7 +22,8 @@ class PixelParams:
     ``palette``: a name from NAMED_PALETTES, explicit '#rrggbb' colours, or N for an adaptive palette of
     at most N colours shared by all frames. ``background``: auto (flood fill from the border on its
     dominant colour), none, or a key colour '#rrggbb' removed everywhere. ``min_confidence``: below
-    this grid confidence the stage refuses the render instead of guessing.
+    this grid confidence the stage refuses the render instead of guessing. ``correct_drift``: with a fixed
+    palette, divide out a smooth brightness/colour drift fitted against the palette before mapping.
     """
 
     width: int | None
@@ -35,6 +36,7 @@ class PixelParams:
     cleanup: bool = True
     background_tolerance: float = 0.08
     min_confidence: float = 0.5
+    correct_drift: bool = True
 
     def cache_fields(self) -> dict[str, Any]:
         """Everything that determines the output, for the stage's cache key."""
@@ -49,6 +51,7 @@ class PixelParams:
             "cleanup": self.cleanup,
             "background_tolerance": self.background_tolerance,
             "min_confidence": self.min_confidence,
+            "correct_drift": self.correct_drift,
         }
 
     def check(self) -> None:

@@ -3,7 +3,7 @@
 Quantizing the full render wastes slots on noise and edge blends; the cells are already one
 colour per art pixel, so each true colour is a tight cloud. The steps:
 
-1. Over-cluster with Pillow's median cut (fast, in C) into up to 256 boxes.
+1. Over-cluster with Pillow's octree (fast, in C) into 4N (at least 64, at most 256) clusters.
 2. Merge boxes that are one colour split by noise: two clusters whose centres lie within three
    times their pooled spread (or 0.02 OKLab) are one colour. A palette never holds two entries
    for one true colour, even when N leaves room for them (that would make pixels flicker).
@@ -31,13 +31,13 @@ def adaptive_palette(rgb: np.ndarray, n_colours: int) -> np.ndarray:
     if len(pts) == 0 or n_colours <= 0:
         return np.empty((0, 3), dtype=np.uint8)
     key = (pts[:, 0].astype(np.int32) << 16) | (pts[:, 1].astype(np.int32) << 8) | pts[:, 2]
-    uniq, first, counts = np.unique(key, return_index=True, return_counts=True)
+    _, first, counts = np.unique(key, return_index=True, return_counts=True)
     colours = pts[first]
     lab = srgb_to_oklab(colours)
     weights = counts.astype(np.float64)
     if len(colours) <= n_colours and _min_distance(lab) >= _SAME_COLOUR:
         return _sorted(colours)
-    labels = _median_cut(colours, counts, min(256, max(4 * n_colours, 32), len(colours)))
+    labels = _over_cluster(pts, colours, lab, min(256, max(4 * n_colours, 64)))
     centres, n, ss = _cluster_stats(lab, weights, labels)
     centres, n = _merge(centres, n, ss, n_colours)
     for _ in range(_LLOYD_STEPS):
@@ -69,15 +69,14 @@ def _assign(lab: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return score.argmin(axis=1)
 
 
-def _median_cut(colours: np.ndarray, counts: np.ndarray, boxes: int) -> np.ndarray:
-    """Label each unique colour with a median-cut box (Pillow), the colours weighted by their counts."""
+def _over_cluster(pts: np.ndarray, colours: np.ndarray, lab: np.ndarray, boxes: int) -> np.ndarray:
+    """Label each unique colour with one of up to ``boxes`` initial clusters (Pillow's octree, in C)."""
     if boxes >= len(colours):
         return np.arange(len(colours))
-    strip = np.repeat(colours, np.minimum(counts, 64), axis=0)  # weight, bounded so the strip stays small
-    q = Image.fromarray(strip.reshape(1, -1, 3), "RGB").quantize(colors=boxes, method=Image.Quantize.MEDIANCUT)
+    q = Image.fromarray(pts.reshape(1, -1, 3), "RGB").quantize(colors=boxes, method=Image.Quantize.FASTOCTREE)
     pal = np.array(q.getpalette()[: 3 * boxes], dtype=np.uint8).reshape(-1, 3)
     used = np.unique(np.asarray(q))
-    return _assign(srgb_to_oklab(colours), srgb_to_oklab(pal[used]))
+    return _assign(lab, srgb_to_oklab(pal[used]))
 
 
 def _cluster_stats(
