@@ -8,6 +8,8 @@ grow with the render's resolution: a 1024 px render and a 4096 px one sample the
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from pipeline.pixelate.grid import AxisGrid, Grid
@@ -15,6 +17,7 @@ from pipeline.pixelate.grid import AxisGrid, Grid
 __all__ = ["cell_colours", "sample_positions"]
 
 _MAX_SAMPLES = 6  # per axis and cell
+_LEAK_IGNORED = 0.985  # own share above which the blur's leak is left alone
 _INLIER = 24  # levels from the seed a sample may differ and still count (noise ~6, JPEG ringing more)
 
 
@@ -43,8 +46,42 @@ def cell_colours(image: np.ndarray, grid: Grid) -> np.ndarray:
     # Samples first and contiguous: every reduction below is a cheap elementwise pass.
     samples = np.ascontiguousarray(picked.reshape(rows, my, cols, mx, c).transpose(1, 3, 0, 2, 4))
     if my * mx <= 4:
-        return np.median(samples.reshape(my * mx, rows, cols, c), axis=0).round().astype(np.uint8)
-    return _seeded_mean(samples)
+        colours = np.median(samples.reshape(my * mx, rows, cols, c), axis=0).round().astype(np.uint8)
+    else:
+        colours = _seeded_mean(samples)
+    return _undo_leak(colours, _own_share(grid.x, xs), _own_share(grid.y, ys))
+
+
+def _own_share(axis: AxisGrid, positions: np.ndarray) -> float:
+    """Share of a cell's samples that is its own colour along one axis, given the edges' Gaussian blur."""
+    if axis.blur <= 0 or axis.period < 2:
+        return 1.0
+    # Sample offsets from the cell centre (pixel centres), for a whole cell away from the image border.
+    k = min(1, len(positions) - 1)
+    u = positions[k] + 0.5 - (axis.start + (k + 0.5) * axis.period)
+    scale = axis.blur * math.sqrt(2)
+    half = axis.period / 2
+    shares = [(math.erf((half - d) / scale) + math.erf((half + d) / scale)) / 2 for d in u]
+    return float(np.mean(shares))
+
+
+def _undo_leak(colours: np.ndarray, fx: float, fy: float) -> np.ndarray:
+    """Remove the blur's leak of neighbouring cells into each cell's samples (a no-op for sharp renders).
+
+    measured = fx*fy*own + (1-fx)*fy*mean(left, right) + fx*(1-fy)*mean(up, down) (+ a diagonal term),
+    solved for ``own`` with the measured neighbours standing in for theirs. RGB only; alpha is kept.
+    """
+    if min(fx, fy) > _LEAK_IGNORED:
+        return colours
+    rgb = colours[..., :3].astype(np.float32)
+    p = np.pad(rgb, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    across = (p[1:-1, :-2] + p[1:-1, 2:]) / 2
+    down = (p[:-2, 1:-1] + p[2:, 1:-1]) / 2
+    diagonal = (p[:-2, :-2] + p[:-2, 2:] + p[2:, :-2] + p[2:, 2:]) / 4
+    own = (rgb - (1 - fx) * fy * across - fx * (1 - fy) * down - (1 - fx) * (1 - fy) * diagonal) / (fx * fy)
+    out = colours.copy()
+    out[..., :3] = np.clip(own + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
 def _median5(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray, e: np.ndarray) -> np.ndarray:
