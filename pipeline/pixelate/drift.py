@@ -20,6 +20,7 @@ __all__ = ["correct_drift"]
 _MAX_GAIN = 0.15
 _ROUNDS = 2
 _MIN_CELLS = 24
+_FIT_CELLS = 4096
 
 
 def _nearest_two(lab: np.ndarray, pal_lab: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -27,29 +28,34 @@ def _nearest_two(lab: np.ndarray, pal_lab: np.ndarray) -> tuple[np.ndarray, np.n
     d2 = ((lab * lab).sum(axis=1)[:, None] + (pal_lab * pal_lab).sum(axis=1)[None, :] - 2.0 * (lab @ pal_lab.T)).clip(
         min=0
     )
+    nearest = d2.argmin(axis=1)
+    rows = np.arange(len(d2))
+    first = d2[rows, nearest]
     if d2.shape[1] < 2:
-        return d2.argmin(axis=1), d2.min(axis=1), np.full(len(d2), np.inf)
-    two = np.partition(d2, 1, axis=1)[:, :2]
-    return d2.argmin(axis=1), two[:, 0], two[:, 1]
+        return nearest, first, np.full(len(d2), np.inf)
+    d2[rows, nearest] = np.inf
+    return nearest, first, d2.min(axis=1)
 
 
 def correct_drift(
     rgb: np.ndarray, opaque: np.ndarray, palette_rgb: np.ndarray
 ) -> tuple[np.ndarray, list[float] | None]:
-    """(corrected (h, w, 3) uint8 cells, gains [r, g, b] at the centre or None when nothing was corrected)."""
+    """(corrected (h, w, 3) uint8 cells, gains [r, g, b] at the centre, or None when nothing was corrected)."""
     h, w = rgb.shape[:2]
     if opaque.sum() < _MIN_CELLS or len(palette_rgb) < 2:
         return rgb, None
     pal = palette_rgb.astype(np.float64)
     pal_lab = srgb_to_oklab(palette_rgb)
-    ys, xs = np.nonzero(opaque)
+    all_ys, all_xs = np.nonzero(opaque)
+    step = max(1, len(all_ys) // _FIT_CELLS)  # the fit needs a few thousand cells, not all of them
+    ys, xs = all_ys[::step], all_xs[::step]
     u = xs / max(w - 1, 1) - 0.5
     v = ys / max(h - 1, 1) - 0.5
     observed = rgb[ys, xs].astype(np.float64)
     current = observed
     idx, d1, _ = _nearest_two(srgb_to_oklab(rgb[ys, xs]), pal_lab)
     start_error = float(np.sqrt(d1).mean())
-    best_error, best_field = start_error, None
+    best_error, best_coef = start_error, None
     for _ in range(_ROUNDS):
         idx, d1, d2 = _nearest_two(srgb_to_oklab(np.clip(current + 0.5, 0, 255).astype(np.uint8)), pal_lab)
         sure = d1 < 0.25 * d2  # nearest entry at most half as far as the second: unambiguous
@@ -57,10 +63,12 @@ def correct_drift(
             break
         target = pal[idx[sure]]
         field = np.empty((len(u), 3))
+        coefs = np.empty((3, 3))
         for c in range(3):
             p = target[:, c]
             design = np.stack([p, p * u[sure], p * v[sure]], axis=1)
             coef, *_ = np.linalg.lstsq(design, observed[sure, c], rcond=None)
+            coefs[c] = coef
             field[:, c] = coef[0] + coef[1] * u + coef[2] * v
         if np.abs(field - 1.0).max() > _MAX_GAIN:
             break
@@ -69,9 +77,13 @@ def correct_drift(
         error = float(np.sqrt(d1).mean())
         if error >= best_error:
             break
-        best_error, best_field = error, field
-    if best_field is None:
+        best_error, best_coef = error, coefs
+    if best_coef is None:
         return rgb, None
+    g = best_coef  # per channel: (gain at the centre, change across x, change across y)
+    u_all = all_xs[:, None] / max(w - 1, 1) - 0.5
+    v_all = all_ys[:, None] / max(h - 1, 1) - 0.5
+    field_all = np.clip(g[:, 0] + g[:, 1] * u_all + g[:, 2] * v_all, 1 - _MAX_GAIN, 1 + _MAX_GAIN)
     out = rgb.copy()
-    out[ys, xs] = np.clip(observed / best_field + 0.5, 0, 255).astype(np.uint8)
-    return out, [round(float(g), 4) for g in best_field.mean(axis=0)]
+    out[all_ys, all_xs] = np.clip(rgb[all_ys, all_xs] / field_all + 0.5, 0, 255).astype(np.uint8)
+    return out, [round(float(gain), 4) for gain in g[:, 0]]
