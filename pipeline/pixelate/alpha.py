@@ -10,6 +10,7 @@ import numpy as np
 
 __all__ = ["add_outline", "border_background", "flood_from_border", "key_mask", "remove_orphans"]
 
+DRIFT_REACH = 2.5  # a drifting background may end this many tolerances away from the border's colour
 BORDER_SHARE = 0.5  # the commonest border colour must cover this share of the border to be "the background"
 
 
@@ -46,22 +47,41 @@ def key_mask(lab: np.ndarray, key_lab: np.ndarray, tolerance: float) -> np.ndarr
     return np.linalg.norm(lab - key_lab, axis=-1) < tolerance
 
 
-def flood_from_border(allowed: np.ndarray) -> np.ndarray:
-    """Cells of ``allowed`` 4-connected to the image border through ``allowed`` cells."""
-    mask = np.zeros_like(allowed)
-    mask[0], mask[-1], mask[:, 0], mask[:, -1] = allowed[0], allowed[-1], allowed[:, 0], allowed[:, -1]
+def flood_from_border(
+    allowed: np.ndarray, seeds: np.ndarray | None = None, lab: np.ndarray | None = None, step: float = np.inf
+) -> np.ndarray:
+    """Cells of ``allowed`` 4-connected to the border seeds through ``allowed`` cells.
+
+    ``seeds``: where the fill may start (default: every allowed border cell). With ``lab`` and
+    ``step``, the fill only crosses between neighbours closer than ``step`` (OKLab): it follows a
+    background that drifts slowly across the image but stops at the sharp edge of the sprite.
+    """
+    if seeds is None:
+        seeds = np.zeros_like(allowed)
+        seeds[0], seeds[-1], seeds[:, 0], seeds[:, -1] = True, True, True, True
+    mask = seeds & allowed
+    across = _links(lab, step, axis=1) if lab is not None else None
+    down = _links(lab, step, axis=0) if lab is not None else None
     while True:
-        grown = _fill_runs(allowed, mask)
-        grown = _fill_runs(allowed.T, grown.T).T
+        grown = _fill_runs(allowed, mask, across)
+        grown = _fill_runs(allowed.T, grown.T, None if down is None else down.T).T
         if np.array_equal(grown, mask):
             return mask
         mask = grown
 
 
-def _fill_runs(allowed: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-    """Fill every horizontal run of ``allowed`` cells that holds a seed."""
+def _links(lab: np.ndarray, step: float, axis: int) -> np.ndarray:
+    """links[y, x] (axis 1): cell (y, x) is within ``step`` of its left neighbour (column 0: False)."""
+    d = np.linalg.norm(np.diff(lab, axis=axis), axis=-1) < step
+    pad = ((0, 0), (1, 0)) if axis == 1 else ((1, 0), (0, 0))
+    return np.pad(d, pad, constant_values=False)
+
+
+def _fill_runs(allowed: np.ndarray, seeds: np.ndarray, linked: np.ndarray | None = None) -> np.ndarray:
+    """Fill every horizontal run of ``allowed`` (and ``linked``) cells that holds a seed."""
     start = allowed.copy()
-    start[:, 1:] &= ~allowed[:, :-1]
+    joined = allowed[:, :-1] if linked is None else allowed[:, :-1] & linked[:, 1:]
+    start[:, 1:] &= ~joined
     run = np.cumsum(start.ravel())
     seeded = np.zeros(int(run[-1]) + 1, dtype=bool)
     seeded[run[(seeds & allowed).ravel()]] = True

@@ -81,10 +81,17 @@ def _read_frame(arr: np.ndarray, grid: Grid, params: PixelParams) -> _Frame:
     background = None
     removed = np.zeros_like(opaque)
     if params.background == "auto":
-        background = alpha_ops.border_background(lab, opaque, params.background_tolerance)
+        tol = params.background_tolerance
+        background = alpha_ops.border_background(lab, opaque, tol)
         if background is not None:
-            close = np.linalg.norm(lab - background, axis=-1) < params.background_tolerance
-            removed = alpha_ops.flood_from_border(close & opaque)
+            distance = np.linalg.norm(lab - background, axis=-1)
+            seeds = np.zeros_like(opaque)
+            seeds[0], seeds[-1], seeds[:, 0], seeds[:, -1] = True, True, True, True
+            # Start on border cells of the background colour; grow between similar neighbours, so a
+            # drifting background is followed, but never further than DRIFT_REACH tolerances from it.
+            removed = alpha_ops.flood_from_border(
+                opaque & (distance < alpha_ops.DRIFT_REACH * tol), seeds & (distance < tol), lab, tol
+            )
     elif params.background != "none":
         background = srgb_to_oklab(hex_to_rgb([normalize_hex(params.background)]))[0]
         removed = alpha_ops.key_mask(lab, background, params.background_tolerance) & opaque
