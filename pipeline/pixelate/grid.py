@@ -31,6 +31,7 @@ _STRONG_FACTOR = 4.0  # strong edges: above this multiple of it...
 _STRONG_FLOOR = 72  # ...plus ~12 levels per channel (units: 2 lines x 3 channels)
 _STRONG_SHARE = 0.4  # ...and above this share of the strongest edges (99th percentile)
 _PSEUDO_EVENTS = 20.0
+_NEAR_TOP = 0.7  # periods scoring this share of the best are candidates (the largest wins)
 _TIE_PX = 0.75  # phases this close to half a cell are a tie between two runs of cells
 _BLUR_LINES = 32  # line pairs used to measure the blur
 _MIN_BLUR_EDGES = 20  # a grid line needs more strong edges than this to count for much
@@ -49,8 +50,8 @@ class AxisGrid:
     @property
     def offset(self) -> float:
         """Phase of the grid: where the first whole cell begins, in [0, period) (0.01 px resolution)."""
-        phase = round(self.start % self.period, 2)
-        return 0.0 if phase >= round(self.period, 2) else phase
+        phase = self.start % self.period
+        return 0.0 if self.period - phase < 0.05 else round(phase, 2)
 
     def edges(self) -> np.ndarray:
         """Cell boundaries in render coordinates (``count + 1`` values, the outer ones may lie outside)."""
@@ -248,23 +249,28 @@ def detect_axis(profile: Profile, length: int, count: int | None = None) -> Axis
 
 
 def best_period(profiles: list[Profile], length: int) -> float:
-    """The fake pixel size that best explains the edges of all ``profiles`` (summed strengths)."""
+    """The fake pixel size that best explains the edges of all ``profiles``.
 
-    def strength(period: float) -> float:
-        return sum(_strength(p, period)[0] for p in profiles)
+    A period is scored by the share of all edge energy that lies on one line per period. The true
+    period and its halves, thirds... (which fold its lines onto theirs) all score near the top;
+    multiples of it score a half, a third...; other periods little. So: the largest period near the
+    top score, then refined to a fraction of a pixel (renders are not always integer upscales).
+    """
+
+    def share(period: float) -> float:
+        return sum(_strength(p, period)[0] for p in profiles) / (period * len(profiles))
 
     top = max(_MIN_PERIOD + 1, min(64.0, length / 4))
     candidates = np.arange(_MIN_PERIOD, top + 1)
-    scores = np.array([strength(float(c)) for c in candidates])
+    scores = np.array([share(float(c)) for c in candidates])
     if scores.max() <= 0:
         return float(candidates[0])
-    # Multiples of the true period score as well as it does; halves score half. Smallest near the top.
-    coarse = float(candidates[np.flatnonzero(scores >= 0.7 * scores.max())[0]])
+    coarse = float(candidates[np.flatnonzero(scores >= _NEAR_TOP * scores.max())[-1]])
     fine = np.arange(coarse - 0.5, coarse + 0.5001, 0.02)
     fine = fine[fine >= _MIN_PERIOD]
-    fine_scores = np.array([strength(float(c)) for c in fine])
+    fine_scores = np.array([share(float(c)) for c in fine])
     # Prefer the whole number when it is as good: renders are usually integer upscales.
-    if strength(coarse) >= 0.97 * fine_scores.max():
+    if share(coarse) >= 0.97 * fine_scores.max():
         return coarse
     return float(fine[int(np.argmax(fine_scores))])
 
