@@ -2,8 +2,9 @@
 
 Dithering is off by default: recovered pixel art is already one palette colour per cell, and
 dithering would add noise. It helps when a render's colours lie between the palette's (a smooth
-gradient mapped to 4 Game Boy shades). Both variants are vectorized: ordered dithering is one
-offset per cell; error diffusion walks anti-diagonals (x + 2y = t), because every pixel only
+gradient mapped to 4 Game Boy shades). Both variants are vectorized: ordered dithering picks, per
+cell, between its two nearest palette colours by comparing its position between them with a 4x4
+Bayer threshold; error diffusion walks anti-diagonals (x + 2y = t), because every pixel only
 pushes error to pixels with a larger t, so all pixels of one t can be processed at once.
 """
 
@@ -25,13 +26,18 @@ def _nearest(lab: np.ndarray, pal: np.ndarray) -> np.ndarray:
     return score.argmin(axis=-1)
 
 
-def _spacing(pal: np.ndarray) -> float:
-    """Typical distance between a palette colour and its nearest other colour (OKLab)."""
-    if len(pal) < 2:
-        return 0.0
-    d = np.linalg.norm(pal[:, None, :] - pal[None, :, :], axis=2)
-    np.fill_diagonal(d, np.inf)
-    return float(np.median(d.min(axis=1)))
+def _ordered(lab: np.ndarray, pal: np.ndarray) -> np.ndarray:
+    """Bayer dithering between each cell's two nearest palette colours, in proportion to its position between them."""
+    h, w = lab.shape[:2]
+    score = (pal * pal).sum(axis=1) - 2.0 * (lab @ pal.T)
+    first = score.argmin(axis=-1)
+    np.put_along_axis(score, first[..., None], np.inf, axis=-1)
+    second = score.argmin(axis=-1)
+    a, b = pal[first], pal[second]
+    span = ((b - a) ** 2).sum(axis=-1)
+    mix = np.clip(((lab - a) * (b - a)).sum(axis=-1) / np.maximum(span, 1e-12), 0.0, 1.0)
+    threshold = np.tile(_BAYER4 + 0.5, (h // 4 + 1, w // 4 + 1))[:h, :w]  # in (0, 1)
+    return np.where(mix > threshold, second, first)
 
 
 def map_to_palette(lab: np.ndarray, opaque: np.ndarray, palette_lab: np.ndarray, mode: str = "none") -> np.ndarray:
@@ -40,12 +46,7 @@ def map_to_palette(lab: np.ndarray, opaque: np.ndarray, palette_lab: np.ndarray,
     if mode == "none" or len(pal) < 2:
         return _nearest(lab, pal)
     if mode == "ordered":
-        h, w = lab.shape[:2]
-        threshold = np.tile(_BAYER4, (h // 4 + 1, w // 4 + 1))[:h, :w]
-        # Spread along lightness: the axis along which palettes are ordered and eyes are most sensitive.
-        shifted = lab.copy()
-        shifted[..., 0] += threshold * _spacing(pal)
-        return _nearest(shifted, pal)
+        return _ordered(lab, pal)
     if mode == "floyd-steinberg":
         return _error_diffusion(lab, opaque, pal)
     raise ValueError(f"dither '{mode}': use one of {', '.join(DITHER_MODES)}")
