@@ -47,6 +47,11 @@ def _colour(_ctx: click.Context, param: click.Parameter, value: str | None) -> s
         raise click.BadParameter(str(exc)) from exc
 
 
+def _num(value: float) -> str:
+    """12.97 -> '13', 20.833 -> '20.8': whole render pixels read as such."""
+    return str(round(value)) if abs(value - round(value)) < 0.1 else f"{value:.1f}"
+
+
 @click.command("pixelate")
 @click.argument("src", metavar="IN", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("dst", metavar="OUT", type=click.Path(dir_okay=False, writable=True, path_type=Path))
@@ -137,11 +142,11 @@ def pixelate_cmd(
         click.echo(json.dumps({**meta, "palette": list(result.palette), "ms": round(elapsed * 1000, 1)}, indent=2))
         return
     sx, sy = meta["scale"]
-    scale = f"{sx:g}" if sx == sy else f"{sx:g}x{sy:g}"
+    scale = _num(sx) if sx == sy else f"{_num(sx)}x{_num(sy)}"
     ox, oy = meta["offset"]
     click.echo(f"{src} -> {dst}")
     click.echo(
-        f"  grid        {scale} px per pixel, offset ({ox:g}, {oy:g}), confidence {meta['confidence']:.2f}"
+        f"  grid        {scale} px per pixel, offset ({_num(ox)}, {_num(oy)}), confidence {meta['confidence']:.2f}"
         + ("" if size else " (size detected)")
     )
     click.echo(f"  size        {meta['size'][0]}x{meta['size'][1]}")
