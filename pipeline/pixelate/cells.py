@@ -41,7 +41,7 @@ def cell_colours(image: np.ndarray, grid: Grid) -> np.ndarray:
     xs = sample_positions(grid.x, w)
     rows, my = ys.shape
     cols, mx = xs.shape
-    picked = image[ys.ravel()][:, xs.ravel()]  # (rows*my, cols*mx, C)
+    picked = image[np.ix_(ys.ravel(), xs.ravel())]  # (rows*my, cols*mx, C), one gather
     c = picked.shape[2]
     # Samples first and contiguous: every reduction below is a cheap elementwise pass.
     samples = np.ascontiguousarray(picked.reshape(rows, my, cols, mx, c).transpose(1, 3, 0, 2, 4))

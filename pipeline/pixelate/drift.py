@@ -18,7 +18,7 @@ from pipeline.pixelate.color import srgb_to_oklab
 __all__ = ["correct_drift"]
 
 _MAX_GAIN = 0.15
-_ROUNDS = 2
+_ROUNDS = 1
 _MIN_CELLS = 24
 _FIT_CELLS = 4096
 
@@ -53,11 +53,11 @@ def correct_drift(
     v = ys / max(h - 1, 1) - 0.5
     observed = rgb[ys, xs].astype(np.float64)
     current = observed
-    idx, d1, _ = _nearest_two(srgb_to_oklab(rgb[ys, xs]), pal_lab)
-    start_error = float(np.sqrt(d1).mean())
-    best_error, best_coef = start_error, None
-    for _ in range(_ROUNDS):
-        idx, d1, d2 = _nearest_two(srgb_to_oklab(np.clip(current + 0.5, 0, 255).astype(np.uint8)), pal_lab)
+    idx, d1, d2 = _nearest_two(srgb_to_oklab(rgb[ys, xs]), pal_lab)
+    best_error, best_coef = float(np.sqrt(d1).mean()), None
+    for round_ in range(_ROUNDS):
+        if round_:
+            idx, d1, d2 = _nearest_two(srgb_to_oklab(np.clip(current + 0.5, 0, 255).astype(np.uint8)), pal_lab)
         sure = d1 < 0.25 * d2  # nearest entry at most half as far as the second: unambiguous
         if sure.sum() < _MIN_CELLS:
             break

@@ -112,8 +112,13 @@ def _merge(centres: np.ndarray, n: np.ndarray, ss: np.ndarray, limit: int) -> tu
         ratio[a, :], ratio[:, a] = row_ratio, row_ratio
         ward[a, :], ward[:, a] = row_ward, row_ward
 
-    for a in range(k):
-        update(a)
+    d2 = ((c[:, None, :] - c[None, :, :]) ** 2).sum(axis=2)
+    ratio[:] = d2 / np.maximum(
+        _SAME_COLOUR**2, _SPREAD_FACTOR**2 * (ss[:, None] + ss[None, :]) / (n[:, None] + n[None, :])
+    )
+    ward[:] = n[:, None] * n[None, :] / (n[:, None] + n[None, :]) * d2
+    np.fill_diagonal(ratio, np.inf)
+    np.fill_diagonal(ward, np.inf)
     while alive.sum() > 1:
         flat = int(ratio.argmin())
         if ratio.flat[flat] >= 1.0:
