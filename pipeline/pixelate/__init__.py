@@ -7,9 +7,10 @@ Public API (stable; the Dagster asset, the CLI and the MCP server call only this
     pixelate_frames(frames, params) -> PixelResult
     detect_grid(array, cells) -> Grid      the fake-pixel grid of one render (scale, offset, confidence)
 
-Modules: grid (grid detection), cells (one colour per cell), color (OKLab), palettes (named, files),
-quantize (adaptive palettes), dither (palette mapping), alpha (background, orphans, outline),
-core (the stage), params (its parameters and result).
+Modules: grid (scale, phase, confidence, blur), cells (one robust colour per cell), color (OKLab),
+palettes (named, files), drift (brightness drift against a fixed palette), quantize (adaptive
+palettes), dither (palette mapping), alpha (background, orphans, outline), core (the stage),
+params (its parameters and result). See docs/pixelate.md.
 """
 
 from pipeline.pixelate.core import pixelate_frames, render_array

@@ -1,19 +1,24 @@
 """Fake-pixel grid detection: how many render pixels make one art pixel, and where the grid starts.
 
 A diffusion render of pixel art is a grid of flat-ish cells with soft, noisy edges. Summing the
-colour change between neighbouring columns over all rows gives an *edge profile* that peaks on
+colour change between neighbouring columns over many rows gives an *edge profile* that peaks on
 the grid lines; folding that profile modulo a candidate period stacks the peaks into one bump
-whose position is the grid's phase. Two details make this robust:
+whose centre is the grid's phase (to a fraction of a pixel). What makes it robust:
 
-* Only colour changes well above the noise level count (a soft threshold at a multiple of the
-  median change). JPEG's 8 px blocks leave steps of about noise amplitude on every block edge,
-  the classic false period; the threshold removes them while real art edges survive.
-* A period is scored by how much edge energy sits on its grid lines (peak of the fold minus its
-  cell-interior level, in units of the mean edge energy). Half the true period scores half as
-  much; multiples of it score the same, so the smallest period near the best score wins.
-
-The confidence is ``1 - interior / line`` of the fold at the chosen period: near 1 when cell
-interiors are flat and edges fall on grid lines, near 0 for a smooth image or a wrong period.
+* Only colour changes above the noise count (a soft threshold at a multiple of the median change).
+* A period is scored by the share of all edge energy on one line per period. The true period
+  and its halves score near the top, multiples of it a half or less, unrelated periods little:
+  the largest period near the top score wins. With the sprite size given, the period is fixed
+  (render size / sprite size) and only the phase is searched.
+* The confidence counts *strong* edges (3 px span, well above noise and above 40 % of the
+  render's strongest edges) on the grid lines against inside the cells, with a small pseudo
+  count. JPEG's 8 px block steps and noise never reach that bar, so a JPEG-compressed flat or
+  smooth render (the classic false period) gets no trusted grid, and neither does a size whose
+  cells hide a finer grid. The caller refuses a render below its minimum confidence.
+* The edges' blur is measured on the strongest steps across grid lines (25-75 % rise), so the
+  per-cell colour can undo what blur leaks between neighbouring cells.
+* When the phase is within a pixel of half a cell, the two possible runs of cells cover the
+  render equally; the one that drops the flatter partial strip (padding) is kept.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ def _over_cluster(pts: np.ndarray, colours: np.ndarray, lab: np.ndarray, boxes: 
     if boxes >= len(colours):
         return np.arange(len(colours))
     q = Image.fromarray(pts.reshape(1, -1, 3), "RGB").quantize(colors=boxes, method=Image.Quantize.FASTOCTREE)
-    pal = np.array(q.getpalette()[: 3 * boxes], dtype=np.uint8).reshape(-1, 3)
+    pal = np.array((q.getpalette() or [])[: 3 * boxes], dtype=np.uint8).reshape(-1, 3)
     used = np.unique(np.asarray(q))
     return _assign(lab, srgb_to_oklab(pal[used]))
 
