@@ -101,6 +101,11 @@ def test_renders_without_art_get_no_trusted_grid(image) -> None:
         pixelate_frames([Image.fromarray(arr)], PixelParams(64, 64))
 
 
+def test_a_blank_render_is_called_blank() -> None:
+    with pytest.raises(PixelateError, match="one flat colour; a blank or failed generation"):
+        pixelate_frames([Image.new("RGB", (256, 256), (0, 0, 255))], PixelParams(32, 32))
+
+
 def test_a_size_that_does_not_match_the_art_is_refused_with_a_hint() -> None:
     img = _render("creature", 8, (0, 0), 85, cells=64)  # 64 art pixels drawn at 8 px: 512 px
     assert detect_grid(img, (64, 64)).confidence >= 0.5

@@ -27,6 +27,8 @@ from pipeline.pixelate.quantize import adaptive_palette
 
 __all__ = ["pixelate_frames", "render_array"]
 
+_FLAT = 2.0  # a render whose colours vary less than this (std, levels) is blank
+
 
 @dataclass
 class _Frame:
@@ -59,6 +61,8 @@ def _grid_for(arr: np.ndarray, cells: tuple[int, int] | None, params: PixelParam
         return grid
     frame = f"frame {index}: " if index else ""
     found = f"no trustworthy pixel grid found (confidence {grid.confidence:.2f} < {params.min_confidence})"
+    if float(arr[::4, ::4, :3].std(axis=(0, 1)).max()) < _FLAT:
+        raise PixelateError(f"{frame}{found}: the render is one flat colour; a blank or failed generation?")
     if cells is None:
         raise PixelateError(f"{frame}{found}; pass the sprite size (--size WxH) or check the render")
     free = detect_grid(arr, None)
