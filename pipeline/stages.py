@@ -101,6 +101,9 @@ def pixel_params_for(spec: SpriteSpec) -> PixelParams:
         outline=px.outline,
         dither=px.dither,
         cleanup=px.cleanup,
+        background_tolerance=px.background_tolerance,
+        min_confidence=px.min_confidence,
+        correct_drift=px.correct_drift,
     )
 
 

@@ -14,7 +14,7 @@ import yaml
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
 from mcp.shared.exceptions import MCPError as McpError
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from pipeline.mcp import server
 from pipeline.mcp.deploy import import_backend_available
@@ -388,7 +388,9 @@ async def test_deploy_to_bevy_checks_its_picture(project: Settings, tmp_path: Pa
     Image.new("RGBA", (64, 64), (255, 0, 0, 255)).save(outside)
     inside = project.project_dir / "art" / "hero.png"
     inside.parent.mkdir()
-    Image.new("RGBA", (64, 64), (0, 0, 255, 255)).save(inside)
+    art = Image.new("RGBA", (32, 32), (0, 0, 255, 255))
+    ImageDraw.Draw(art).rectangle((8, 6, 23, 25), fill=(255, 200, 0, 255))
+    art.resize((64, 64), Image.Resampling.NEAREST).save(inside)
     base = {"name": "hero", "category": "character"}
     async with Client(server.mcp) as client:
         for extra, message in [

@@ -21,6 +21,7 @@ def main() -> None:
       sprites list             every sprite with its status
       sprites dev              open the Dagster UI on this project
       sprites doctor           check the ComfyUI servers have every node and model the specs need
+      sprites pixelate IN OUT  turn any "pixel-art style" render into true pixel art (--size, --palette)
       sprites mcp              serve the MCP tools to an agent or editor (stdio; --http for HTTP)
 
     Configuration comes from flags or environment variables (see `sprites build --help`).
@@ -32,9 +33,11 @@ def _register() -> None:
     from pipeline.cli import cache_cmd, commands  # noqa: F401
     from pipeline.cli.doctor_cmd import doctor_cmd
     from pipeline.cli.mcp_cmd import mcp_cmd
+    from pipeline.cli.pixelate_cmd import pixelate_cmd
 
     main.add_command(doctor_cmd)
     main.add_command(mcp_cmd)
+    main.add_command(pixelate_cmd)
 
 
 _register()

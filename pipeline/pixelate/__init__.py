@@ -5,9 +5,17 @@ Public API (stable; the Dagster asset, the CLI and the MCP server call only this
     PixelParams     what the stage is asked for (logical size, palette, alpha options)
     PixelResult     frames at logical size (RGBA), the palette used, metadata of every decision
     pixelate_frames(frames, params) -> PixelResult
+    detect_grid(array, cells) -> Grid      the fake-pixel grid of one render (scale, offset, confidence)
+
+Modules: grid (scale, phase, confidence, blur), cells (one robust colour per cell), color (OKLab),
+palettes (named, files), drift (brightness drift against a fixed palette), quantize (adaptive
+palettes), dither (palette mapping), alpha (background, orphans, outline), core (the stage),
+params (its parameters and result). See docs/pixelate.md.
 """
 
-from pipeline.pixelate.core import PixelParams, PixelResult, pixelate_frames
+from pipeline.pixelate.core import pixelate_frames, render_array
+from pipeline.pixelate.grid import Grid, detect_grid
 from pipeline.pixelate.palettes import NAMED_PALETTES
+from pipeline.pixelate.params import PixelParams, PixelResult
 
-__all__ = ["NAMED_PALETTES", "PixelParams", "PixelResult", "pixelate_frames"]
+__all__ = ["NAMED_PALETTES", "Grid", "PixelParams", "PixelResult", "detect_grid", "pixelate_frames", "render_array"]

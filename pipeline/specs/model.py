@@ -158,6 +158,13 @@ class PixelSettings(_Strict):
     outline: HexColor | None = Field(default=None, description="Add a 1 px outline in this colour")
     dither: Literal["none", "ordered", "floyd-steinberg"] = "none"
     cleanup: bool = Field(default=True, description="Remove orphan pixels (single pixels with no neighbour)")
+    background_tolerance: float = Field(
+        default=0.08, ge=0, le=1, description="OKLab distance counted as background / key colour"
+    )
+    min_confidence: float = Field(
+        default=0.5, ge=0, le=1, description="Refuse renders whose pixel grid is less certain than this"
+    )
+    correct_drift: bool = Field(default=True, description="With a fixed palette, correct smooth brightness drift first")
 
     @field_validator("background")
     @classmethod

@@ -1,0 +1,160 @@
+"""``sprites pixelate IN.png OUT.png``: the pixel stage on its own, for renders from anywhere."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import click
+from PIL import Image
+
+from pipeline.errors import PixelateError
+from pipeline.pixelate import PixelParams, pixelate_frames
+from pipeline.pixelate.dither import DITHER_MODES
+from pipeline.pixelate.palettes import NAMED_PALETTES, normalize_hex, parse_palette_arg
+
+__all__ = ["pixelate_cmd"]
+
+
+def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*", value)
+    if not m or int(m.group(1)) < 1 or (m.group(2) and int(m.group(2)) < 1):
+        raise click.BadParameter(f"'{value}' is not a size like 64x64 (or 64 for a square)")
+    w = int(m.group(1))
+    return w, int(m.group(2) or w)
+
+
+def _palette(_ctx: click.Context, _param: click.Parameter, value: str) -> str | tuple[str, ...] | int:
+    try:
+        palette = parse_palette_arg(value)
+    except (ValueError, OSError) as exc:
+        raise click.BadParameter(str(exc)) from exc
+    if isinstance(palette, int) and not 1 <= palette <= 256:
+        raise click.BadParameter(f"adaptive:{palette}: use 1 to 256 colours")
+    return palette
+
+
+def _colour(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return normalize_hex(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def _num(value: float) -> str:
+    """12.97 -> '13', 20.833 -> '20.8': whole render pixels read as such."""
+    return str(round(value)) if abs(value - round(value)) < 0.1 else f"{value:.1f}"
+
+
+@click.command("pixelate")
+@click.argument("src", metavar="IN", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("dst", metavar="OUT", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option("--size", callback=_size, metavar="WxH", help="Sprite size in art pixels. Detected when absent.")
+@click.option(
+    "--palette",
+    default="pico-8",
+    show_default=True,
+    callback=_palette,
+    help=f"A name ({', '.join(sorted(NAMED_PALETTES))}), adaptive:N, a .hex/.gpl file or #hex,#hex,...",
+)
+@click.option(
+    "--remove-background/--keep-background",
+    default=True,
+    show_default=True,
+    help="Flood-fill the border's dominant colour to transparent.",
+)
+@click.option("--key-colour", "--key-color", callback=_colour, help="Make this colour transparent everywhere.")
+@click.option("--tolerance", type=click.FloatRange(0.0, 1.0), default=0.08, show_default=True, help="OKLab.")
+@click.option("--outline", callback=_colour, help="Add a 1 px outline in this colour (snapped to the palette).")
+@click.option("--dither", type=click.Choice(DITHER_MODES), default="none", show_default=True)
+@click.option(
+    "--threshold", type=click.IntRange(0, 255), default=128, show_default=True, help="Alpha threshold (RGBA renders)."
+)
+@click.option("--cleanup/--no-cleanup", default=True, show_default=True, help="Remove orphan pixels.")
+@click.option("--min-confidence", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True)
+@click.option("--preview", type=click.IntRange(1, 64), default=None, help="Also write OUT upscaled N times.")
+@click.option("--json", "as_json", is_flag=True, help="Print everything detected as JSON.")
+def pixelate_cmd(
+    src: Path,
+    dst: Path,
+    size: tuple[int, int] | None,
+    palette: str | tuple[str, ...] | int,
+    remove_background: bool,
+    key_colour: str | None,
+    tolerance: float,
+    outline: str | None,
+    dither: str,
+    threshold: int,
+    cleanup: bool,
+    min_confidence: float,
+    preview: int | None,
+    as_json: bool,
+) -> None:
+    """Turn a fake-pixel-art render IN into true pixel art OUT.
+
+    \b
+    Examples:
+      sprites pixelate render.png hero.png --size 64x64 --palette pico-8
+      sprites pixelate render.png hero.png --palette adaptive:16 --outline '#000000'
+      sprites pixelate render.jpg tile.png --palette my.hex --keep-background
+    """
+    background = key_colour or ("auto" if remove_background else "none")
+    params = PixelParams(
+        width=size[0] if size else None,
+        height=size[1] if size else None,
+        palette=palette,
+        background=background,
+        alpha_threshold=threshold,
+        outline=outline,
+        dither=dither,
+        cleanup=cleanup,
+        background_tolerance=tolerance,
+        min_confidence=min_confidence,
+    )
+    start = time.perf_counter()
+    try:
+        with Image.open(src) as im:
+            im.load()
+            decoded = time.perf_counter()
+            result = pixelate_frames([im], params)
+    except PixelateError as exc:
+        raise click.ClickException(f"{src}: {exc}") from exc
+    except OSError as exc:
+        raise click.ClickException(f"{src}: not a readable image ({exc})") from exc
+    elapsed = time.perf_counter() - start
+    sprite = result.frames[0]
+    try:
+        sprite.save(dst, format="PNG")
+        if preview and preview > 1:
+            big = sprite.resize((sprite.width * preview, sprite.height * preview), Image.Resampling.NEAREST)
+            big.save(dst.with_name(f"{dst.stem}@{preview}x{dst.suffix or '.png'}"), format="PNG")
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{dst}: could not write ({exc})") from exc
+
+    meta = result.metadata
+    if as_json:
+        click.echo(json.dumps({**meta, "palette": list(result.palette), "ms": round(elapsed * 1000, 1)}, indent=2))
+        return
+    sx, sy = meta["scale"]
+    scale = _num(sx) if sx == sy else f"{_num(sx)}x{_num(sy)}"
+    ox, oy = meta["offset"]
+    click.echo(f"{src} -> {dst}")
+    click.echo(
+        f"  grid        {scale} px per pixel, offset ({_num(ox)}, {_num(oy)}), confidence {meta['confidence']:.2f}"
+        + ("" if size else " (size detected)")
+    )
+    click.echo(f"  size        {meta['size'][0]}x{meta['size'][1]}")
+    click.echo(f"  palette     {meta['palette_source']}: {meta['colours_used']} of {meta['palette_size']} colours used")
+    if meta["background_colour"]:
+        click.echo(f"  background  {meta['background_colour']} removed ({meta['background_pixels']} px)")
+    click.echo(f"  cleaned     {meta['orphans_removed']} orphan px" + (f", outline {meta['outline_pixels']} px"))
+    if meta.get("drift_gain"):
+        gains = ", ".join(f"{g:.3f}" for g in meta["drift_gain"])
+        click.echo(f"  drift       corrected (mean gain r, g, b: {gains})")
+    click.echo(f"  time        {elapsed * 1000:.1f} ms (decode {(decoded - start) * 1000:.1f} ms)")
