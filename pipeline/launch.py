@@ -43,7 +43,7 @@ class RunOutcome:
 
 @dataclass(frozen=True)
 class BuildEvent:
-    kind: str  # "sprite_done" | "sprite_failed" | "log"
+    kind: str  # "sprite_done" | "sprite_failed" | "progress"
     sprite: str | None
     message: str
 
@@ -129,8 +129,14 @@ def run_sprites(
         conn = instance.get_records_for_run(run_id, cursor=cursor, limit=1000)
         cursor = conn.cursor
         for record in conn.records:
-            ev = record.event_log_entry.dagster_event
+            entry = record.event_log_entry
+            ev = entry.dagster_event
             if ev is None:
+                # the steps' own log lines: generation progress ("goblin: 40% KSampler (node 3) 12/30 on ...")
+                op = _sprite_of_step(entry.step_key)
+                sprite = by_op.get(op) if op else None
+                if sprite and on_event and entry.user_message.startswith(f"{sprite}: "):
+                    on_event(BuildEvent("progress", sprite, entry.user_message.removeprefix(f"{sprite}: ")))
                 continue
             op = _sprite_of_step(ev.step_key)
             sprite = by_op.get(op) if op else None

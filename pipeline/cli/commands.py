@@ -227,7 +227,8 @@ def _run_with_progress(
         task = progress.add_task("building", total=len(todo) or 1)
 
         def on_event(ev: Any) -> None:
-            progress.advance(task)
+            if ev.kind != "progress":
+                progress.advance(task)
             progress.update(task, description=f"{ev.sprite}: {ev.message}"[:60])
 
         outcome = run_sprites(
