@@ -108,3 +108,18 @@ def test_concurrent_builds_never_send_the_same_render_twice(tmp_path: Path, dags
         assert len(server.executions()) == len(names), outputs  # each render produced exactly once
     manifest = json.loads((settings.assets_dir / "sprites/manifest.json").read_text())
     assert sorted(e["name"] for e in manifest["sprites"]) == names
+
+
+def test_generation_progress_reaches_the_caller(tmp_path: Path, dagster_home: Path) -> None:
+    from pipeline.launch import BuildEvent, run_sprites
+
+    settings = make_project(tmp_path, {"comfy.yaml": SPECS["comfy.yaml"].split("  - name: rat")[0]}, copy_samples=False)
+    events: list[BuildEvent] = []
+    with FakeComfyServer(latency=0.3) as server:
+        outcome = run_sprites(
+            settings.model_copy(update={"comfyui_urls": (server.url,)}), ["bat"], on_event=events.append
+        )
+    assert outcome.success and outcome.sprites["bat"].status == "built"
+    progress = [e.message for e in events if e.kind == "progress" and e.sprite == "bat"]
+    assert any("%" in m and server.url in m for m in progress), progress  # per-node progress, naming the server
+    assert events[-1].kind == "sprite_done"
