@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Second README command (and what CI runs): set up, lint, type-check, run the whole test suite,
-# then build the samples into a scratch Bevy folder and run the Rust side's tests against it.
+# Second README command (and what CI runs): set up, lint, type-check, run the whole test suite, prove
+# the committed assets match the specs, then run the Rust side's tests against a fresh build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -18,10 +18,21 @@ fi
 if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
-if [ -x bevy_target/ci_test.sh ]; then
-  scratch="$(mktemp -d)"
-  trap 'rm -rf "$scratch"' EXIT
-  DAGSTER_HOME="$scratch/dagster_home" SPRITES_ASSETS_DIR="$scratch/assets" SPRITES_STATE_DIR="$scratch/state" \
-    .venv/bin/sprites build
-  SPRITES_ASSETS_DIR="$scratch/assets" bevy_target/ci_test.sh
+# The committed Bevy assets are what the committed specs produce: first against sprites.lock, then by
+# building everything again from scratch (empty cache) and comparing the lock it writes.
+.venv/bin/sprites check --locked
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+cp sprites.lock "$scratch/sprites.lock.committed"
+export DAGSTER_HOME="$scratch/dagster_home" SPRITES_ASSETS_DIR="$scratch/assets" \
+  SPRITES_STATE_DIR="$scratch/state" SPRITES_CACHE_DIR="$scratch/cache"
+mkdir -p "$DAGSTER_HOME" && cp dagster_home/dagster.yaml "$DAGSTER_HOME/"
+.venv/bin/sprites build --offline
+if ! cmp -s sprites.lock "$scratch/sprites.lock.committed"; then
+  echo "a clean build of the specs differs from the committed sprites.lock:" >&2
+  diff "$scratch/sprites.lock.committed" sprites.lock >&2 || true
+  exit 1
 fi
+.venv/bin/sprites check --locked
+# The Rust side of the contract (bevy_target/crates/sprite_manifest) against what was just built.
+bevy_target/ci_test.sh
