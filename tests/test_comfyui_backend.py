@@ -378,3 +378,26 @@ def test_settings_tune_the_dispatcher(tmp_path) -> None:
     )
     backend = ComfyUIBackend.from_settings(settings)
     assert backend.options.job_timeout == 7.0 and backend.options.max_inflight == 3
+
+
+@pytest.mark.parametrize("path", ["/history", "/queue", "/prompt"])
+def test_malformed_answers_end_in_a_retry_or_a_clear_failure(server, make_backend, tmp_path, path: str) -> None:
+    server.faults.garbage_answers, server.faults.garbage_paths = 2, (path,)
+    backend = make_backend(server.url)
+    (req,) = _requests(backend, tmp_path, make_spec("imp", frames=2))
+    try:
+        result = backend.generate(req)
+    except ServerError as exc:
+        assert server.url in str(exc) and "not JSON" in str(exc), str(exc)
+    else:  # recovered: then it is this job's own two frames, never another image
+        assert len(result.frames) == 2 and result.info["prompt_id"] in server.executions()
+        assert all(_size(f) == (128, 128) for f in result.frames)
+
+
+def test_a_truncated_download_is_never_returned_as_a_render(server, make_backend, tmp_path) -> None:
+    server.faults.truncate_views = True
+    backend = make_backend(server.url)
+    (req,) = _requests(backend, tmp_path, make_spec("imp"))
+    with pytest.raises(ServerError, match=r"'imp': .*\.png is truncated or corrupt") as info:
+        backend.generate(req)
+    assert server.url in str(info.value)

@@ -142,6 +142,9 @@ def build_app(server: FakeComfyServer) -> Starlette:
         path = folder / os.path.basename(filename)
         if not path.is_file():
             return Response(status_code=404)
+        if server.faults.truncate_views:
+            data = path.read_bytes()
+            return Response(data[: len(data) // 2], media_type="image/png")
         return FileResponse(path, headers={"Content-Disposition": f'filename="{path.name}"'})
 
     async def upload_image(request: Request) -> Response:
@@ -260,9 +263,12 @@ def _faulty(server: FakeComfyServer, handler: Any) -> Any:
         faults = server.faults
         if faults.http_delay:
             await asyncio.sleep(faults.http_delay)
-        status = faults.take_http_error(request.url.path.removeprefix("/api"))
+        path = request.url.path.removeprefix("/api")
+        status = faults.take_http_error(path)
         if status is not None:
             return PlainTextResponse(f"{status} injected fault", status_code=status)
+        if faults.take_garbage(path):
+            return Response("<html><body>Welcome to the hotel network</body></html>", media_type="text/html")
         origin, host = request.headers.get("origin"), request.headers.get("host")
         if origin and host and request.method == "POST" and urlsplit(origin).netloc.lower() != host.lower():
             return Response(status_code=403)

@@ -49,6 +49,17 @@ class Faults:
     refuse_ws: bool = False  #: reject every WebSocket handshake (a proxy without WebSocket support)
     stale_outputs: bool = False  #: output nodes report the previous job's files (a broken cache re-report)
     lose_prompt_answers: int = 0  #: queue the next N prompts, then answer 502 (a proxy dropping the answer)
+    garbage_answers: int = 0  #: answer the next N matching requests 200 with an HTML page (a captive proxy)
+    garbage_paths: tuple[str, ...] = ()  #: path prefixes that get garbage (empty: all paths)
+    truncate_views: bool = False  #: /view sends half of each image (a connection cut mid-download)
+
+    def take_garbage(self, path: str) -> bool:
+        if self.garbage_answers <= 0 or (
+            self.garbage_paths and not any(path.startswith(p) for p in self.garbage_paths)
+        ):
+            return False
+        self.garbage_answers -= 1
+        return True
 
     def take_http_error(self, path: str) -> int | None:
         if self.http_errors <= 0:

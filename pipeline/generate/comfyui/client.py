@@ -255,20 +255,26 @@ class ComfyClient:
                     return {"prompt_id": prompt_id, "node_errors": {}}
             else:
                 if response.status_code == 200:
-                    return dict(response.json())
-                if response.status_code == 400:
+                    try:
+                        return dict(response.json())
+                    except (ValueError, TypeError):  # a proxy's page instead of ComfyUI's answer
+                        problem = f"HTTP 200 but not JSON: {response.text[:80]!r}"
+                        if await self._known(prompt_id):
+                            return {"prompt_id": prompt_id, "node_errors": {}}
+                elif response.status_code == 400:
                     try:
                         payload = response.json()
                     except ValueError:
                         payload = {"error": {"type": "http_400", "message": response.text[:500]}}
                     raise WorkflowRejected(self.url, payload, template)
-                if response.status_code < 500:
+                elif response.status_code < 500:
                     raise ServerError(
                         self.url, f"POST /prompt answered HTTP {response.status_code}: {response.text[:300]}"
                     )
-                problem = f"HTTP {response.status_code}"
-                if await self._known(prompt_id):  # a proxy's 502 can come after ComfyUI queued it
-                    return {"prompt_id": prompt_id, "node_errors": {}}
+                else:
+                    problem = f"HTTP {response.status_code}"
+                    if await self._known(prompt_id):  # a proxy's 502 can come after ComfyUI queued it
+                        return {"prompt_id": prompt_id, "node_errors": {}}
             attempt += 1
             pause = self.retry.delay(attempt - 1)
             if time.monotonic() + pause > deadline:

@@ -60,13 +60,25 @@ def images_of(entry: dict[str, Any], job: Job, server: str) -> list[dict[str, An
 
 
 def check_frames(frames: list[bytes], images: list[dict[str, Any]], job: Job, server: str) -> None:
-    """Every download is a PNG at the render size the spec asked for."""
+    """Every download is a complete PNG at the render size the spec asked for.
+
+    Decoded in full here, before anything is cached: a download cut short must fail now, not become a
+    cache entry that breaks every later build.
+    """
     req = job.request
     for im, data in zip(images, frames, strict=True):
         if not data.startswith(_PNG):
             raise ServerError(server, f"'{job.sprite}': {im['filename']} is not a PNG")
-        with Image.open(io.BytesIO(data)) as decoded:
-            size = decoded.size
+        try:
+            with Image.open(io.BytesIO(data)) as decoded:
+                decoded.load()
+                size = decoded.size
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise ServerError(
+                server,
+                f"'{job.sprite}': {im['filename']} is truncated or corrupt ({exc}); the download was cut short "
+                "or the server's output file is damaged; build again",
+            ) from exc
         if size != (req.width, req.height):
             raise GenerationError(
                 f"{server}: '{job.sprite}': workflow '{job.template}' rendered {size[0]}x{size[1]}, "
