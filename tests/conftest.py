@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +30,38 @@ def make_project(root: Path, specs: dict[str, str] | None = None, copy_samples: 
     if (REPO / "comfy_workflows").is_dir():
         shutil.copytree(REPO / "comfy_workflows", root / "comfy_workflows", dirs_exist_ok=True)
     return Settings.for_project(root)
+
+
+def sprites_cmd(settings: Settings, *args: str) -> list[str]:
+    """The `sprites` command line for a subprocess (this checkout's code, whatever is installed)."""
+    return [
+        sys.executable,
+        "-c",
+        "from pipeline.cli import main; main()",
+        *args,
+        "--project-dir",
+        str(settings.project_dir),
+    ]
+
+
+def assert_bevy_folder_consistent(settings: Settings) -> int:
+    """Every PNG decodes, no scratch file is left, every manifest entry matches its file's bytes.
+
+    Returns the number of manifest entries."""
+    from PIL import Image
+
+    assets = settings.assets_dir
+    for png in assets.rglob("*.png"):
+        with Image.open(png) as image:
+            image.load()
+    assert [p for p in assets.rglob("*") if p.name.endswith(".tmp")] == []
+    manifest = assets / "sprites/manifest.json"
+    if not manifest.exists():
+        return 0
+    entries = json.loads(manifest.read_text())["sprites"]
+    for entry in entries:
+        assert hashlib.sha256((assets / entry["path"]).read_bytes()).hexdigest() == entry["sha256"], entry["name"]
+    return len(entries)
 
 
 @pytest.fixture

@@ -3,20 +3,16 @@ repairs whatever was left stale."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
-from pipeline.settings import Settings
-from tests.conftest import REPO, make_project
+from tests.conftest import REPO, assert_bevy_folder_consistent, make_project, sprites_cmd
 
 pytestmark = pytest.mark.slow
 
@@ -32,31 +28,9 @@ def _specs(palette: str) -> dict[str, str]:
     }
 
 
-def _check_consistent(settings: Settings) -> None:
-    assets = settings.assets_dir
-    for png in assets.rglob("*.png"):
-        with Image.open(png) as image:
-            image.load()  # every PNG decodes: never half a file
-    leftovers = [p for p in assets.rglob("*") if p.name.endswith(".tmp")]
-    assert leftovers == []
-    manifest = assets / "sprites/manifest.json"
-    if manifest.exists():
-        data = json.loads(manifest.read_text())
-        for entry in data["sprites"]:
-            path = assets / entry["path"]
-            assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"], entry["name"]
-
-
 def test_kill_9_at_many_points_loses_nothing(tmp_path: Path, dagster_home: Path) -> None:
     settings = make_project(tmp_path / "p", _specs("pico-8"), copy_samples=False)
-    cmd = [
-        sys.executable,
-        "-c",
-        "from pipeline.cli import main; main()",
-        "build",
-        "--project-dir",
-        str(settings.project_dir),
-    ]
+    cmd = sprites_cmd(settings, "build")
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home)}
     palettes = ["db16", "nes", "db32", "endesga-32"]
     killed = 0
@@ -70,18 +44,13 @@ def test_kill_9_at_many_points_loses_nothing(tmp_path: Path, dagster_home: Path)
             proc.send_signal(signal.SIGKILL)
             killed += 1
         proc.wait(60)
-        _check_consistent(settings)
+        assert_bevy_folder_consistent(settings)
     assert killed >= len(KILL_AFTER) // 2, "the build finished before most kill points: make it longer"
     out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
-    _check_consistent(settings)
+    assert_bevy_folder_consistent(settings)
     check = subprocess.run(
-        [*cmd[:3], "check", "--locked", "--project-dir", str(settings.project_dir)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        sprites_cmd(settings, "check", "--locked"), cwd=REPO, env=env, capture_output=True, text=True, timeout=120
     )
     assert check.returncode == 0, check.stdout + check.stderr
     manifest = json.loads((settings.assets_dir / "sprites/manifest.json").read_text())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from pipeline.plan import sprite_state
 from pipeline.settings import Settings
 from pipeline.specs import load_specs
 from pipeline.stages import export_stage, generate_stage, pixelate_stage
-from tests.conftest import REPO, make_project
+from tests.conftest import REPO, assert_bevy_folder_consistent, make_project, sprites_cmd
 
 GOBLIN = "name: goblin\ncategory: enemy\nprompt: a green goblin\nseed: 3\n"
 
@@ -141,25 +140,23 @@ def test_corrupt_cache_entry_is_regenerated(project: Settings, dagster_home: Pat
 
 
 @pytest.mark.slow
-def test_concurrent_builds_lose_no_manifest_entry(project: Settings, dagster_home: Path) -> None:
-    cmd = [
-        sys.executable,
-        "-c",
-        "from pipeline.cli import main; main()",
-        "build",
-        "--project-dir",
-        str(project.project_dir),
-    ]
-    selections = [["k*", "g*", "s*"], ["w*", "s*", "p*"], ["i*", "h*", "f*", "g*"]]
+def test_four_concurrent_builds_of_50_sprites_lose_nothing(tmp_path: Path, dagster_home: Path) -> None:
+    names = [f"c{i:02d}" for i in range(80)]
+    specs = {f"gen/{n}.yaml": f"name: {n}\ncategory: item\nsize: 16x16\nprompt: concurrent sprite {n}\n" for n in names}
+    settings = make_project(tmp_path, specs, copy_samples=False)
+    selections = [names[i * 10 : i * 10 + 50] for i in range(4)]  # overlapping, together all 80
     procs = [
-        subprocess.Popen([*cmd, *sel], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(
+            sprites_cmd(settings, "build", *sel), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         for sel in selections
     ]
-    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    outputs = [p.communicate(timeout=600)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
-    manifest = json.loads((project.assets_dir / "sprites/manifest.json").read_text())
-    assert {e["name"] for e in manifest["sprites"]} == set(load_specs(project.specs_dir).specs)
-    assert _cli(project, "check", "--locked")[0] == 0 or "0 built" in _cli(project, "build")[1]
+    assert assert_bevy_folder_consistent(settings) == 80  # no lost entry, no torn file
+    code, out = _cli(settings, "build")
+    assert code == 0 and "0 built, 80 up to date" in out, out  # records, files and manifest agree
+    assert _cli(settings, "check", "--locked")[0] == 0
 
 
 def test_cache_gc_keeps_exactly_what_current_specs_reference(tmp_path: Path) -> None:
