@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -22,29 +21,9 @@ from fastmcp import Client
 from fastmcp.client.transports import StdioTransport
 
 REPO = Path(__file__).resolve().parent.parent
-SPRITES = (
-    "from pipeline.cli import main; from pipeline.cli.mcp_cmd import mcp_cmd; "
-    "'mcp' in main.commands or main.add_command(mcp_cmd); main()"
-)
+sys.path.insert(0, str(REPO))  # the project's test helpers (a small project to serve)
 
-
-def make_project(tmp: Path) -> dict[str, str]:
-    root = tmp / "game"
-    (root / "sprite_specs" / "enemies").mkdir(parents=True)
-    shutil.copy(REPO / "sprite_specs" / "_defaults.yaml", root / "sprite_specs")
-    shutil.copy(REPO / "sprite_specs" / "enemies" / "goblin.yaml", root / "sprite_specs" / "enemies")
-    home = tmp / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster_home" / "dagster.yaml", home)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPRITES_", "DAGSTER_"))}
-    env.update(
-        SPRITES_PROJECT_DIR=str(root),
-        DAGSTER_HOME=str(home),
-        SPRITES_DAGSTER_URL="off",
-        FASTMCP_LOG_LEVEL="WARNING",
-        PYTHONPATH=str(REPO),
-    )
-    return env
+from tests.mcp_support import SPRITES, mcp_project_env  # noqa: E402
 
 
 async def timed(client: Client, tool: str, arguments: dict) -> tuple[float, dict]:
@@ -58,7 +37,7 @@ async def timed(client: Client, tool: str, arguments: dict) -> tuple[float, dict
 async def run(repeat: int) -> list[tuple[str, str, str, str]]:
     rows: list[tuple[str, str, str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        env = make_project(Path(tmp))
+        env = mcp_project_env(Path(tmp))
         transport = StdioTransport(command=sys.executable, args=["-c", SPRITES, "mcp"], env=env, cwd=str(REPO))
         start = time.perf_counter()
         async with Client(transport) as client:

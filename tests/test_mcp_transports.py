@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,14 +16,11 @@ from mcp.shared.exceptions import MCPError as McpError
 
 from pipeline.errors import ConfigError
 from pipeline.mcp.auth import is_loopback, resolve_token
+from tests.conftest import REPO
+from tests.mcp_support import SPRITES, mcp_project_env
 
-REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.anyio
 # `sprites mcp`, whether or not the CLI group registers the command yet
-SPRITES = (
-    "from pipeline.cli import main; from pipeline.cli.mcp_cmd import mcp_cmd; "
-    "'mcp' in main.commands or main.add_command(mcp_cmd); main()"
-)
 
 
 @pytest.fixture
@@ -35,22 +30,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def project_env(tmp_path: Path) -> dict[str, str]:
-    root = tmp_path / "game"
-    (root / "sprite_specs" / "enemies").mkdir(parents=True)
-    shutil.copy(REPO / "sprite_specs" / "_defaults.yaml", root / "sprite_specs")
-    shutil.copy(REPO / "sprite_specs" / "enemies" / "goblin.yaml", root / "sprite_specs" / "enemies")
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster_home" / "dagster.yaml", home)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPRITES_", "DAGSTER_"))}
-    env.update(
-        SPRITES_PROJECT_DIR=str(root),
-        DAGSTER_HOME=str(home),
-        SPRITES_DAGSTER_URL="off",
-        FASTMCP_LOG_LEVEL="WARNING",
-        PYTHONPATH=str(REPO),
-    )
-    return env
+    return mcp_project_env(tmp_path)
 
 
 def free_port() -> int:
