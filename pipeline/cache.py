@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,8 +156,13 @@ class Claims:
         return True
 
     @contextlib.contextmanager
-    def hold(self, stage: str, key: str) -> Iterator[None]:
-        """Hold the claim for the duration of the block (waiting for another holder to finish first)."""
+    def hold(self, stage: str, key: str, poll: float = 0.2) -> Iterator[None]:
+        """Hold the claim for the duration of the block, waiting while another process holds it.
+
+        The wait ends early when the entry appears in the cache (its holder produced it): then the block
+        runs without the claim and finds the entry. Builds run their sprites in name order, so two
+        processes waiting on each other's claims cannot form a cycle.
+        """
         if (stage, key) in self._held:
             try:
                 yield
@@ -165,7 +171,14 @@ class Claims:
             return
         fh = self._open(stage, key)
         try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            while True:
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if self.cache.has(stage, key):
+                        break
+                    time.sleep(poll)
             yield
         finally:
             fh.close()
