@@ -61,9 +61,12 @@ def publish_manifest(settings: Settings, spec_names: list[str], prune: bool = Tr
             for name, rec in records.items():
                 if name in current:
                     continue
-                if rec.entry.path not in in_use and _remove_orphan(settings, name, rec.entry.path, rec.png_sha256):
+                if rec.entry.path in in_use:  # another sprite writes that file now: only the record goes
+                    with contextlib.suppress(FileNotFoundError):
+                        (Path(settings.state_dir) / "records" / f"{name}.json").unlink()
+                elif _remove_orphan(settings, name, rec.entry.path, rec.png_sha256):
                     result.removed.append(name)
-                elif rec.entry.path not in in_use:
+                else:
                     result.kept.append(name)
         return result
 

@@ -139,8 +139,28 @@ def test_corrupt_cache_entry_is_regenerated(project: Settings, dagster_home: Pat
     assert (project.assets_dir / "sprites/enemy/goblin.png").read_bytes() == png
 
 
+def _mcp_materialize(settings: Settings, names: list[str], monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """The MCP server's `materialize` tool, called in memory (in-process run against the same instance)."""
+    import anyio
+    from fastmcp import Client
+
+    from pipeline.mcp import server
+
+    monkeypatch.setenv("SPRITES_DAGSTER_URL", "off")
+    server.configure(settings)
+
+    async def call() -> dict[str, object]:
+        async with Client(server.mcp) as client:
+            result = await client.call_tool("materialize", {"sprites": names, "wait_seconds": 600})
+            return dict(result.structured_content or {})
+
+    return anyio.run(call)
+
+
 @pytest.mark.slow
-def test_four_concurrent_builds_of_50_sprites_lose_nothing(tmp_path: Path, dagster_home: Path) -> None:
+def test_four_concurrent_builds_of_50_sprites_lose_nothing(
+    tmp_path: Path, dagster_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     names = [f"c{i:02d}" for i in range(80)]
     specs = {f"gen/{n}.yaml": f"name: {n}\ncategory: item\nsize: 16x16\nprompt: concurrent sprite {n}\n" for n in names}
     settings = make_project(tmp_path, specs, copy_samples=False)
@@ -151,8 +171,10 @@ def test_four_concurrent_builds_of_50_sprites_lose_nothing(tmp_path: Path, dagst
         )
         for sel in selections
     ]
+    mcp_result = _mcp_materialize(settings, names[25:45], monkeypatch)  # an agent's call, meanwhile
     outputs = [p.communicate(timeout=600)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
+    assert mcp_result["status"] in ("success", "nothing to do"), mcp_result
     assert assert_bevy_folder_consistent(settings) == 80  # no lost entry, no torn file
     code, out = _cli(settings, "build")
     assert code == 0 and "0 built, 80 up to date" in out, out  # records, files and manifest agree
