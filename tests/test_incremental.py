@@ -121,6 +121,10 @@ def test_no_op_build_takes_the_fast_path_without_parsing_specs(
     goblin = project.specs_dir / "enemies/goblin.yaml"
     goblin.write_text(goblin.read_text())  # same bytes, new mtime: still a no-op
     assert "0 built, 14 up to date" in _cli(project, "build")[1]
+    with pytest.raises(AssertionError, match="must not parse"):  # another backend: not the state it recorded
+        CliRunner().invoke(
+            main, ["build", "--backend", "image", "--project-dir", str(project.project_dir)], catch_exceptions=False
+        )
     goblin.write_text(goblin.read_text() + "seed: 99\n")
     with pytest.raises(AssertionError, match="must not parse"):
         CliRunner().invoke(main, ["build", "--project-dir", str(project.project_dir)], catch_exceptions=False)

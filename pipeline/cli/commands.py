@@ -180,9 +180,10 @@ def build_cmd(
 
 
 def _settings_key(settings: Settings) -> dict[str, str]:
+    """Settings that change what a build produces or where: a different value means no fast-path no-op."""
     return {
         k: str(getattr(settings, k)) for k in ("specs_dir", "workflows_dir", "assets_dir", "cache_dir", "state_dir")
-    } | {"comfyui": ",".join(settings.comfyui_urls)}
+    } | {"comfyui": ",".join(settings.comfyui_urls), "backend": settings.backend or ""}
 
 
 def _refuse_missing_offline(settings: Settings, todo: list[Any]) -> None:
