@@ -68,6 +68,7 @@ def run_sprites(
     offline: bool = False,
     tags: dict[str, str] | None = None,
     log_level: str = "CRITICAL",
+    checks: bool = True,
     run_id: str | None = None,
     on_event: Callable[[BuildEvent], None] | None = None,
 ) -> RunOutcome:
@@ -90,7 +91,7 @@ def run_sprites(
         raise ConfigError(
             f"the Dagster instance at {os.environ['DAGSTER_HOME']} has an invalid dagster.yaml: {exc}"
         ) from exc
-    defs = build_definitions(settings, offline=offline, only=set(names))
+    defs = build_definitions(settings, offline=offline, only=set(names), checks=checks)
     job = defs.resolve_implicit_global_asset_job_def()
     keys: list[AssetKey] = [k for n in names for k in sprite_keys(n)]
     if include_manifest:

@@ -33,14 +33,20 @@ def build_definitions(
     offline: bool = False,
     only: Collection[str] | None = None,
     automation: AutomationSettings | None = None,
+    checks: bool = True,
 ) -> Definitions:
-    """The code location for ``settings``; ``only`` limits the sprite assets (see ``build_assets``)."""
+    """The code location for ``settings``; ``only`` limits the sprite assets (see ``build_assets``).
+
+    ``checks=False`` leaves the asset checks out (``sprites build`` without ``--checks``): each check result
+    is a Dagster event, and four per sprite cost more than building the sprite; the CLI verifies the
+    Bevy folder itself (``pipeline.plan``, ``sprites check --locked``).
+    """
     spec_set = load_specs(settings.specs_dir)
     assets = build_assets(spec_set, settings, only=only)
     auto = build_automation(spec_set, settings, automation or AutomationSettings(), assets, only=only)
     return Definitions(
         assets=auto.assets,
-        asset_checks=auto.asset_checks,
+        asset_checks=auto.asset_checks if checks else [],
         schedules=auto.schedules,
         sensors=auto.sensors,
         resources={"sprites": SpritePipelineResource.from_settings(settings, offline=offline)},

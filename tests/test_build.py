@@ -135,3 +135,16 @@ def test_selection_and_unknown_names(project: Settings, dagster_home: Path) -> N
     assert code == 0 and "2 built, 0 up to date" in out, out
     code, out = _build(project, "goblinn")
     assert code == 2 and "Did you mean: goblin" in out
+
+
+def test_asset_checks_run_with_checks_flag_only(project: Settings, dagster_home: Path) -> None:
+    from dagster import AssetCheckKey, AssetKey, DagsterInstance
+
+    key = AssetCheckKey(AssetKey(["bevy", "goblin"]), "alpha_binary")
+    assert _build(project, "goblin")[0] == 0
+    instance = DagsterInstance.get()
+    assert instance.event_log_storage.get_latest_asset_check_execution_by_key([key]).get(key) is None
+    code, out = _build(project, "goblin", "--force", "--checks")
+    assert code == 0, out
+    record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key]).get(key)
+    assert record is not None and record.status.value == "SUCCEEDED"

@@ -112,6 +112,11 @@ def list_cmd(selection: tuple[str, ...], category: str | None, as_json: bool, **
 @click.option("--offline", is_flag=True, help="Never contact a generation server: use the cache or fail.")
 @click.option("--dry-run", is_flag=True, help="Show what would be built, build nothing.")
 @click.option("-v", "--verbose", is_flag=True, help="Show Dagster's own run log.")
+@click.option(
+    "--checks",
+    is_flag=True,
+    help="Also run the Dagster asset checks (size, palette, alpha, file hash, manifest) in the run.",
+)
 @project_options
 @user_errors
 def build_cmd(
@@ -121,6 +126,7 @@ def build_cmd(
     offline: bool,
     dry_run: bool,
     verbose: bool,
+    checks: bool,
     **kwargs: Any,
 ) -> None:
     """Generate, pixelate and export sprites that are stale or missing (SELECTION: names or globs).
@@ -157,7 +163,7 @@ def build_cmd(
         _refuse_missing_offline(settings, todo)
     outcome = None
     if todo or not manifest_ok:
-        outcome = _run_with_progress(settings, spec_set, todo, offline, verbose, out)
+        outcome = _run_with_progress(settings, spec_set, todo, offline, verbose, checks, out)
     _finish(settings, spec_set, requests)
     if outcome is None:
         out.print(f"0 built, {up_to_date} up to date ({time.perf_counter() - started:.2f}s)")
@@ -210,7 +216,7 @@ def _refuse_missing_offline(settings: Settings, todo: list[Any]) -> None:
 
 
 def _run_with_progress(
-    settings: Settings, spec_set: SpecSet, todo: list[Any], offline: bool, verbose: bool, out: Any
+    settings: Settings, spec_set: SpecSet, todo: list[Any], offline: bool, verbose: bool, checks: bool, out: Any
 ) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -238,6 +244,7 @@ def _run_with_progress(
             offline=offline,
             on_event=on_event,
             log_level="INFO" if verbose else "CRITICAL",
+            checks=checks,
         )
     if outcome.manifest_error is None and any(o.status == "failed" for o in outcome.sprites.values()):
         # Dagster skips the manifest step when any sprite fails: publish the ones that did build
