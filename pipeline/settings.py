@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pipeline.errors import ConfigError
 
-__all__ = ["ENV_VARS", "Settings", "find_project_dir"]
+__all__ = ["ENV_VARS", "Settings", "find_project_dir", "invalid_settings"]
 
 #: environment variable -> (settings field, what it does); the README's configuration table.
 ENV_VARS: dict[str, tuple[str, str]] = {
@@ -46,6 +46,17 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "SPRITES_DAGSTER_URL": ("", "webserver the MCP server launches runs through; `off` for in-process"),
     "DAGSTER_HOME": ("dagster_home", "Dagster instance folder; default <project>/dagster_home (ships a dagster.yaml)"),
 }
+
+
+def invalid_settings(exc: ValidationError, env_vars: Mapping[str, tuple[str, str]], what: str) -> ConfigError:
+    """A settings validation error as a ConfigError naming each environment variable, its problem and value."""
+    by_field = {field: var for var, (field, _) in env_vars.items() if field}
+    problems = "; ".join(
+        f"{by_field.get(str(e['loc'][0]) if e['loc'] else '', str(e['loc'][0]) if e['loc'] else what)}: "
+        f"{e['msg'].removeprefix('Value error, ')} (got {e.get('input')!r})"
+        for e in exc.errors()
+    )
+    return ConfigError(f"invalid {what}: {problems}")
 
 
 def find_project_dir(start: Path | None = None) -> Path:
@@ -109,12 +120,7 @@ class Settings(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
-            by_field = {field: var for var, (field, _) in ENV_VARS.items() if field}
-            problems = "; ".join(
-                f"{by_field.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']} (got {e.get('input')!r})"
-                for e in exc.errors()
-            )
-            raise ConfigError(f"invalid setting: {problems}") from exc
+            raise invalid_settings(exc, ENV_VARS, "setting") from exc
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

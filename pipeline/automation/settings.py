@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from pipeline.errors import ConfigError
+from pipeline.settings import invalid_settings
 
 __all__ = ["AUTOMATION_ENV_VARS", "AutomationSettings", "Mechanism"]
 
@@ -93,10 +93,4 @@ class AutomationSettings(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
-            by_field = {field: var for var, (field, _) in AUTOMATION_ENV_VARS.items()}
-            problems = "; ".join(
-                f"{by_field.get(str(e['loc'][0]) if e['loc'] else '', 'SPRITES_AUTOMATION*')}: "
-                + e["msg"].removeprefix("Value error, ")
-                for e in exc.errors()
-            )
-            raise ConfigError(f"invalid automation setting: {problems}") from exc
+            raise invalid_settings(exc, AUTOMATION_ENV_VARS, "automation setting") from exc
