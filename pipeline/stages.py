@@ -91,20 +91,8 @@ def pixel_params_for(spec: SpriteSpec) -> PixelParams:
         palette = tuple(spec.palette)
     else:
         palette = spec.palette
-    px = spec.pixel
-    return PixelParams(
-        width=spec.size.width,
-        height=spec.size.height,
-        palette=palette,
-        background=px.background,
-        alpha_threshold=px.alpha_threshold,
-        outline=px.outline,
-        dither=px.dither,
-        cleanup=px.cleanup,
-        background_tolerance=px.background_tolerance,
-        min_confidence=px.min_confidence,
-        correct_drift=px.correct_drift,
-    )
+    # every `pixel:` setting of a spec is a PixelParams field of the same name
+    return PixelParams(width=spec.size.width, height=spec.size.height, palette=palette, **spec.pixel.model_dump())
 
 
 def generate_stage(
