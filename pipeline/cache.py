@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -135,6 +136,7 @@ class Claims:
     def __init__(self, cache: ContentCache):
         self.cache = cache
         self._held: dict[tuple[str, str], IO[bytes]] = {}
+        self._lock = threading.Lock()  # results may be published (and claims released) from other threads
 
     def _open(self, stage: str, key: str) -> IO[bytes]:
         folder = self.cache.root / ".claims" / stage
@@ -144,16 +146,17 @@ class Claims:
 
     def try_claim(self, stage: str, key: str) -> bool:
         """Claim ``key`` if nobody else holds it (never waits); True if this object holds it now."""
-        if (stage, key) in self._held:
+        with self._lock:
+            if (stage, key) in self._held:
+                return True
+            fh = self._open(stage, key)
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.close()
+                return False
+            self._held[(stage, key)] = fh
             return True
-        fh = self._open(stage, key)
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.close()
-            return False
-        self._held[(stage, key)] = fh
-        return True
 
     @contextlib.contextmanager
     def hold(self, stage: str, key: str, poll: float = 0.2) -> Iterator[None]:
@@ -163,7 +166,9 @@ class Claims:
         runs without the claim and finds the entry. Builds run their sprites in name order, so two
         processes waiting on each other's claims cannot form a cycle.
         """
-        if (stage, key) in self._held:
+        with self._lock:
+            held = (stage, key) in self._held
+        if held:
             try:
                 yield
             finally:
@@ -184,10 +189,13 @@ class Claims:
             fh.close()
 
     def release(self, stage: str, key: str) -> None:
-        fh = self._held.pop((stage, key), None)
+        with self._lock:
+            fh = self._held.pop((stage, key), None)
         if fh is not None:
             fh.close()
 
     def release_all(self) -> None:
-        for stage, key in list(self._held):
+        with self._lock:
+            held = list(self._held)
+        for stage, key in held:
             self.release(stage, key)

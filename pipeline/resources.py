@@ -7,22 +7,27 @@ run (the executor is in-process), so backends are created lazily and closed at t
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
 from pipeline.cache import Claims, ContentCache
-from pipeline.generate import Backend, GenerationRequest, make_backend
+from pipeline.generate import Backend, GenerationRequest, GenerationResult, make_backend
 from pipeline.settings import Settings
 
 __all__ = ["SpritePipelineResource"]
 
+#: the backend override is already applied when the assets are defined (each request names its backend)
+_NOT_CONFIG = {"backend"}
+
 
 class SpritePipelineResource(ConfigurableResource):
-    """Where sprites are built and how they are generated."""
+    """Where sprites are built and how they are generated: ``Settings`` as resource config, plus ``offline``."""
 
     project_dir: str
     specs_dir: str
@@ -30,6 +35,7 @@ class SpritePipelineResource(ConfigurableResource):
     assets_dir: str
     cache_dir: str
     state_dir: str
+    dagster_home: str
     comfyui_urls: list[str] = []  # noqa: RUF012 - pydantic copies field defaults
     comfyui_max_inflight: int = 2
     comfyui_job_timeout: float = 1800.0
@@ -43,34 +49,12 @@ class SpritePipelineResource(ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings, offline: bool = False) -> SpritePipelineResource:
-        return cls(
-            project_dir=str(settings.project_dir),
-            specs_dir=str(settings.specs_dir),
-            workflows_dir=str(settings.workflows_dir),
-            assets_dir=str(settings.assets_dir),
-            cache_dir=str(settings.cache_dir),
-            state_dir=str(settings.state_dir),
-            comfyui_urls=list(settings.comfyui_urls),
-            comfyui_max_inflight=settings.comfyui_max_inflight,
-            comfyui_job_timeout=settings.comfyui_job_timeout,
-            comfyui_failover_after=settings.comfyui_failover_after,
-            offline=offline,
-        )
+        return cls(offline=offline, **settings.model_dump(mode="json", exclude=_NOT_CONFIG))
 
     @property
     def settings(self) -> Settings:
-        return Settings(
-            project_dir=Path(self.project_dir),
-            specs_dir=Path(self.specs_dir),
-            workflows_dir=Path(self.workflows_dir),
-            assets_dir=Path(self.assets_dir),
-            cache_dir=Path(self.cache_dir),
-            state_dir=Path(self.state_dir),
-            dagster_home=Path(self.project_dir) / "dagster_home",
-            comfyui_urls=tuple(self.comfyui_urls),
-            comfyui_max_inflight=self.comfyui_max_inflight,
-            comfyui_job_timeout=self.comfyui_job_timeout,
-            comfyui_failover_after=self.comfyui_failover_after,
+        return Settings.model_validate(
+            {name: getattr(self, name) for name in Settings.model_fields if name not in _NOT_CONFIG}
         )
 
     @property
@@ -106,9 +90,26 @@ class SpritePipelineResource(ConfigurableResource):
             claims.release_all()
             return []
         backend = self.backend(kind)
-        backend.prepare(pending)
+        by_key = {r.key: r for r in pending}
+        for key, future in backend.prepare(pending).items():
+            future.add_done_callback(functools.partial(self._publish, by_key[key]))
         report = getattr(backend, "preflight_report", None)
         return list(report()) if callable(report) else []
+
+    def _publish(self, request: GenerationRequest, future: Future[GenerationResult]) -> None:
+        """A prepared render finished: cache it and release its claim right away, not when its step runs.
+
+        Another build waiting for this key (while holding one of the `comfyui` pool's slots) must not wait
+        for this run's step, which may itself be waiting for a pool slot: that would be a deadlock.
+        """
+        try:
+            if not future.cancelled() and future.exception() is None:
+                result = future.result()
+                if len(result.frames) == request.frames:
+                    files = {f"frame{i:03d}.png": data for i, data in enumerate(result.frames)}
+                    self.cache.put("generate", request.key, files, meta={"sprite": request.sprite, **result.info})
+        finally:
+            self.claims.release("generate", request.key)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         for backend in self._backends.values():

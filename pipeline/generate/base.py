@@ -13,6 +13,7 @@ import json
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -93,12 +94,14 @@ class Backend(ABC):
     ) -> GenerationResult:
         """Produce the render frames for a request. Raises GenerationError (or a subclass)."""
 
-    def prepare(self, requests: list[GenerationRequest]) -> None:  # noqa: B027 - optional hook
+    def prepare(self, requests: list[GenerationRequest]) -> dict[str, Future[GenerationResult]]:
         """Called once per run with every request the run will generate, before the first ``generate``.
 
         A remote backend may submit them all now so that its servers never idle while the pipeline
-        post-processes; ``generate`` then only waits for the matching result. Default: nothing.
+        post-processes; ``generate`` then only waits for the matching result. Returns a future per
+        submitted request key, so the caller can store results as soon as they exist. Default: nothing.
         """
+        return {}
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has none."""

@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -140,7 +141,7 @@ class ComfyUIBackend(Backend):
         """One line per server from the last preflight (for the run log)."""
         return [f"{p.url}: {p.describe()}" for p in self.probes]
 
-    def prepare(self, requests: list[GenerationRequest]) -> None:
+    def prepare(self, requests: list[GenerationRequest]) -> dict[str, Future[GenerationResult]]:
         """Probe the servers, then submit every request now so that no GPU waits for the pipeline."""
         dispatcher = self._start()
         if not any(p.ok for p in self.probes):
@@ -155,6 +156,7 @@ class ComfyUIBackend(Backend):
                     self._jobs[request.key] = job = _job_for(request, self.project_dir)
                     jobs.append(job)
         dispatcher.submit(jobs)
+        return {job.request.key: job.future for job in jobs}
 
     def generate(
         self,
