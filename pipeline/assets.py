@@ -26,22 +26,16 @@ from dagster import (
     multi_asset,
 )
 
+from pipeline.buildstate.keys import stage_versions
+from pipeline.buildstate.publish import publish_run, record_export, removed_specs
 from pipeline.errors import GenerationError
 from pipeline.generate import GenerationRequest, resolve_requests
 from pipeline.generate.base import canonical_json, sha256_hex
 from pipeline.previews import preview_markdown
-from pipeline.publish import publish_manifest
 from pipeline.resources import SpritePipelineResource
 from pipeline.settings import Settings
 from pipeline.specs import LoadedSpec, SpecSet
-from pipeline.stages import (
-    EXPORT_VERSION,
-    PIXELATE_VERSION,
-    export_stage,
-    generate_stage,
-    pixel_params_for,
-    pixelate_stage,
-)
+from pipeline.stages import export_stage, generate_stage, pixelate_stage
 
 __all__ = ["MANIFEST_KEY", "build_assets", "op_name", "sprite_keys"]
 
@@ -56,10 +50,6 @@ def op_name(sprite: str) -> str:
 
 def sprite_keys(name: str) -> tuple[AssetKey, AssetKey, AssetKey]:
     return AssetKey(["raw", name]), AssetKey(["pixel", name]), AssetKey(["bevy", name])
-
-
-def _short(key: str) -> str:
-    return key[:16]
 
 
 def _sprite_asset(
@@ -77,18 +67,13 @@ def _sprite_asset(
         "size": str(spec.size),
     }
     palette_label = f"palette {spec.palette}" if isinstance(spec.palette, str) else "custom palette"
-    pixel_version = sha256_hex(
-        canonical_json(
-            {"p": pixel_params_for(spec).cache_fields(), "c": spec.animation.sheet_columns, "v": PIXELATE_VERSION}
-        )
-    )
-    export_version = sha256_hex(canonical_json({"path": spec.output_path, "v": EXPORT_VERSION}))
+    raw_version, pixel_version, export_version = stage_versions(spec, request)
     specs = [
         AssetSpec(
             raw_key,
             description=f"Render of '{name}' by the {request.backend} backend: {spec.prompt}",
             group_name=group,
-            code_version=_short(request.key),
+            code_version=raw_version,
             kinds=_KINDS[request.backend],
             tags=tags,
             metadata={**common, "backend": request.backend},
@@ -99,7 +84,7 @@ def _sprite_asset(
             deps=[raw_key],
             description=f"'{name}' as {spec.size} pixel art, {spec.animation.frames} frame(s), {palette_label}",
             group_name=group,
-            code_version=_short(pixel_version),
+            code_version=pixel_version,
             kinds={"numpy", "png"},
             tags=tags,
             metadata=common,
@@ -110,7 +95,7 @@ def _sprite_asset(
             deps=[pixel_key],
             description=f"'{name}' in the Bevy assets folder: {spec.output_path} (+ .meta, nearest sampler)",
             group_name=group,
-            code_version=_short(export_version),
+            code_version=export_version,
             kinds={"bevy", "png"},
             tags=tags,
             metadata={**common, "path": spec.output_path},
@@ -198,6 +183,7 @@ def _sprite_asset(
             )
         if bevy_key in selected:
             out = export_stage(spec, loaded.file, request, raw, pixel, settings)
+            record_export(settings, context.run.run_id, name, out.locked, replaced=out.replaced)
             yield MaterializeResult(
                 asset_key=bevy_key,
                 data_version=DataVersion(out.sha256),
@@ -231,9 +217,11 @@ def _manifest_asset(spec_set: SpecSet) -> AssetsDefinition:
         code_version=sha256_hex(canonical_json(names))[:16],
     )
     def bevy_manifest(context: AssetExecutionContext, sprites: SpritePipelineResource) -> MaterializeResult:
-        result = publish_manifest(sprites.settings, names)
-        if result.missing:
-            context.log.warning(f"not yet exported, so not in the manifest: {', '.join(result.missing)}")
+        settings = sprites.settings
+        result = publish_run(settings, context.run.run_id, removed_specs(settings, names), all_names=names)
+        missing = sorted(set(names) - {e.name for e in result.manifest.sprites})
+        if missing:
+            context.log.warning(f"not yet exported, so not in the manifest: {', '.join(missing)}")
         if result.kept:
             context.log.warning(f"specs deleted but files modified by hand, left in place: {', '.join(result.kept)}")
         m = result.manifest
@@ -242,7 +230,7 @@ def _manifest_asset(spec_set: SpecSet) -> AssetsDefinition:
             metadata={
                 "sprite_count": m.sprite_count,
                 "changed": result.changed,
-                "missing": MetadataValue.json(result.missing),
+                "missing": MetadataValue.json(missing),
                 "removed_orphans": MetadataValue.json(result.removed),
                 "path": MetadataValue.path(str(sprites.settings.assets_dir / "sprites" / "manifest.json")),
                 "sprites": MetadataValue.md(

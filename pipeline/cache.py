@@ -5,8 +5,9 @@ Layout (a plain folder: share it between machines and CI by copying or mounting 
     <cache>/<stage>/<key[:2]>/<key>/entry.json     {"stage", "key", "files": {name: sha256}, "meta": {...}}
     <cache>/<stage>/<key[:2]>/<key>/<name>         the bytes
 
-Reads verify every file against ``entry.json``: a corrupt or truncated entry is reported and treated
-as a miss (then overwritten), never returned. Writers build the entry in a private folder and rename
+Reads verify that ``entry.json`` names this very stage and key, and every file against it: a corrupt,
+truncated or misplaced entry (a folder copied over another's) is reported and treated as a miss (then
+overwritten), never returned. Writers build the entry in a private folder and rename
 it into place, so concurrent writers of one key are safe: the first rename wins, the rest are dropped.
 """
 
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from pipeline.errors import CacheError
+from pipeline.export.atomic import dir_mode
 
 __all__ = ["CacheEntry", "Claims", "ContentCache"]
 
@@ -64,6 +66,11 @@ class ContentCache:
         except (OSError, ValueError) as exc:
             self.corrupt.append((stage, key, f"unreadable entry.json: {exc}"))
             return None
+        if not isinstance(entry, dict) or entry.get("stage") != stage or entry.get("key") != key:
+            # an entry folder copied or synced over another's: its bytes are fine but belong elsewhere
+            found = f"{entry.get('stage')}/{entry.get('key')}" if isinstance(entry, dict) else "no address"
+            self.corrupt.append((stage, key, f"entry.json belongs to {found}, not to this address"))
+            return None
         try:
             hashes: dict[str, str] = dict(entry["files"])
             files = {}
@@ -87,6 +94,7 @@ class ContentCache:
             final.parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}.", dir=final.parent))
             try:
+                tmp.chmod(dir_mode())  # mkdtemp's 0700 would survive the rename: share like any folder
                 for name, data in files.items():
                     if "/" in name or name in ("", ".", "..", "entry.json"):
                         raise CacheError(f"invalid cache file name '{name}'")

@@ -16,8 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.errors import ConfigError, message_of
+from pipeline.buildstate.publish import pending_entries, publish_run
+from pipeline.errors import ConfigError, SpriteError, message_of
 from pipeline.settings import Settings
+from pipeline.specs import SpecSet
 
 __all__ = ["BuildEvent", "RunOutcome", "SpriteOutcome", "ensure_dagster_home", "run_sprites", "user_message"]
 
@@ -71,8 +73,14 @@ def run_sprites(
     checks: bool = True,
     run_id: str | None = None,
     on_event: Callable[[BuildEvent], None] | None = None,
+    spec_set: SpecSet | None = None,
 ) -> RunOutcome:
-    """Materialize the three assets of each named sprite (and the manifest) in one Dagster run."""
+    """Materialize the three assets of each named sprite (and the manifest) in one Dagster run.
+
+    The run ends in one publish (``pipeline.buildstate.publish``): its manifest step, or, when Dagster
+    skipped that step because a sprite failed, a publish here of what the run did export.
+    ``spec_set``: the specs as the caller already loaded them (the run builds exactly those).
+    """
     from dagster import AssetKey, DagsterEventType, DagsterInstance
     from dagster._core.errors import DagsterInvalidConfigError
 
@@ -91,7 +99,7 @@ def run_sprites(
         raise ConfigError(
             f"the Dagster instance at {os.environ['DAGSTER_HOME']} has an invalid dagster.yaml: {exc}"
         ) from exc
-    defs = build_definitions(settings, offline=offline, only=set(names), checks=checks)
+    defs = build_definitions(settings, offline=offline, only=set(names), checks=checks, spec_set=spec_set)
     job = defs.resolve_implicit_global_asset_job_def()
     keys: list[AssetKey] = [k for n in names for k in sprite_keys(n)]
     if include_manifest:
@@ -173,6 +181,11 @@ def run_sprites(
         worker.join(0.2)
         drain()
     drain()
+    if include_manifest and pending_entries(settings, run_id):
+        try:  # the manifest step did not run: publish what the run exported all the same
+            publish_run(settings, run_id)
+        except SpriteError as exc:
+            manifest_error = manifest_error or str(exc)
     if "exc" in result:
         raise result["exc"]
     for o in outcomes.values():

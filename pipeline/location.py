@@ -23,7 +23,7 @@ from pipeline.assets import build_assets
 from pipeline.automation import AutomationSettings, build_automation
 from pipeline.resources import SpritePipelineResource
 from pipeline.settings import Settings
-from pipeline.specs import load_specs
+from pipeline.specs import SpecSet, load_specs
 
 __all__ = ["build_definitions"]
 
@@ -34,14 +34,15 @@ def build_definitions(
     only: Collection[str] | None = None,
     automation: AutomationSettings | None = None,
     checks: bool = True,
+    spec_set: SpecSet | None = None,
 ) -> Definitions:
     """The code location for ``settings``; ``only`` limits the sprite assets (see ``build_assets``).
 
     ``checks=False`` leaves the asset checks out (``sprites build`` without ``--checks``): each check result
     is a Dagster event, and four per sprite cost more than building the sprite; the CLI verifies the
-    Bevy folder itself (``pipeline.plan``, ``sprites check --locked``).
+    Bevy folder itself (``pipeline.buildstate.status``, ``sprites check --locked``).
     """
-    spec_set = load_specs(settings.specs_dir)
+    spec_set = spec_set if spec_set is not None else load_specs(settings.specs_dir)
     assets = build_assets(spec_set, settings, only=only)
     auto = build_automation(spec_set, settings, automation or AutomationSettings(), assets, only=only)
     return Definitions(

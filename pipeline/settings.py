@@ -32,7 +32,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     ),
     "SPRITES_STATE_DIR": (
         "state_dir",
-        "build state: export records, scratch files for atomic writes; default <project>/.sprites/state",
+        "per-machine state, a cache that may be deleted at any time (fast-path record, entries of running "
+        "builds, scratch files for atomic writes); default <project>/.sprites/state",
     ),
     "SPRITES_COMFYUI_URL": ("comfyui_urls", "ComfyUI server URL, or several separated by commas or spaces"),
     "SPRITES_COMFYUI_MAX_INFLIGHT": ("comfyui_max_inflight", "jobs per ComfyUI server at once: running + waiting (2)"),

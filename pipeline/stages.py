@@ -19,21 +19,18 @@ from typing import Any
 
 from PIL import Image
 
+from pipeline.buildstate.keys import export_key, pixel_params_for, pixelate_key
+from pipeline.buildstate.lockfile import LockEntry, StageKeys, generate_inputs
 from pipeline.cache import Claims, ContentCache
 from pipeline.errors import GenerationError, PixelateError
-from pipeline.export.bevy import IMAGE_META, encode_png, encode_sheet, write_sprite_files
+from pipeline.export.bevy import encode_png, encode_sheet, write_sprite_files
 from pipeline.export.manifest import AtlasLayout, ManifestEntry, PaletteInfo
-from pipeline.generate.base import Backend, GenerationRequest, ProgressFn, canonical_json, sha256_hex
-from pipeline.pixelate import PixelParams, pixelate_frames
-from pipeline.publish import upsert_manifest_entry
-from pipeline.records import SpriteRecord, StageKeys, write_record
+from pipeline.generate.base import Backend, GenerationRequest, ProgressFn, sha256_hex
+from pipeline.pixelate import pixelate_frames
 from pipeline.settings import Settings
 from pipeline.specs.model import AdaptivePalette, SpriteSpec
-from pipeline.versions import EXPORT_VERSION, PIXELATE_VERSION
 
 __all__ = [
-    "EXPORT_VERSION",
-    "PIXELATE_VERSION",
     "ExportOutput",
     "PixelOutput",
     "RawOutput",
@@ -77,22 +74,14 @@ class ExportOutput:
     key: str
     png_path: str
     sha256: str
-    written: bool
+    written: bool  # the PNG's bytes changed (False: the file already held them)
+    replaced: bool  # it changed a PNG that existed before (whose old bytes the manifest may still describe)
     seconds: float
-    entry: ManifestEntry
-    record: SpriteRecord
+    locked: LockEntry  # the sprite's lock entry; its ``entry`` is the manifest entry
 
-
-def pixel_params_for(spec: SpriteSpec) -> PixelParams:
-    palette: str | tuple[str, ...] | int
-    if isinstance(spec.palette, AdaptivePalette):
-        palette = spec.palette.adaptive
-    elif isinstance(spec.palette, list):
-        palette = tuple(spec.palette)
-    else:
-        palette = spec.palette
-    # every `pixel:` setting of a spec is a PixelParams field of the same name
-    return PixelParams(width=spec.size.width, height=spec.size.height, palette=palette, **spec.pixel.model_dump())
+    @property
+    def entry(self) -> ManifestEntry:
+        return self.locked.entry
 
 
 def generate_stage(
@@ -158,15 +147,6 @@ def _raw_from_cache(cache: ContentCache, key: str, start: float) -> RawOutput | 
     )
 
 
-def pixelate_key(raw_hashes: list[str], spec: SpriteSpec) -> str:
-    """Key of the pixel stage: the raw frames' hashes plus everything the pixel stage is asked."""
-    params = pixel_params_for(spec).cache_fields()
-    columns = spec.animation.sheet_columns
-    return sha256_hex(
-        canonical_json({"raw": raw_hashes, "params": params, "columns": columns, "version": PIXELATE_VERSION})
-    )
-
-
 def pixelate_stage(spec: SpriteSpec, raw: RawOutput, cache: ContentCache) -> PixelOutput:
     """Pixel art sheet for ``spec`` from its raw frames (cached by key)."""
     start = time.perf_counter()
@@ -197,28 +177,6 @@ def pixelate_stage(spec: SpriteSpec, raw: RawOutput, cache: ContentCache) -> Pix
     return PixelOutput(key, sheet, entry.hashes["sheet.png"], result.palette, meta, "miss", time.perf_counter() - start)
 
 
-def export_key(pixel_sha256: str, spec: SpriteSpec) -> str:
-    """Key of the export stage: the pixel sheet's hash, where it is written, and every spec field its
-    manifest entry shows (so an fps or name change republishes without regenerating anything)."""
-    listed = spec.model_dump(
-        mode="json", include={"name", "category", "prompt", "negative_prompt", "seed", "size", "palette", "animation"}
-    )
-    return sha256_hex(
-        canonical_json(
-            {
-                "pixel": pixel_sha256,
-                "path": spec.output_path,
-                "entry": listed,
-                "workflow": spec.generation.workflow,
-                "backend": spec.generation.backend,
-                "seed": spec.effective_seed,
-                "meta": sha256_hex(IMAGE_META.encode()),
-                "version": EXPORT_VERSION,
-            }
-        )
-    )
-
-
 def _palette_info(spec: SpriteSpec, used: tuple[str, ...]) -> PaletteInfo:
     if isinstance(spec.palette, AdaptivePalette):
         return PaletteInfo(kind="adaptive", colors=list(used))
@@ -235,8 +193,8 @@ def export_stage(
     pixel: PixelOutput,
     settings: Settings,
 ) -> ExportOutput:
-    """Write the sheet and its .meta into the Bevy folder (only if the bytes changed), record it, and put its
-    entry into the manifest."""
+    """Write the sheet and its .meta into the Bevy folder (only if the bytes changed) and return the
+    sprite's lock entry; publishing it is the caller's (``pipeline.buildstate.publish``)."""
     start = time.perf_counter()
     key = export_key(pixel.sha256, spec)
     png, _meta = write_sprite_files(settings.assets_dir, spec.output_path, pixel.sheet_png, settings.scratch_dir)
@@ -260,16 +218,14 @@ def export_stage(
         input_hash=key,
         sha256=png.sha256,
     )
-    record = SpriteRecord(
-        name=spec.name,
+    locked = LockEntry(
         spec_file=spec_file,
         keys=StageKeys(generate=request.key, pixelate=pixel.key, export=key),
-        generate_payload=request.payload,
+        generate_inputs=generate_inputs(request),
         raw_sha256=raw.hashes,
         pixel_sha256=pixel.sha256,
-        png_sha256=png.sha256,
         entry=entry,
     )
-    write_record(settings.state_dir, record, settings.scratch_dir)
-    upsert_manifest_entry(settings, entry)
-    return ExportOutput(key, spec.output_path, png.sha256, png.written, time.perf_counter() - start, entry, record)
+    return ExportOutput(
+        key, spec.output_path, png.sha256, png.written, png.replaced, time.perf_counter() - start, locked
+    )

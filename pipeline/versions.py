@@ -1,6 +1,6 @@
 """Versions of everything that shapes output bytes. Bump one when the same inputs would now give other bytes.
 
-Kept dependency-free so the no-op fast path (``pipeline.fingerprint``) can read them without importing
+Kept dependency-free so the no-op fast path (``pipeline.buildstate.inputs``) can read them without importing
 numpy, Pillow or Dagster.
 """
 

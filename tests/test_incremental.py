@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from pipeline.buildstate.lockfile import read_lock
+from pipeline.buildstate.publish import publish
+from pipeline.buildstate.status import SpriteState, sprite_state
 from pipeline.cache import ContentCache
 from pipeline.cli import main
-from pipeline.export import manifest_lock, write_manifest
-from pipeline.generate import make_backend
-from pipeline.plan import sprite_state
+from pipeline.generate import GenerationRequest, make_backend
 from pipeline.settings import Settings
-from pipeline.specs import load_specs
+from pipeline.specs import LoadedSpec, load_specs
 from pipeline.stages import export_stage, generate_stage, pixelate_stage
 from tests.conftest import REPO, assert_bevy_folder_consistent, make_project, sprites_cmd
 
@@ -26,14 +27,18 @@ def _build_pure(settings: Settings) -> None:
     """Build every sprite with the stage functions directly (no Dagster): fast setup for plan tests."""
     backend = make_backend("procedural", settings)
     cache = ContentCache(settings.cache_dir)
-    entries = []
+    built = {}
     for loaded in load_specs(settings.specs_dir):
         req = backend.resolve(loaded.spec, settings)
         raw = generate_stage(req, backend, cache)
         px = pixelate_stage(loaded.spec, raw, cache)
-        entries.append(export_stage(loaded.spec, loaded.file, req, raw, px, settings).entry)
-    with manifest_lock(settings.state_dir):
-        write_manifest(settings.assets_dir, settings.scratch_dir, entries)
+        built[loaded.name] = export_stage(loaded.spec, loaded.file, req, raw, px, settings).locked
+    publish(settings, built)
+
+
+def _state(settings: Settings, loaded: LoadedSpec, request: GenerationRequest) -> SpriteState:
+    lock = read_lock(settings)
+    return sprite_state(settings, loaded, request, lock.sprites.get(loaded.name) if lock else None)
 
 
 EDITS = [
@@ -61,7 +66,7 @@ def test_each_spec_edit_invalidates_exactly_its_stage(tmp_path: Path, edit: str,
     text = text.replace("seed: 3\n", "") if edit.startswith("seed") else text
     (settings.specs_dir / "goblin.yaml").write_text(text + edit)
     loaded = load_specs(settings.specs_dir).specs["goblin"]
-    state = sprite_state(settings, loaded, make_backend("procedural", settings).resolve(loaded.spec, settings))
+    state = _state(settings, loaded, make_backend("procedural", settings).resolve(loaded.spec, settings))
     assert state.status == status
     assert reason in state.reason
 
@@ -75,7 +80,7 @@ def test_other_sprites_do_not_change_a_sprites_keys(tmp_path: Path) -> None:
     spec_set = load_specs(settings.specs_dir)
     backend = make_backend("procedural", settings)
     goblin = spec_set.specs["goblin"]
-    assert sprite_state(settings, goblin, backend.resolve(goblin.spec, settings)).status == "up to date"
+    assert _state(settings, goblin, backend.resolve(goblin.spec, settings)).status == "up to date"
 
 
 def _cli(settings: Settings, *args: str) -> tuple[int, str]:
@@ -93,7 +98,7 @@ def test_palette_edit_reuses_the_render_and_the_lock_tracks_it(project: Settings
     goblin = project.specs_dir / "enemies/goblin.yaml"
     goblin.write_text(goblin.read_text() + "palette: db16\n")
     code, out = _cli(project, "check", "--locked")
-    assert code == 1 and "goblin: pixel settings changed since sprites.lock" in out
+    assert code == 1 and "goblin: stale: pixel settings changed" in out
     code, out = _cli(project, "build")
     assert code == 0 and "1 built, 13 up to date" in out
     row = next(line for line in out.splitlines() if "goblin" in line and "built" in line)
@@ -102,7 +107,7 @@ def test_palette_edit_reuses_the_render_and_the_lock_tracks_it(project: Settings
 
     (project.assets_dir / "sprites/item/gold-coin.png").write_bytes(b"edited by hand")
     code, out = _cli(project, "check", "--locked")
-    assert code == 1 and "gold-coin: sprites/item/gold-coin.png in the Bevy folder does not match" in out
+    assert code == 1 and "gold-coin: stale: sprites/item/gold-coin.png was modified in the Bevy folder" in out
 
 
 @pytest.mark.slow
@@ -181,7 +186,7 @@ def test_four_concurrent_builds_of_50_sprites_lose_nothing(
     assert mcp_result["status"] in ("success", "nothing to do"), mcp_result
     assert assert_bevy_folder_consistent(settings) == 80  # no lost entry, no torn file
     code, out = _cli(settings, "build")
-    assert code == 0 and "0 built, 80 up to date" in out, out  # records, files and manifest agree
+    assert code == 0 and "0 built, 80 up to date" in out, out  # lock, files and manifest agree
     assert _cli(settings, "check", "--locked")[0] == 0
 
 

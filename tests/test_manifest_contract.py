@@ -191,8 +191,7 @@ def test_a_written_manifest_has_exactly_the_rust_fields(tmp_path: Path, rust_ite
     """What ``write_manifest`` puts on disk (not just the models) has the Rust field names."""
     document = json.loads(FIXTURE.read_text(encoding="utf-8"))
     entries = [py.ManifestEntry.model_validate(e) for e in document["sprites"]]
-    with py.manifest_lock(tmp_path / "state"):
-        py.write_manifest(tmp_path / "assets", tmp_path / "scratch", entries)
+    py.write_manifest(tmp_path / "assets", tmp_path / "scratch", entries)
     written = json.loads((tmp_path / "assets" / py.MANIFEST_PATH).read_text(encoding="utf-8"))
 
     def names(item: str) -> list[str]:

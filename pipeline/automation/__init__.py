@@ -50,7 +50,7 @@ def build_automation(
         schedules=[build_rebuild_schedule(spec_set, settings, automation)],
         sensors=[
             build_spec_sensor(spec_set, settings, automation),
-            build_failure_sensor(spec_set, automation),
+            build_failure_sensor(spec_set, settings, automation),
             *([build_condition_sensor(automation)] if conditions else []),
         ],
     )

@@ -36,8 +36,10 @@ from pipeline.automation.verify import (
     png_facts,
     size_and_frames_finding,
 )
-from pipeline.records import load_records, read_record
+from pipeline.buildstate.lockfile import Lock, read_lock
+from pipeline.errors import SpriteError
 from pipeline.resources import SpritePipelineResource
+from pipeline.settings import Settings
 from pipeline.specs import LoadedSpec, SpecSet
 
 __all__ = ["MANIFEST_CHECKS", "SPRITE_CHECKS", "build_asset_checks"]
@@ -67,7 +69,7 @@ def _result(key: AssetCheckKey, finding: Finding, severity: AssetCheckSeverity) 
 
 
 def _sprite_findings(
-    loaded: LoadedSpec, assets_dir: Path, state_dir: Path, materialized: str | None
+    loaded: LoadedSpec, assets_dir: Path, lock: Lock | None, materialized: str | None
 ) -> dict[str, Finding]:
     spec = loaded.spec
     path = spec.output_path
@@ -85,12 +87,19 @@ def _sprite_findings(
         findings = dict.fromkeys(("matches_spec", "palette", "alpha_binary"), unreadable)
     else:
         findings = {
-            "matches_spec": size_and_frames_finding(spec, facts, read_record(state_dir, spec.name)),
+            "matches_spec": size_and_frames_finding(spec, facts, lock.sprites.get(spec.name) if lock else None),
             "palette": palette_finding(spec, facts),
             "alpha_binary": alpha_finding(facts),
         }
     findings["file_matches_materialization"] = file_hash_finding(path, hashlib.sha256(data).hexdigest(), materialized)
     return findings
+
+
+def _lock_or_none(settings: Settings) -> Lock | None:
+    try:
+        return read_lock(settings)
+    except SpriteError:
+        return None  # unreadable or old: the checks still judge the files themselves
 
 
 def _materialized_sha(event: object) -> str | None:
@@ -120,11 +129,10 @@ def build_asset_checks(spec_set: SpecSet, only: Collection[str] | None = None) -
             selected = context.selected_asset_check_keys
             keys = sorted({k.asset_key for k in selected}, key=lambda k: k.to_user_string())
             latest = context.instance.get_latest_materialization_events(keys)
+            lock = _lock_or_none(settings)
             for asset_key in keys:
                 loaded = by_bevy_key[asset_key]
-                findings = _sprite_findings(
-                    loaded, settings.assets_dir, settings.state_dir, _materialized_sha(latest.get(asset_key))
-                )
+                findings = _sprite_findings(loaded, settings.assets_dir, lock, _materialized_sha(latest.get(asset_key)))
                 for check, finding in findings.items():
                     key = AssetCheckKey(asset_key, check)
                     if key in selected:
@@ -147,7 +155,7 @@ def build_asset_checks(spec_set: SpecSet, only: Collection[str] | None = None) -
         if complete in selected:
             yield _result(complete, manifest_complete_finding(settings.assets_dir, names), AssetCheckSeverity.ERROR)
         if orphans in selected:
-            finding = orphan_files_finding(settings.assets_dir, load_records(settings.state_dir), names)
+            finding = orphan_files_finding(settings.assets_dir, _lock_or_none(settings), names)
             yield _result(orphans, finding, AssetCheckSeverity.WARN)
 
     defs.append(manifest_checks)

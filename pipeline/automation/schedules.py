@@ -1,6 +1,6 @@
 """The nightly schedule: materialize every sprite that is stale or missing, and the manifest.
 
-"Stale" is ``pipeline.plan``'s verdict, the same one ``sprites build`` uses: a stage key no longer
+"Stale" is ``pipeline.buildstate.status``'s verdict, the same one ``sprites build`` uses: a stage key no longer
 matches the spec, or the PNG in the Bevy folder is gone or was changed by hand. That is stricter than
 Dagster's own staleness (``RunRequest(stale_assets_only=True)``), which cannot see files edited in the
 Bevy folder. Sprites added since the definitions were loaded are not in them, so they are left to the
@@ -19,9 +19,10 @@ from dagster import (
 from pipeline.assets import MANIFEST_KEY, sprite_keys
 from pipeline.automation.sensors import ASSET_JOB
 from pipeline.automation.settings import AutomationSettings
+from pipeline.buildstate.lockfile import OldLockError, read_lock
+from pipeline.buildstate.status import project_state
 from pipeline.errors import SpecError
 from pipeline.generate import resolve_requests
-from pipeline.plan import manifest_is_current, sprite_states
 from pipeline.settings import Settings
 from pipeline.specs import SpecSet, load_specs
 
@@ -52,12 +53,16 @@ def build_rebuild_schedule(spec_set: SpecSet, settings: Settings, automation: Au
             return SkipReason(f"the specs are invalid, nothing is built until they are fixed:\n{exc}")
         in_defs = SpecSet({n: s for n, s in current.specs.items() if n in known}, current.file_hashes)
         unknown = sorted(set(current.specs) - known)
-        states = sprite_states(settings, in_defs, resolve_requests(in_defs, settings))
-        todo = [st for st in states if st.status != "up to date"]
+        try:
+            lock = read_lock(settings)
+        except OldLockError:
+            lock = None  # every sprite counts as never built: the run rewrites the lock
+        state = project_state(settings, in_defs, resolve_requests(in_defs, settings), lock)
+        states, todo = list(state.sprites.values()), state.todo
         note = (
             f"; not in the loaded definitions yet (reload the code location): {', '.join(unknown)}" if unknown else ""
         )
-        if not todo and manifest_is_current(settings, in_defs):
+        if not todo and state.published:
             return SkipReason(f"all {len(states)} sprites are up to date{note}")
         for st in todo:
             context.log.info(f"{st.name}: {st.status} ({st.reason})")

@@ -26,6 +26,8 @@ from pipeline.automation.failures import describe_step_failure, readable_error
 from pipeline.automation.reload import request_reload
 from pipeline.automation.settings import AutomationSettings
 from pipeline.automation.spec_changes import SpecChanges, evaluate_spec_changes, loaded_input_hashes
+from pipeline.buildstate.publish import pending_entries, publish_run
+from pipeline.errors import SpriteError
 from pipeline.generate import resolve_requests
 from pipeline.settings import Settings
 from pipeline.specs import SpecSet
@@ -107,8 +109,9 @@ def build_spec_sensor(spec_set: SpecSet, settings: Settings, automation: Automat
     return sprite_spec_sensor
 
 
-def build_failure_sensor(spec_set: SpecSet, automation: AutomationSettings) -> SensorDefinition:
-    """Tags every failed run with what failed and why, so the Runs list reads like a build report.
+def build_failure_sensor(spec_set: SpecSet, settings: Settings, automation: AutomationSettings) -> SensorDefinition:
+    """Tags every failed run with what failed and why, so the Runs list reads like a build report, and
+    publishes what the run did export (Dagster skipped its manifest step when a sprite failed).
 
     ``sprites/failed``: the sprites (or steps) that failed; ``sprites/failure``: the first reason, as our
     own error states it (spec file and line, step, error class and message). The full text is in the
@@ -132,7 +135,14 @@ def build_failure_sensor(spec_set: SpecSet, automation: AutomationSettings) -> S
             data = context.failure_event.event_specific_data
             lines = [f"run: {readable_error(getattr(data, 'error', None)) if data else context.failure_event.message}"]
         failed = [specs_by_op[ev.step_key].name if ev.step_key in specs_by_op else str(ev.step_key) for ev in steps]
-        context.log.info(f"run {context.dagster_run.run_id} failed:\n" + "\n".join(lines))
+        run_id = context.dagster_run.run_id
+        context.log.info(f"run {run_id} failed:\n" + "\n".join(lines))
+        if pending_entries(settings, run_id):
+            try:
+                published = publish_run(settings, run_id)
+                context.log.info(f"published what the run exported: {', '.join(published.published)}")
+            except SpriteError as exc:
+                context.log.warning(f"could not publish what run {run_id} exported: {exc}")
         context.instance.add_run_tags(
             context.dagster_run.run_id,
             {"sprites/failed": _clip(", ".join(failed) or "run"), "sprites/failure": _clip(lines[0])},

@@ -4,27 +4,27 @@ The spec sensor's whole decision lives here, as a pure function of three things:
 files the loaded Dagster definitions were built from, and the sensor's cursor (the content hashes of
 the files it last acted on). Content, never mtimes: a ``touch`` or a save without changes does nothing.
 
-Which sprites a change affects: those defined in a changed spec file (every sprite when
-``_defaults.yaml`` or a workflow template changed), narrowed by ``pipeline.plan`` to the ones whose
-recorded build no longer matches their spec. Editing one sprite of a three-sprite file rebuilds one.
+Which sprites a change affects: those defined in a changed spec file or reading a changed
+``init_image`` (every sprite when ``_defaults.yaml`` or a workflow template changed), narrowed by
+``pipeline.buildstate.status`` to the ones not current against ``sprites.lock``. Editing one sprite of a
+three-sprite file rebuilds one.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
+from pipeline.buildstate.inputs import FILES, SPECS, WORKFLOWS, hash_files, hash_tree
+from pipeline.buildstate.lockfile import OldLockError, read_lock
+from pipeline.buildstate.status import project_state
 from pipeline.errors import SpriteError
 from pipeline.generate.base import GenerationRequest
-from pipeline.plan import manifest_is_current, sprite_states
-from pipeline.records import load_records
 from pipeline.settings import Settings
 from pipeline.specs import SpecSet, load_specs
-from pipeline.specs.loader import DEFAULTS_FILE, iter_spec_files
+from pipeline.specs.loader import DEFAULTS_FILE
 
 __all__ = [
     "CURSOR_VERSION",
@@ -32,55 +32,35 @@ __all__ = [
     "diff_files",
     "evaluate_spec_changes",
     "hash_input_files",
+    "input_files_of",
     "loaded_input_hashes",
     "parse_cursor",
     "render_cursor",
 ]
 
 CURSOR_VERSION = 1
-SPECS = "specs/"
-WORKFLOWS = "workflows/"
 _HASH_CHARS = 16  # 64 bits tell edits apart; keeps the cursor (stored with every tick) small
 
 Resolver = Callable[[SpecSet], Mapping[str, GenerationRequest]]
 
 
-def _short_sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:_HASH_CHARS]
+def input_files_of(spec_set: SpecSet) -> list[str]:
+    """Files besides specs and workflows that sprites read (``generation.init_image``), project-relative."""
+    return sorted({s.spec.generation.init_image for s in spec_set if s.spec.generation.init_image})
 
 
-def _workflow_files(workflows_dir: Path) -> list[Path]:
-    if not workflows_dir.is_dir():
-        return []
-    return sorted(
-        p
-        for p in workflows_dir.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(workflows_dir).parts)
-    )
-
-
-def hash_input_files(settings: Settings) -> dict[str, str]:
-    """Content hash of every spec file and workflow template, keyed ``specs/<rel>`` / ``workflows/<rel>``."""
-    out: dict[str, str] = {}
-    specs_dir = Path(settings.specs_dir)
-    if specs_dir.is_dir():
-        for path in iter_spec_files(specs_dir):
-            try:
-                out[SPECS + path.relative_to(specs_dir).as_posix()] = _short_sha(path.read_bytes())
-            except OSError:
-                continue  # vanished between listing and reading: the next look sees it gone
-    for path in _workflow_files(Path(settings.workflows_dir)):
-        try:
-            out[WORKFLOWS + path.relative_to(settings.workflows_dir).as_posix()] = _short_sha(path.read_bytes())
-        except OSError:
-            continue
-    return dict(sorted(out.items()))
+def hash_input_files(settings: Settings, files: Sequence[str] = ()) -> dict[str, str]:
+    """Content hash of every spec file, workflow template and of ``files`` (``specs/``, ``workflows/``,
+    ``files/`` + relative path), shortened for the cursor."""
+    hashes = hash_tree(settings.specs_dir, settings.workflows_dir)
+    hashes.update(hash_files(settings.project_dir, list(files)))
+    return {k: v[:_HASH_CHARS] for k, v in sorted(hashes.items())}
 
 
 def loaded_input_hashes(spec_set: SpecSet, settings: Settings) -> dict[str, str]:
     """The input files as the loaded definitions saw them (spec hashes from the very bytes that were parsed)."""
-    out = {SPECS + rel: sha[:_HASH_CHARS] for rel, sha in spec_set.file_hashes.items()}
-    out.update({k: v for k, v in hash_input_files(settings).items() if k.startswith(WORKFLOWS)})
+    out = {k: v for k, v in hash_input_files(settings, input_files_of(spec_set)).items() if not k.startswith(SPECS)}
+    out.update({SPECS + rel: sha[:_HASH_CHARS] for rel, sha in spec_set.file_hashes.items()})
     return dict(sorted(out.items()))
 
 
@@ -131,7 +111,12 @@ def _affected(spec_set: SpecSet, changed: list[str]) -> list[str]:
     if any(f.startswith(WORKFLOWS) or f == SPECS + DEFAULTS_FILE for f in changed):
         return list(spec_set.specs)
     files = {f.removeprefix(SPECS) for f in changed if f.startswith(SPECS)}
-    return [name for name, loaded in spec_set.specs.items() if loaded.file in files]
+    inputs = {f.removeprefix(FILES) for f in changed if f.startswith(FILES)}
+    return [
+        name
+        for name, loaded in spec_set.specs.items()
+        if loaded.file in files or loaded.spec.generation.init_image in inputs
+    ]
 
 
 def evaluate_spec_changes(
@@ -145,7 +130,7 @@ def evaluate_spec_changes(
     ``loaded``: input hashes the running definitions were built from (``loaded_input_hashes``).
     ``resolve``: spec set -> generation requests (``pipeline.assets.resolve_requests``).
     """
-    current = hash_input_files(settings)
+    current = hash_input_files(settings, [k.removeprefix(FILES) for k in loaded if k.startswith(FILES)])
     previous = parse_cursor(cursor)
     if current != dict(loaded):
         # reloading definitions that cannot load would break the code location, this sensor with it
@@ -178,10 +163,14 @@ def evaluate_spec_changes(
     spec_set = load_specs(settings.specs_dir)  # same bytes the definitions were built from: valid
     requests = resolve(spec_set)
     candidates = sorted(_affected(spec_set, changed))
-    states = sprite_states(settings, spec_set, dict(requests), candidates)
-    todo = [st.name for st in states if st.status != "up to date"]
-    deleted = sorted(set(load_records(settings.state_dir)) - set(spec_set.specs))
-    manifest = bool(todo or deleted) or not manifest_is_current(settings, spec_set)
+    try:
+        lock = read_lock(settings)
+    except OldLockError:
+        lock = None  # every sprite counts as never built; the manifest step says what to do
+    state = project_state(settings, spec_set, requests, lock, candidates)
+    todo = [st.name for st in state.todo]
+    deleted = state.removed
+    manifest = bool(todo or deleted) or not state.published
     new_cursor = render_cursor(current)
     if not manifest:
         return SpecChanges(

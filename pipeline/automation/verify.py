@@ -1,4 +1,4 @@
-"""What the asset checks verify, as plain functions over bytes, specs and records (no Dagster import).
+"""What the asset checks verify, as plain functions over bytes, specs and lock entries (no Dagster import).
 
 Each function returns a ``Finding``: passed or not, one sentence a user can act on, and the numbers
 behind it. ``checks.py`` turns them into Dagster ``AssetCheckResult``s.
@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from pipeline.buildstate.lockfile import Lock, LockEntry
 from pipeline.export.manifest import MANIFEST_PATH, Manifest
 from pipeline.pixelate.palettes import NAMED_PALETTES, normalize_hex
-from pipeline.records import SpriteRecord
 from pipeline.specs.model import AdaptivePalette, SpriteSpec
 
 __all__ = [
@@ -79,7 +79,7 @@ def _listed(items: list[str]) -> str:
     )
 
 
-def size_and_frames_finding(spec: SpriteSpec, facts: PngFacts, record: SpriteRecord | None) -> Finding:
+def size_and_frames_finding(spec: SpriteSpec, facts: PngFacts, record: LockEntry | None) -> Finding:
     """The sheet is frames x size as the spec asks, and the manifest entry says so too."""
     anim = spec.animation
     want_w, want_h = spec.sheet_size
@@ -194,14 +194,14 @@ def manifest_complete_finding(assets_dir: Path, spec_names: list[str]) -> Findin
     return Finding(True, f"lists all {len(spec_names)} specs; every file matches its entry", meta)
 
 
-def orphan_files_finding(assets_dir: Path, records: dict[str, SpriteRecord], spec_names: list[str]) -> Finding:
+def orphan_files_finding(assets_dir: Path, lock: Lock | None, spec_names: list[str]) -> Finding:
     """No sprite files the manifest does not list: neither of deleted specs nor stray PNGs in its folder."""
     assets_dir = Path(assets_dir)
     manifest = read_manifest(assets_dir)
     listed = {e.path for e in manifest.sprites} if manifest else set()
     orphans = {
         rec.entry.path
-        for name, rec in records.items()
+        for name, rec in (lock.sprites if lock else {}).items()
         if name not in spec_names and rec.entry.path not in listed and (assets_dir / rec.entry.path).exists()
     }
     managed = (assets_dir / MANIFEST_PATH).parent

@@ -11,13 +11,11 @@ from typing import Any
 
 import click
 
-from pipeline import fingerprint
+from pipeline.buildstate import inputs
 from pipeline.cli import main
 from pipeline.cli.options import console, project_options, select_names, settings_from, user_errors
 from pipeline.errors import ConfigError, GenerationError
-from pipeline.generate import make_backend, resolve_requests
-from pipeline.plan import manifest_is_current, sprite_states
-from pipeline.publish import publish_manifest
+from pipeline.generate import GenerationRequest, make_backend, resolve_requests
 from pipeline.settings import Settings
 from pipeline.specs import CATEGORIES, SpecSet, load_specs
 
@@ -41,16 +39,18 @@ def check_cmd(locked: bool, **kwargs: Any) -> None:
     click.echo(f"OK: {len(spec_set)} sprites in {files} files under {settings.specs_dir} are valid.")
     if not locked:
         return
-    from pipeline.lock import LOCK_FILE, lock_problems, read_lock
+    from pipeline.buildstate.lockfile import LOCK_FILE, read_lock
+    from pipeline.buildstate.status import project_state
 
     lock = read_lock(settings)
     if lock is None:
         raise ConfigError(f"no {LOCK_FILE} in {settings.project_dir}; run `sprites build` and commit it")
-    problems = lock_problems(settings, spec_set, requests, lock)
+    problems = project_state(settings, spec_set, requests, lock).problems()
     if problems:
-        click.echo(f"{len(problems)} sprite(s) out of step with {LOCK_FILE}:", err=True)
+        click.echo(f"{len(problems)} problem(s): the specs, the Bevy folder and {LOCK_FILE} are out of step:", err=True)
         for line in problems:
             click.echo(f"  {line}", err=True)
+        click.echo("Run `sprites build` and commit the result.", err=True)
         sys.exit(1)
     click.echo(f"OK: the Bevy folder and every spec match {LOCK_FILE}.")
 
@@ -66,7 +66,8 @@ def list_cmd(selection: tuple[str, ...], category: str | None, as_json: bool, **
     settings = settings_from(kwargs)
     spec_set = load_specs(settings.specs_dir)
     names = select_names(list(spec_set.specs), selection, {s.name: s.spec.category for s in spec_set}, category)
-    states = sprite_states(settings, spec_set, resolve_requests(spec_set, settings), names)
+    project = _project_state(settings, spec_set, resolve_requests(spec_set, settings), names, whole=False)
+    states = list(project.sprites.values())
     if as_json:
         rows = [
             {
@@ -102,7 +103,32 @@ def list_cmd(selection: tuple[str, ...], category: str | None, as_json: bool, **
             f"[{style}]{st.status}[/]",
             st.reason or spec.output_path,
         )
-    console().print(table)
+    out = console()
+    out.print(table)
+    for line in project.unpublished + [f"{n}: spec deleted, still in sprites.lock" for n in project.removed]:
+        out.print(f"[yellow]publication:[/] {line} (`sprites build` republishes)")
+
+
+def _project_state(
+    settings: Settings,
+    spec_set: SpecSet,
+    requests: dict[str, GenerationRequest],
+    names: list[str] | None,
+    *,
+    whole: bool,
+) -> Any:
+    """The state of ``names`` against sprites.lock. A lockfile of an older version counts as empty when the
+    whole project is being rebuilt (every entry is then rewritten), and is an error otherwise."""
+    from pipeline.buildstate.lockfile import OldLockError, read_lock
+    from pipeline.buildstate.status import project_state
+
+    try:
+        lock = read_lock(settings)
+    except OldLockError:
+        if not whole:
+            raise
+        lock = None
+    return project_state(settings, spec_set, requests, lock, names)
 
 
 @main.command("build")
@@ -140,31 +166,39 @@ def build_cmd(
     settings = settings_from(kwargs)
     out = console()
     whole_project = not selection and not category
+    context = _settings_key(settings)
     if whole_project and not force and not dry_run:
-        known = fingerprint.is_noop(
-            settings.state_dir, _settings_key(settings), settings.specs_dir, settings.workflows_dir
+        known = inputs.is_noop(
+            settings.state_dir, context, settings.project_dir, settings.specs_dir, settings.workflows_dir
         )
         if known is not None:
             out.print(f"0 built, {known} up to date ({time.perf_counter() - started:.2f}s)")
             return
+    snapshot = inputs.hash_tree(settings.specs_dir, settings.workflows_dir)  # the inputs as this build reads them
     spec_set = load_specs(settings.specs_dir)
     requests = resolve_requests(spec_set, settings)
     names = select_names(list(spec_set.specs), selection, {s.name: s.spec.category for s in spec_set}, category)
-    states = sprite_states(settings, spec_set, requests, names)
-    todo = [st for st in states if force or st.status != "up to date"]
+    project = _project_state(settings, spec_set, requests, names, whole=whole_project)
+    states = list(project.sprites.values())
+    todo = [st for st in states if force or not st.current]
     up_to_date = len(states) - len(todo)
-    manifest_ok = manifest_is_current(settings, spec_set)
     if dry_run:
         for st in todo:
             out.print(f"would build [bold]{st.name}[/]: {'forced' if force and not st.reason else st.reason}")
-        out.print(f"{len(todo)} to build, {up_to_date} up to date" + ("" if manifest_ok else ", manifest stale"))
+        for line in project.unpublished + [f"remove {n} (spec deleted)" for n in project.removed]:
+            out.print(f"would republish: {line}")
+        out.print(f"{len(todo)} to build, {up_to_date} up to date" + ("" if project.published else ", manifest stale"))
         return
     if offline:
         _refuse_missing_offline(settings, todo)
     outcome = None
-    if todo or not manifest_ok:
+    if todo:
         outcome = _run_with_progress(settings, spec_set, todo, offline, verbose, checks, out)
-    _finish(settings, spec_set, requests)
+    elif not project.published:
+        from pipeline.buildstate.publish import publish
+
+        publish(settings, {}, project.removed)  # nothing to build: render the manifest from the lock
+    _remember_if_current(settings, spec_set, requests, snapshot, context)
     if outcome is None:
         out.print(f"0 built, {up_to_date} up to date ({time.perf_counter() - started:.2f}s)")
         return
@@ -245,31 +279,35 @@ def _run_with_progress(
             on_event=on_event,
             log_level="INFO" if verbose else "CRITICAL",
             checks=checks,
+            spec_set=spec_set,
         )
-    if outcome.manifest_error is None and any(o.status == "failed" for o in outcome.sprites.values()):
-        # Dagster skips the manifest step when any sprite fails: publish the ones that did build
-        publish_manifest(settings, list(spec_set.specs))
     return outcome
 
 
-def _finish(settings: Settings, spec_set: SpecSet, requests: dict[str, Any]) -> None:
-    """Update sprites.lock; remember the state for the no-op fast path if everything is up to date."""
+def _remember_if_current(
+    settings: Settings,
+    spec_set: SpecSet,
+    requests: dict[str, GenerationRequest],
+    snapshot: dict[str, str],
+    context: dict[str, str],
+) -> None:
+    """If the whole project is now current, record the inputs as this build read them for the no-op fast
+    path (an edit made during the build then differs from the record, so the next build sees it)."""
+    from pipeline.buildstate.lockfile import lock_path, read_lock
+    from pipeline.buildstate.status import project_state
     from pipeline.export.manifest import ASSETS_RON_PATH, MANIFEST_PATH
-    from pipeline.lock import lock_path, update_lock
-    from pipeline.records import load_records
 
-    names = list(spec_set.specs)
-    update_lock(settings, load_records(settings.state_dir, names), names)
-    states = sprite_states(settings, spec_set, requests)
-    if all(st.status == "up to date" for st in states) and manifest_is_current(settings, spec_set):
-        outputs = [settings.assets_dir / MANIFEST_PATH, settings.assets_dir / ASSETS_RON_PATH, lock_path(settings)]
-        for st in states:
-            png = settings.assets_dir / st.loaded.spec.output_path
-            outputs += [png, png.with_name(png.name + ".meta")]
-        inputs = fingerprint.hash_inputs(settings.specs_dir, settings.workflows_dir)
-        fingerprint.save(settings.state_dir, _settings_key(settings), inputs, outputs, len(states))
-    else:
-        fingerprint.invalidate(settings.state_dir)
+    state = project_state(settings, spec_set, requests, read_lock(settings))
+    if not state.current:
+        inputs.invalidate(settings.state_dir)
+        return
+    outputs = [settings.assets_dir / MANIFEST_PATH, settings.assets_dir / ASSETS_RON_PATH, lock_path(settings)]
+    for st in state.sprites.values():
+        png = settings.assets_dir / st.loaded.spec.output_path
+        outputs += [png, png.with_name(png.name + ".meta")]
+    files = {path: sha for request in requests.values() for path, sha in request.input_files.items()}
+    recorded = {**snapshot, **{inputs.FILES + path: sha for path, sha in files.items()}}
+    inputs.save(settings.state_dir, context, recorded, outputs, len(state.sprites))
 
 
 def _print_summary(out: Any, outcome: Any, states: list[Any], todo: list[Any]) -> None:

@@ -9,7 +9,6 @@ from pipeline.export.manifest import (
     Manifest,
     ManifestEntry,
     PaletteInfo,
-    manifest_lock,
     render_assets_ron,
     write_manifest,
 )
@@ -25,7 +24,6 @@ __all__ = [
     "atomic_write",
     "encode_png",
     "encode_sheet",
-    "manifest_lock",
     "render_assets_ron",
     "safe_target",
     "write_manifest",

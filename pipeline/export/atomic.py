@@ -18,7 +18,38 @@ from pathlib import Path
 
 from pipeline.errors import ExportError, UnsafePathError
 
-__all__ = ["atomic_write", "safe_target"]
+__all__ = ["atomic_write", "dir_mode", "file_mode", "safe_target"]
+
+
+def _read_umask() -> int:
+    """The process umask, without changing it (os.umask can only be read by setting it, which races other
+    threads): Linux reports it in /proc; elsewhere it is read once, at import."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def file_mode() -> int:
+    """The mode an ordinary new file gets (``open()`` would give it): 0o666 less the umask.
+
+    ``mkstemp`` creates files 0600 and ``os.replace`` keeps that mode, which would leave a game's
+    assets unreadable to a web server or another user."""
+    return 0o666 & ~_UMASK
+
+
+def dir_mode() -> int:
+    """The mode an ordinary new folder gets: 0o777 less the umask (``mkdtemp`` makes them 0700)."""
+    return 0o777 & ~_UMASK
 
 
 def safe_target(root: Path, relative: str) -> Path:
@@ -45,6 +76,7 @@ def _write_temp(directory: Path, name: str, data: bytes) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
     try:
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

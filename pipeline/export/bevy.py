@@ -69,17 +69,20 @@ class ExportedFile:
     sha256: str
     bytes: int
     written: bool  # False when the file already had exactly these bytes
+    replaced: bool = False  # True when it overwrote a file that held other bytes
 
 
 def _write_if_changed(target: Path, data: bytes, scratch_dir: Path) -> ExportedFile:
     digest = hashlib.sha256(data).hexdigest()
     try:
-        same = target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == digest
+        old: str | None = hashlib.sha256(target.read_bytes()).hexdigest()
     except OSError:
-        same = False
-    if not same:
+        old = None
+    if old != digest:
         atomic_write(target, data, scratch_dir)
-    return ExportedFile(path=target, sha256=digest, bytes=len(data), written=not same)
+    return ExportedFile(
+        path=target, sha256=digest, bytes=len(data), written=old != digest, replaced=old not in (None, digest)
+    )
 
 
 def write_sprite_files(

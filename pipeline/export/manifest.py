@@ -1,18 +1,17 @@
 """The sprite manifest (``sprites/manifest.json`` in the assets folder) and bevy_asset_loader's ``.assets.ron``.
 
-The manifest is a function of the per-sprite export records: it is rebuilt from all of them under a
-lock, so two builds finishing together can never drop each other's entries. It is only rewritten when
+The manifest is rendered from ``sprites.lock``'s entries by the one publish step
+(``pipeline.buildstate.publish``), under its lock, so two builds finishing together can never drop each
+other's entries. It is only rewritten when
 its content changes; ``generated_at`` is then the build time, or ``SOURCE_DATE_EPOCH`` when that is set
 (reproducible builds).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -29,9 +28,7 @@ __all__ = [
     "Manifest",
     "ManifestEntry",
     "PaletteInfo",
-    "manifest_lock",
     "render_assets_ron",
-    "replace_entry",
     "serialize_manifest",
     "write_manifest",
 ]
@@ -87,18 +84,6 @@ class Manifest(_Model):
     sprites: list[ManifestEntry]
 
 
-@contextmanager
-def manifest_lock(state_dir: Path) -> Iterator[None]:
-    """An exclusive, cross-process lock around manifest rebuilds (released if the process dies)."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    with open(state_dir / "manifest.lock", "a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
 def _timestamp() -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     when = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
@@ -134,7 +119,8 @@ def _read_existing(path: Path) -> Manifest | None:
 def write_manifest(assets_dir: Path, scratch_dir: Path, entries: Iterable[ManifestEntry]) -> tuple[Manifest, bool]:
     """Write the manifest and ``.assets.ron`` for ``entries`` (sorted by name). Returns (manifest, changed).
 
-    Callers hold ``manifest_lock``. Nothing is written when the entries are what the file already lists.
+    Callers hold the publish lock (``pipeline.buildstate.publish``). Nothing is written when the entries
+    are what the file already lists.
     """
     ordered = sorted(entries, key=lambda e: e.name)
     target = safe_target(assets_dir, MANIFEST_PATH)
@@ -159,28 +145,3 @@ def serialize_manifest(data: dict[str, Any]) -> bytes:
     rows = [json.dumps(e, ensure_ascii=False, separators=(", ", ": ")) for e in data["sprites"]]
     body = ",\n".join(f"    {r}" for r in rows)
     return ("{\n" + "\n".join(head) + '\n  "sprites": [\n' + body + ("\n" if rows else "") + "  ]\n}\n").encode()
-
-
-def replace_entry(assets_dir: Path, scratch_dir: Path, entry: ManifestEntry) -> bool:
-    """If the manifest lists ``entry``'s sprite (or path) with other content, replace just that entry.
-
-    The cheap per-sprite update used right after a PNG is written: plain JSON, no model validation,
-    and nothing at all when the manifest does not exist or does not list the sprite (then no entry can
-    disagree with the folder; the manifest asset adds it). Callers hold ``manifest_lock``.
-    """
-    target = safe_target(assets_dir, MANIFEST_PATH)
-    try:
-        data = json.loads(target.read_bytes())
-        sprites = data["sprites"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    new = entry.model_dump(mode="json")
-    hits = [i for i, e in enumerate(sprites) if e.get("name") == entry.name or e.get("path") == entry.path]
-    if not hits or (len(hits) == 1 and sprites[hits[0]] == new):
-        return False
-    kept = [e for i, e in enumerate(sprites) if i not in hits]
-    ordered = sorted([*kept, new], key=lambda e: e["name"])
-    data.update(generated_at=_timestamp(), sprite_count=len(ordered), sprites=ordered)
-    atomic_write(safe_target(assets_dir, ASSETS_RON_PATH), render_assets_ron(ordered).encode(), scratch_dir)
-    atomic_write(target, serialize_manifest(data), scratch_dir)
-    return True

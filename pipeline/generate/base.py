@@ -47,6 +47,9 @@ class GenerationRequest:
     frames: int
     width: int  # render width of one frame
     height: int
+    #: other files the render depends on (an ``init_image``): project-relative path -> sha256 of the bytes
+    #: read while resolving. The no-op fast path re-hashes them (``pipeline.buildstate.inputs``).
+    input_files: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:

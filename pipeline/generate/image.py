@@ -51,14 +51,16 @@ class ImageFileBackend(Backend):
                 spec.name, f"init_image '{relative}' is not a readable image: {exc}", sprite=spec.name
             )
             raise SpecError([problem]) from exc
+        digest = hashlib.sha256(data).hexdigest()
         return GenerationRequest(
             sprite=spec.name,
             backend=self.kind,
             backend_version=self.version,
-            payload={"image_sha256": hashlib.sha256(data).hexdigest(), "path": relative},
+            payload={"image_sha256": digest, "path": relative},
             frames=1,
             width=width,
             height=height,
+            input_files={relative: digest},
         )
 
     def generate(

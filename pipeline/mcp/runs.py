@@ -25,9 +25,7 @@ from pipeline.launch import BuildEvent, RunOutcome, run_sprites
 from pipeline.mcp.history import JOB_TAG, VIA_TAG, History, clean_error
 from pipeline.mcp.models import CancelResult
 from pipeline.mcp.webserver import DagsterWebserver, RunLog, detect_webserver
-from pipeline.publish import publish_manifest
 from pipeline.settings import Settings
-from pipeline.specs import load_specs
 
 __all__ = ["Job", "Runner"]
 
@@ -147,12 +145,6 @@ class Runner:
             for o in outcome.sprites.values():
                 o.error = clean_error(o.error)
             outcome.manifest_error = clean_error(outcome.manifest_error)
-        if outcome and outcome.manifest_error is None and any(o.status == "failed" for o in outcome.sprites.values()):
-            # Dagster skips the manifest step when a sprite failed: publish the sprites that did build
-            try:
-                publish_manifest(self.settings, list(load_specs(self.settings.specs_dir).specs))
-            except SpriteError as exc:
-                outcome.manifest_error = str(exc)
         job.ended = time.monotonic()
         job.done.set()
 

@@ -13,8 +13,11 @@ import threading
 import time
 from pathlib import Path
 
+from pipeline.buildstate.keys import export_key, pixelate_key
+from pipeline.buildstate.lockfile import LockEntry, OldLockError, read_lock
+from pipeline.buildstate.status import ProjectState, SpriteState, project_state
 from pipeline.errors import ConfigError, SpecError, SpriteError
-from pipeline.export.manifest import MANIFEST_PATH, Manifest
+from pipeline.export.manifest import MANIFEST_PATH
 from pipeline.generate import GenerationRequest, resolve_requests
 from pipeline.mcp import specfiles
 from pipeline.mcp.history import History
@@ -29,11 +32,8 @@ from pipeline.mcp.models import (
 )
 from pipeline.mcp.requests import InvalidArgument, SpriteRequest, argument_error, spec_body
 from pipeline.mcp.runs import Job, Runner
-from pipeline.plan import SpriteState, manifest_is_current, sprite_states
-from pipeline.records import read_record
 from pipeline.settings import Settings
 from pipeline.specs import LoadedSpec, SpecSet, load_specs
-from pipeline.stages import export_key, pixelate_key
 
 __all__ = ["SpriteService"]
 
@@ -58,8 +58,16 @@ class SpriteService:
     def requests(self, spec_set: SpecSet, names: list[str] | None = None) -> dict[str, GenerationRequest]:
         return resolve_requests(spec_set, self.settings, names)
 
+    def project(self, spec_set: SpecSet, names: list[str]) -> ProjectState:
+        """``names`` against sprites.lock (an older lockfile counts as empty: its sprites read as never built)."""
+        try:
+            lock = read_lock(self.settings)
+        except OldLockError:
+            lock = None
+        return project_state(self.settings, spec_set, self.requests(spec_set, names), lock, names)
+
     def states(self, spec_set: SpecSet, names: list[str]) -> list[SpriteState]:
-        return sprite_states(self.settings, spec_set, self.requests(spec_set, names), names)
+        return list(self.project(spec_set, names).sprites.values())
 
     def spec_file(self, loaded: LoadedSpec) -> str:
         """The spec's file relative to the project folder (posix)."""
@@ -141,25 +149,10 @@ class SpriteService:
     # -- planning and launching --------------------------------------------------------------------------
 
     def plan(self, spec_set: SpecSet, names: list[str], force: bool = False) -> tuple[list[str], list[str], bool]:
-        """(sprites to build, sprites up to date, whether the manifest lists the up-to-date ones as they are).
-
-        Unlike ``manifest_is_current`` (all sprites), only ``names`` matter: a project where other sprites
-        were never built still needs no run for a sprite that is up to date and listed.
-        """
-        states = self.states(spec_set, names)
-        todo = [s.name for s in states if force or s.status != "up to date"]
-        fresh = [s for s in states if s.name not in todo]
-        if not names:
-            return [], [], manifest_is_current(self.settings, spec_set)
-        return todo, [s.name for s in fresh], self._manifest_lists(fresh)
-
-    def _manifest_lists(self, states: list[SpriteState]) -> bool:
-        try:
-            manifest = Manifest.model_validate_json((self.settings.assets_dir / MANIFEST_PATH).read_bytes())
-        except (OSError, ValueError):
-            return False
-        listed = {e.name: e for e in manifest.sprites}
-        return all(s.record is not None and listed.get(s.name) == s.record.entry for s in states)
+        """(sprites to build, sprites up to date, whether the manifest and .assets.ron are what the lock says)."""
+        state = self.project(spec_set, names)
+        todo = [s.name for s in state.sprites.values() if force or not s.current]
+        return todo, [n for n in state.sprites if n not in todo], state.published
 
     def launch(self, names: list[str]) -> Job:
         return self.runner.submit(names)
@@ -193,7 +186,7 @@ class SpriteService:
         else:
             status = "queued" if job.state == "queued" else "running"
             message = "still running past the wait bound: follow it with sprite_status(name, run_id)"
-        record = read_record(self.settings.state_dir, name) if status in ("built", "up to date") else None
+        record = self._locked(name) if status in ("built", "up to date") else None
         png = self.settings.assets_dir / spec.output_path
         run_s = job.seconds if job else None
         return SpriteResult(
@@ -205,7 +198,7 @@ class SpriteService:
             asset_path=spec.output_path,
             png_path=str(png) if record and png.is_file() else None,
             manifest_path=str(self.settings.assets_dir / MANIFEST_PATH),
-            sha256=record.png_sha256 if record else None,
+            sha256=record.entry.sha256 if record else None,
             size=str(spec.size),
             frames=spec.animation.frames,
             palette=list(record.entry.palette.colors) if record else [],
@@ -221,6 +214,13 @@ class SpriteService:
                 stages_s=round(outcome.seconds, 4) if outcome else None,
             ),
         )
+
+    def _locked(self, name: str) -> LockEntry | None:
+        try:
+            lock = read_lock(self.settings)
+        except OldLockError:
+            return None
+        return lock.sprites.get(name) if lock else None
 
     def job_info(self, job: Job) -> RunInfo:
         run_id = self.runner.run_id(job)
@@ -283,7 +283,7 @@ class SpriteService:
             self.select(spec_set, [name])  # raises with near matches
         state = self.states(spec_set, [name])[0]
         spec = state.loaded.spec
-        record = state.record
+        record = state.locked
         current = StageKeys(generate=state.request.key)
         if record is not None:
             pixel = pixelate_key(record.raw_sha256, spec)

@@ -22,8 +22,9 @@ from typing import Any
 
 import yaml
 
+from pipeline.buildstate.lockfile import OldLockError, read_lock
 from pipeline.errors import SpecError, SpecProblem
-from pipeline.records import read_record
+from pipeline.export.atomic import file_mode
 from pipeline.settings import Settings
 from pipeline.specs import SpecSet, SpriteSpec, load_specs
 
@@ -131,7 +132,11 @@ def _owned_output_conflict(settings: Settings, name: str, output_path: str) -> s
     target = settings.assets_dir / output_path
     if not target.exists():
         return None
-    record = read_record(settings.state_dir, name)
+    try:
+        lock = read_lock(settings)
+    except OldLockError:
+        lock = None
+    record = lock.sprites.get(name) if lock else None
     if record is not None and record.entry.path == output_path:
         return None
     return f"{output_path} already exists in the Bevy assets folder and was not exported for sprite '{name}'"
@@ -203,6 +208,7 @@ def _write(settings: Settings, name: str, data: bytes, *, overwrite: bool) -> Sp
     # temp file in the same folder (same filesystem); its suffix is not .yaml, so the loader never sees it
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, file_mode())  # a spec file like any the team writes, not mkstemp's 0600
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -121,6 +121,7 @@ class ComfyUIBackend(Backend):
             frames=spec.animation.frames,
             width=values.width,
             height=values.height,
+            input_files={init["path"]: init["sha256"]} if init else {},
         )
 
     # ---- run ---------------------------------------------------------------------------------------------------
