@@ -59,13 +59,12 @@ def hash_inputs(project: Path) -> float:
 
 def noop_decision(project: Path) -> float:
     """In-process time for `sprites build` to decide that nothing needs building (the fast path)."""
-    from pipeline import fingerprint
-    from pipeline.cli.commands import _settings_key
+    from pipeline.buildstate.inputs import noop_for
     from pipeline.settings import Settings
 
     settings = Settings.for_project(project)
     start = time.perf_counter()
-    known = fingerprint.is_noop(settings.state_dir, _settings_key(settings), settings.specs_dir, settings.workflows_dir)
+    known = noop_for(settings)
     elapsed = time.perf_counter() - start
     assert known is not None, "fast path not taken"
     return elapsed

@@ -22,10 +22,14 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.versions import CODE_VERSION
 
-__all__ = ["hash_files", "hash_tree", "invalidate", "is_noop", "save"]
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
+
+__all__ = ["context_of", "hash_files", "hash_tree", "invalidate", "is_noop", "noop_for", "save"]
 
 _FILE = "fingerprint.json"
 SPECS = "specs/"
@@ -116,3 +120,18 @@ def is_noop(
         return None
     sprites = data.get("sprites")
     return sprites if isinstance(sprites, int) else None
+
+
+def context_of(settings: Settings) -> dict[str, str]:
+    """Settings that change what a build produces or where: a different value means no fast-path no-op."""
+    return {
+        k: str(getattr(settings, k)) for k in ("specs_dir", "workflows_dir", "assets_dir", "cache_dir", "state_dir")
+    } | {"comfyui": ",".join(settings.comfyui_urls), "backend": settings.backend or ""}
+
+
+def noop_for(settings: Settings) -> int | None:
+    """``is_noop`` for a project's settings: the number of sprites when nothing changed since a build
+    left them all current, else None."""
+    return is_noop(
+        settings.state_dir, context_of(settings), settings.project_dir, settings.specs_dir, settings.workflows_dir
+    )

@@ -166,11 +166,8 @@ def build_cmd(
     settings = settings_from(kwargs)
     out = console()
     whole_project = not selection and not category
-    context = _settings_key(settings)
     if whole_project and not force and not dry_run:
-        known = inputs.is_noop(
-            settings.state_dir, context, settings.project_dir, settings.specs_dir, settings.workflows_dir
-        )
+        known = inputs.noop_for(settings)
         if known is not None:
             out.print(f"0 built, {known} up to date ({time.perf_counter() - started:.2f}s)")
             return
@@ -198,7 +195,9 @@ def build_cmd(
         from pipeline.buildstate.publish import publish
 
         publish(settings, {}, project.removed)  # nothing to build: render the manifest from the lock
-    _remember_if_current(settings, spec_set, requests, snapshot, context)
+    from pipeline.buildstate.fastpath import remember_if_current
+
+    remember_if_current(settings, spec_set, requests, snapshot)
     if outcome is None:
         out.print(f"0 built, {up_to_date} up to date ({time.perf_counter() - started:.2f}s)")
         return
@@ -217,13 +216,6 @@ def build_cmd(
         for name, why in failures.items():
             click.echo(f"  {name}: {why}", err=True)
         sys.exit(1)
-
-
-def _settings_key(settings: Settings) -> dict[str, str]:
-    """Settings that change what a build produces or where: a different value means no fast-path no-op."""
-    return {
-        k: str(getattr(settings, k)) for k in ("specs_dir", "workflows_dir", "assets_dir", "cache_dir", "state_dir")
-    } | {"comfyui": ",".join(settings.comfyui_urls), "backend": settings.backend or ""}
 
 
 def _refuse_missing_offline(settings: Settings, todo: list[Any]) -> None:
@@ -282,32 +274,6 @@ def _run_with_progress(
             spec_set=spec_set,
         )
     return outcome
-
-
-def _remember_if_current(
-    settings: Settings,
-    spec_set: SpecSet,
-    requests: dict[str, GenerationRequest],
-    snapshot: dict[str, str],
-    context: dict[str, str],
-) -> None:
-    """If the whole project is now current, record the inputs as this build read them for the no-op fast
-    path (an edit made during the build then differs from the record, so the next build sees it)."""
-    from pipeline.buildstate.lockfile import lock_path, read_lock
-    from pipeline.buildstate.status import project_state
-    from pipeline.export.manifest import ASSETS_RON_PATH, MANIFEST_PATH
-
-    state = project_state(settings, spec_set, requests, read_lock(settings))
-    if not state.current:
-        inputs.invalidate(settings.state_dir)
-        return
-    outputs = [settings.assets_dir / MANIFEST_PATH, settings.assets_dir / ASSETS_RON_PATH, lock_path(settings)]
-    for st in state.sprites.values():
-        png = settings.assets_dir / st.loaded.spec.output_path
-        outputs += [png, png.with_name(png.name + ".meta")]
-    files = {path: sha for request in requests.values() for path, sha in request.input_files.items()}
-    recorded = {**snapshot, **{inputs.FILES + path: sha for path, sha in files.items()}}
-    inputs.save(settings.state_dir, context, recorded, outputs, len(state.sprites))
 
 
 def _print_summary(out: Any, outcome: Any, states: list[Any], todo: list[Any]) -> None:
