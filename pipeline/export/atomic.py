@@ -21,9 +21,18 @@ from pipeline.errors import ExportError, UnsafePathError
 __all__ = ["atomic_write", "dir_mode", "file_mode", "safe_target"]
 
 
-def _read_umask() -> int:
+def _umask_once() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_IMPORT_UMASK = _umask_once()
+
+
+def _umask() -> int:
     """The process umask, without changing it (os.umask can only be read by setting it, which races other
-    threads): Linux reports it in /proc; elsewhere it is read once, at import."""
+    threads): Linux reports it in /proc; elsewhere the value at import is used."""
     try:
         with open("/proc/self/status", encoding="ascii") as fh:
             for line in fh:
@@ -31,12 +40,7 @@ def _read_umask() -> int:
                     return int(line.split()[1], 8)
     except (OSError, ValueError, IndexError):
         pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()
+    return _IMPORT_UMASK
 
 
 def file_mode() -> int:
@@ -44,12 +48,12 @@ def file_mode() -> int:
 
     ``mkstemp`` creates files 0600 and ``os.replace`` keeps that mode, which would leave a game's
     assets unreadable to a web server or another user."""
-    return 0o666 & ~_UMASK
+    return 0o666 & ~_umask()
 
 
 def dir_mode() -> int:
     """The mode an ordinary new folder gets: 0o777 less the umask (``mkdtemp`` makes them 0700)."""
-    return 0o777 & ~_UMASK
+    return 0o777 & ~_umask()
 
 
 def safe_target(root: Path, relative: str) -> Path:
