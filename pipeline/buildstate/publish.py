@@ -24,7 +24,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.buildstate.lockfile import Lock, LockEntry, OldLockError, lock_path, read_lock, render_lock
+from pipeline.buildstate.lockfile import (
+    Lock,
+    LockEntry,
+    OldLockError,
+    lock_path,
+    read_lock,
+    remember_lock,
+    render_lock,
+)
 from pipeline.errors import UnsafePathError
 from pipeline.export.atomic import atomic_write, safe_target
 from pipeline.export.manifest import Manifest, write_manifest
@@ -114,6 +122,7 @@ def publish(
             lock_changed = True
         if lock_changed:
             atomic_write(path, text.encode(), settings.scratch_dir)
+        remember_lock(path, new)
         manifest, manifest_changed = write_manifest(
             settings.assets_dir, settings.scratch_dir, [e.entry for e in new.sprites.values()]
         )

@@ -109,11 +109,12 @@ def render_assets_ron(entries: Iterable[ManifestEntry | dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _read_existing(path: Path) -> Manifest | None:
+def _existing_timestamp(data: bytes | None) -> str | None:
     try:
-        return Manifest.model_validate_json(path.read_bytes())
-    except (OSError, ValueError):
+        value = json.loads(data).get("generated_at") if data else None
+    except (ValueError, AttributeError):
         return None
+    return value if isinstance(value, str) else None
 
 
 def write_manifest(assets_dir: Path, scratch_dir: Path, entries: Iterable[ManifestEntry]) -> tuple[Manifest, bool]:
@@ -125,17 +126,26 @@ def write_manifest(assets_dir: Path, scratch_dir: Path, entries: Iterable[Manife
     ordered = sorted(entries, key=lambda e: e.name)
     target = safe_target(assets_dir, MANIFEST_PATH)
     ron_target = safe_target(assets_dir, ASSETS_RON_PATH)
-    existing = _read_existing(target)
-    ron = render_assets_ron(ordered)
-    if existing is not None and existing.sprites == ordered:
-        ron_same = ron_target.is_file() and ron_target.read_text(encoding="utf-8") == ron
-        if not ron_same:
-            atomic_write(ron_target, ron.encode(), scratch_dir)
-        return existing, not ron_same
+    ron = render_assets_ron(ordered).encode()
+    changed = _read(ron_target) != ron
+    if changed:
+        atomic_write(ron_target, ron, scratch_dir)
+    current = _read(target)
+    kept = _existing_timestamp(current)
+    if kept is not None:  # unchanged entries keep the file, timestamp included
+        manifest = Manifest(generated_at=kept, sprite_count=len(ordered), sprites=ordered)
+        if serialize_manifest(manifest.model_dump(mode="json")) == current:
+            return manifest, changed
     manifest = Manifest(generated_at=_timestamp(), sprite_count=len(ordered), sprites=ordered)
-    atomic_write(ron_target, ron.encode(), scratch_dir)
     atomic_write(target, serialize_manifest(manifest.model_dump(mode="json")), scratch_dir)
     return manifest, True
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def serialize_manifest(data: dict[str, Any]) -> bytes:
