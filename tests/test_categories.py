@@ -117,6 +117,9 @@ def test_schema_lists_the_projects_categories_and_validates_its_files(tmp_path: 
     committed = json.loads((REPO / "sprite_specs" / "sprite-spec.schema.json").read_text())
     enum = committed["$defs"]["Sprite"]["properties"]["category"]["enum"]
     assert enum == list(read_categories(REPO / "sprite_specs").names)
+    samples = jsonschema.Draft7Validator(committed)
+    for path in (REPO / "sprite_specs").rglob("*.yaml"):
+        assert not list(samples.iter_errors(yaml.safe_load(path.read_text()))), path
 
 
 def test_cli_category_choice_is_the_projects(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ def knight(look: Look) -> None:
     dv = look.pose.bob * c.px_v
     shield = bool(rng.integers(0, 2)) or look.has("shield")
     plume = look.has("plume") or bool(rng.integers(0, 3))
-    cape = c.polygon([(0.3, 0.36 + dv), (0.7, 0.36 + dv), (0.8, 0.86), (0.2, 0.86)])
+    cape = c.polygon([(0.26, 0.36 + dv), (0.74, 0.36 + dv), (0.88, 0.9), (0.12, 0.9)])
     c.paint(cape, m["cape"])
     _legs(look, 0.46, 0.34, 0.64 + dv, 0.97, m["armor"], m["boot"])
     c.paint(c.rect(0.3, 0.36 + dv, 0.7, 0.66 + dv), m["armor"])
