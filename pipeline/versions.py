@@ -6,7 +6,7 @@ numpy, Pillow or Dagster.
 
 from pipeline import __version__
 
-PROCEDURAL_VERSION = "1"
+PROCEDURAL_VERSION = "2"
 PIXELATE_VERSION = "2"
 EXPORT_VERSION = "1"
 

@@ -162,3 +162,13 @@ def test_written_files_follow_the_umask(two: Settings, umask: int, file_mode: in
     for path in written:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode == (dir_mode if path.is_dir() else file_mode), f"{path}: {oct(mode)}"
+
+
+def test_an_output_that_moves_leaves_no_file_behind(two: Settings) -> None:
+    cli(two, "build")
+    old = two.assets_dir / "sprites/enemy/orc.png"
+    assert old.is_file()
+    (two.specs_dir / "orc.yaml").write_text(ORC + "output: {path: monsters/orc.png}\n")
+    assert "1 built, 1 up to date" in cli(two, "build")
+    assert not old.exists() and not old.with_name("orc.png.meta").exists()
+    assert (two.assets_dir / "monsters/orc.png").is_file() and _check_locked(two)[0] == 0

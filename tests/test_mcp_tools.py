@@ -72,8 +72,8 @@ async def test_every_tool_is_typed_with_constraints_and_output_schema() -> None:
     for tool in tools.values():
         assert tool.description and tool.output_schema, tool.name
     gen = tools["generate_sprite"].input_schema
-    assert gen["required"] == ["prompt", "category"]
-    assert "enemy" in json.dumps(gen["properties"]["category"])
+    assert gen["required"] == ["prompt"]
+    assert "enemy" in gen["properties"]["category"]["enum"] and gen["properties"]["category"]["default"] == "prop"
     assert gen["properties"]["wait_seconds"]["maximum"] == 600
     assert "^[a-z0-9]" in json.dumps(gen["properties"]["name"])
     assert "pico-8" in json.dumps(gen["properties"]["palette"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import SpecError
-from pipeline.specs import CATEGORIES, load_specs
+from pipeline.specs import CATEGORIES, load_specs, read_categories
 from pipeline.specs.model import AdaptivePalette, SpriteSpec
 from pipeline.specs.schema import render_schema
 from tests.conftest import REPO, make_project
@@ -47,7 +47,10 @@ def test_file_defaults_and_nested_folders(tmp_path: Path) -> None:
 BAD = [
     # (yaml, expected fragments of one problem line)
     ("name: Bad Name\ncategory: enemy\nprompt: p\n", ["x.yaml:1", "field 'name'", "Bad Name"]),
-    ("name: a\ncategory: wizard\nprompt: p\n", ["x.yaml:2", "field 'category'", "'character'", "wizard"]),
+    (
+        "name: a\ncategory: wizard\nprompt: p\n",
+        ["x.yaml:2", "field 'category'", "category 'wizard'", "prop, character"],
+    ),
     ("name: a\ncategory: enemy\nprompt: p\nsize: 32by32\n", ["x.yaml:4", "field 'size'", "WIDTHxHEIGHT"]),
     ("name: a\ncategory: enemy\nprompt: p\nsize: 2x2\n", ["field 'size.width'", "greater than or equal to 4"]),
     ("name: a\ncategory: enemy\nprompt: p\npalette: pico9\n", ["x.yaml:4", "unknown palette 'pico9'", "pico-8"]),
@@ -150,7 +153,7 @@ def test_palette_kinds_parse() -> None:
 
 def test_committed_json_schema_is_current() -> None:
     committed = (REPO / "sprite_specs" / "sprite-spec.schema.json").read_text()
-    assert committed == render_schema(), "run `sprites schema --write`"
+    assert committed == render_schema(read_categories(REPO / "sprite_specs")), "run `sprites schema --write`"
     schema = json.loads(committed)
     assert "32x32" in schema["$defs"]["Size"]["anyOf"][0]["examples"]
     assert "pico-8" in schema["$defs"]["Sprite"]["properties"]["palette"]["anyOf"][0]["enum"]

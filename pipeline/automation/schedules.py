@@ -51,7 +51,9 @@ def build_rebuild_schedule(spec_set: SpecSet, settings: Settings, automation: Au
             current = load_specs(settings.specs_dir)
         except SpecError as exc:
             return SkipReason(f"the specs are invalid, nothing is built until they are fixed:\n{exc}")
-        in_defs = SpecSet({n: s for n, s in current.specs.items() if n in known}, current.file_hashes)
+        in_defs = SpecSet(
+            {n: s for n, s in current.specs.items() if n in known}, current.file_hashes, current.categories
+        )
         unknown = sorted(set(current.specs) - known)
         try:
             lock = read_lock(settings)

@@ -2,8 +2,9 @@
 
 Every run ends here, whoever launched it (the manifest step; after a failed run, its launcher or the
 failure sensor). A publish takes one cross-process lock, reads the lock on disk, replaces the entries
-of the sprites it built, drops those of deleted specs (and their files, when they still hold exactly
-the bytes the pipeline wrote), writes the lock, then renders the manifest and ``.assets.ron`` from it.
+of the sprites it built, drops those of deleted specs, writes the lock, then renders the manifest and
+``.assets.ron`` from it. Files no entry lists any more (a deleted spec's, or the old place of an output
+that moved) are deleted when they still hold exactly the bytes the pipeline wrote; else left, and said.
 Entries it did not build are carried over byte for byte, so a selective build in a fresh clone, or
 two builds finishing together, never lose anyone's entry.
 
@@ -102,17 +103,19 @@ def publish(
                 raise
             lock = Lock()
         sprites = dict(lock.sprites)
+        # files the pipeline wrote that no entry will list any more: a deleted spec's, or a moved output's
+        left: list[tuple[str, LockEntry]] = [
+            (name, old) for name, old in sprites.items() if name in built and old.entry.path != built[name].entry.path
+        ]
         sprites.update(built)
-        result_removed, kept = [], []
-        in_use = {e.entry.path for n, e in sprites.items() if n not in gone}
-        for name in sorted(gone):
-            entry = sprites.pop(name, None)
-            if entry is None:
-                continue
-            if entry.entry.path in in_use or _remove_files(settings, entry):
-                result_removed.append(name)
-            else:
-                kept.append(name)
+        left += [(name, sprites.pop(name)) for name in sorted(gone) if name in sprites]
+        in_use = {e.entry.path for e in sprites.values()}
+        result_removed: list[str] = []
+        kept: list[str] = []
+        for name, entry in left:
+            done = entry.entry.path in in_use or _remove_files(settings, entry)
+            if name in gone:
+                (result_removed if done else kept).append(name)
         new = Lock(sprites=dict(sorted(sprites.items())))
         text = render_lock(new)
         path = lock_path(settings)

@@ -13,11 +13,11 @@ import click
 
 from pipeline.buildstate import inputs
 from pipeline.cli import main
-from pipeline.cli.options import console, project_options, select_names, settings_from, user_errors
+from pipeline.cli.options import CATEGORY, console, project_options, select_names, settings_from, user_errors
 from pipeline.errors import ConfigError, GenerationError
 from pipeline.generate import GenerationRequest, make_backend, resolve_requests
 from pipeline.settings import Settings
-from pipeline.specs import CATEGORIES, SpecSet, load_specs
+from pipeline.specs import SpecSet, load_specs
 
 _STATUS_STYLE = {"up to date": "green", "stale": "yellow", "missing": "cyan", "built": "green", "failed": "red"}
 
@@ -57,7 +57,7 @@ def check_cmd(locked: bool, **kwargs: Any) -> None:
 
 @main.command("list")
 @click.argument("selection", nargs=-1)
-@click.option("--category", type=click.Choice(CATEGORIES), help="Only sprites of this category.")
+@click.option("--category", type=CATEGORY, help="Only sprites of this category (one of the project's).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @project_options
 @user_errors
@@ -65,7 +65,9 @@ def list_cmd(selection: tuple[str, ...], category: str | None, as_json: bool, **
     """List sprites with their status: up to date, stale (and why) or missing."""
     settings = settings_from(kwargs)
     spec_set = load_specs(settings.specs_dir)
-    names = select_names(list(spec_set.specs), selection, {s.name: s.spec.category for s in spec_set}, category)
+    names = select_names(
+        list(spec_set.specs), selection, {s.name: s.spec.category for s in spec_set}, category, spec_set.categories
+    )
     project = _project_state(settings, spec_set, resolve_requests(spec_set, settings), names, whole=False)
     states = list(project.sprites.values())
     if as_json:
@@ -133,7 +135,7 @@ def _project_state(
 
 @main.command("build")
 @click.argument("selection", nargs=-1)
-@click.option("--category", type=click.Choice(CATEGORIES), help="Only sprites of this category.")
+@click.option("--category", type=CATEGORY, help="Only sprites of this category (one of the project's).")
 @click.option("--force", is_flag=True, help="Rebuild the selection even if it is up to date.")
 @click.option("--offline", is_flag=True, help="Never contact a generation server: use the cache or fail.")
 @click.option("--dry-run", is_flag=True, help="Show what would be built, build nothing.")
@@ -174,7 +176,9 @@ def build_cmd(
     snapshot = inputs.hash_tree(settings.specs_dir, settings.workflows_dir)  # the inputs as this build reads them
     spec_set = load_specs(settings.specs_dir)
     requests = resolve_requests(spec_set, settings)
-    names = select_names(list(spec_set.specs), selection, {s.name: s.spec.category for s in spec_set}, category)
+    names = select_names(
+        list(spec_set.specs), selection, {s.name: s.spec.category for s in spec_set}, category, spec_set.categories
+    )
     project = _project_state(settings, spec_set, requests, names, whole=whole_project)
     states = list(project.sprites.values())
     todo = [st for st in states if force or not st.current]
@@ -350,13 +354,14 @@ def dev_cmd(host: str, port: int, dagster_args: tuple[str, ...], **kwargs: Any) 
 @user_errors
 def schema_cmd(write: bool, **kwargs: Any) -> None:
     """Print (or --write) the JSON Schema that editors use to complete and check spec files."""
+    from pipeline.specs import read_categories
     from pipeline.specs.schema import SCHEMA_FILE, render_schema
 
-    text = render_schema()
+    settings = settings_from(kwargs)
+    text = render_schema(read_categories(settings.specs_dir))  # the category enum is the project's list
     if not write:
         click.echo(text, nl=False)
         return
-    settings = settings_from(kwargs)
     target = settings.specs_dir / SCHEMA_FILE
     target.write_text(text, encoding="utf-8")
     click.echo(f"wrote {target}")

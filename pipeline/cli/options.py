@@ -12,8 +12,9 @@ import click
 
 from pipeline.errors import SpecError, SpriteError
 from pipeline.settings import Settings
+from pipeline.specs.categories import Categories, unknown_category
 
-__all__ = ["console", "project_options", "select_names", "settings_from", "user_errors"]
+__all__ = ["CATEGORY", "console", "project_options", "select_names", "settings_from", "user_errors"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -106,10 +107,38 @@ def user_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class _CategoryType(click.ParamType):
+    """A category of the project: checked against its list once the specs are loaded (``select_names``);
+    shell completion offers the list of the project in the working directory."""
+
+    name = "category"
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        from pipeline.specs.categories import read_categories
+
+        try:
+            names = read_categories(Settings.from_env().specs_dir).names
+        except SpriteError:
+            return []
+        return [CompletionItem(n) for n in names if n.startswith(incomplete)]
+
+
+CATEGORY = _CategoryType()
+
+
 def select_names(
-    all_names: list[str], patterns: tuple[str, ...], categories: dict[str, str], category: str | None = None
+    all_names: list[str],
+    patterns: tuple[str, ...],
+    categories: dict[str, str],
+    category: str | None = None,
+    allowed: Categories | None = None,
 ) -> list[str]:
-    """Sprite names matching ``patterns`` (names or globs; all when empty), optionally of one category."""
+    """Sprite names matching ``patterns`` (names or globs; all when empty), optionally of one category
+    (which must be one of the project's, ``allowed``)."""
+    if category and allowed is not None and category not in allowed:
+        raise click.BadParameter(unknown_category(category, allowed), param_hint="'--category'")
     chosen: list[str] = []
     if not patterns:
         chosen = list(all_names)

@@ -6,13 +6,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.mcp.categories import MARKER
 from pipeline.pixelate.palettes import NAMED_PALETTES
 from pipeline.specs.model import SLUG
 
 __all__ = [
     "Backend",
+    "BatchCategory",
     "BatchSprite",
     "Category",
+    "CategoryFilter",
     "Cfg",
     "Frames",
     "HexColor",
@@ -43,7 +46,18 @@ OptionalName = Annotated[
     str | None,
     Field(pattern=SLUG, description="Sprite name (a slug); derived from the prompt and made unique when absent"),
 ]
-Category = Literal["character", "enemy", "item", "tile", "ui", "effect", "prop"]
+# A project defines its categories: the schemas carry a marker that pipeline.mcp.categories replaces with
+# the project's list (enum) and default at every tools/list; the spec validation checks each call.
+Category = Annotated[
+    str | None,
+    Field(max_length=32, description="Category (default: the project's)", json_schema_extra={MARKER: "default"}),
+]
+BatchCategory = Annotated[
+    str | None, Field(max_length=32, description="Category of this sprite", json_schema_extra={MARKER: "batch"})
+]
+CategoryFilter = Annotated[
+    str | None, Field(max_length=32, description="Only this category", json_schema_extra={MARKER: "filter"})
+]
 Size = Annotated[
     str | None,
     Field(
@@ -88,7 +102,7 @@ class BatchSprite(BaseModel):
 
     prompt: Prompt
     name: OptionalName = None
-    category: Category | None = None
+    category: BatchCategory = None
     size: Size = None
     palette: Palette = None
     seed: Seed = None

@@ -103,7 +103,7 @@ def _store_picture(settings: Settings, name: str, png: bytes, overwrite: bool) -
 async def deploy_to_bevy(
     ctx: Context,
     name: a.Name,
-    category: a.Category,
+    category: a.Category = None,
     image_path: Annotated[
         str | None, Field(max_length=1000, description="A picture inside the project folder (relative or absolute)")
     ] = None,

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from pipeline.errors import SpecError, SpriteError
-from pipeline.specs import SpriteSpec
+from pipeline.specs import Categories, SpriteSpec
 
 __all__ = ["InvalidArgument", "SpriteRequest", "argument_error", "spec_body"]
 
@@ -41,7 +41,7 @@ class SpriteRequest:
     """What a caller asks for; ``None`` means: the project default (``sprite_specs/_defaults.yaml``)."""
 
     prompt: str
-    category: str
+    category: str | None = None  # None: the project's default category
     name: str | None = None
     size: str | None = None
     palette: str | list[str] | None = None
@@ -58,9 +58,12 @@ class SpriteRequest:
     init_image: str | None = None  # a picture relative to the project folder (backend ``image``)
 
 
-def spec_body(request: SpriteRequest, name: str) -> dict[str, Any]:
-    """The spec mapping (only what the caller chose; the loader merges project defaults under it)."""
-    body: dict[str, Any] = {"name": name, "category": request.category, "prompt": request.prompt.strip()}
+def spec_body(request: SpriteRequest, name: str, categories: Categories | None = None) -> dict[str, Any]:
+    """The spec mapping (only what the caller chose; the loader merges project defaults under it), checked
+    against the project's ``categories``; a request without a category gets the project's default one."""
+    categories = categories or Categories()
+    category = request.category or categories.default
+    body: dict[str, Any] = {"name": name, "category": category, "prompt": request.prompt.strip()}
     optional = {
         "negative_prompt": request.negative_prompt,
         "size": request.size.replace(" ", "").lower() if request.size else None,
@@ -84,7 +87,7 @@ def spec_body(request: SpriteRequest, name: str) -> dict[str, Any]:
         if chosen:
             body[section] = chosen
     try:
-        spec = SpriteSpec.model_validate(body)
+        spec = SpriteSpec.model_validate(body, context={"categories": categories})
     except ValidationError as exc:
         raise argument_error(exc) from None
     if "palette" in body:  # as the model spells it: 'PICO-8' -> 'pico-8', 'FFF000' -> '#fff000'

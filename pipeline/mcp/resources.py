@@ -11,7 +11,7 @@ from pipeline.errors import SpriteError
 from pipeline.export.manifest import MANIFEST_PATH
 from pipeline.mcp.images import read_png
 from pipeline.mcp.server import mcp, service
-from pipeline.specs import SpriteSpec
+from pipeline.specs import SpriteSpec, read_categories
 from pipeline.specs.model import SLUG
 
 __all__ = ["manifest_json", "spec_schema", "sprite_png"]
@@ -49,4 +49,9 @@ def manifest_json() -> str:
     description="JSON Schema of a sprite spec (what sprite_specs/*.yaml may contain)",
 )
 def spec_schema() -> str:
-    return json.dumps(SpriteSpec.model_json_schema(), indent=2)
+    schema = SpriteSpec.model_json_schema()
+    try:  # the project's own category list, as `sprites schema` writes it
+        schema["properties"]["category"]["enum"] = list(read_categories(service().settings.specs_dir).names)
+    except SpriteError as exc:
+        raise ResourceError(str(exc)) from exc
+    return json.dumps(schema, indent=2)

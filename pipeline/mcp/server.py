@@ -23,6 +23,7 @@ from pipeline.errors import SpriteError
 from pipeline.mcp import arguments as a
 from pipeline.mcp.auth import AuditMiddleware
 from pipeline.mcp.calls import follow, in_thread, result_with_images
+from pipeline.mcp.categories import CategorySchemas
 from pipeline.mcp.images import read_png, scaled_png
 from pipeline.mcp.models import (
     BatchItem,
@@ -40,6 +41,7 @@ from pipeline.mcp.requests import SpriteRequest
 from pipeline.mcp.service import SpriteService
 from pipeline.mcp.specfiles import SpecWrite
 from pipeline.settings import Settings
+from pipeline.specs import Categories, read_categories
 
 __all__ = ["configure", "mcp", "service"]
 
@@ -61,6 +63,13 @@ def _audit_file() -> Path | None:
     return _service.settings.state_dir / "mcp-audit.jsonl" if _service is not None else None
 
 
+def _categories() -> Categories | None:
+    try:
+        return read_categories(service().settings.specs_dir)
+    except SpriteError:  # a broken _defaults.yaml: the schemas stay open, the call reports the problem
+        return None
+
+
 mcp = FastMCP(
     name="sprites",
     instructions=(
@@ -69,7 +78,7 @@ mcp = FastMCP(
         "view_sprite shows one. Long runs return a run id: follow it with sprite_status, stop it with cancel_run."
     ),
     mask_error_details=True,
-    middleware=[AuditMiddleware(_audit_file)],
+    middleware=[AuditMiddleware(_audit_file), CategorySchemas(_categories)],
 )
 
 _WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
@@ -90,7 +99,7 @@ def _pngs(svc: SpriteService, results: list[SpriteResult]) -> list[bytes]:
 async def generate_sprite(
     ctx: Context,
     prompt: a.Prompt,
-    category: a.Category,
+    category: a.Category = None,
     name: a.OptionalName = None,
     size: a.Size = None,
     palette: a.Palette = None,
@@ -151,7 +160,7 @@ async def make_sprite(
 async def generate_batch(
     ctx: Context,
     sprites: Annotated[list[a.BatchSprite], Field(min_length=1, max_length=20, description="1 to 20 sprites")],
-    category: Annotated[a.Category, Field(description="Category of sprites that do not set their own")] = "prop",
+    category: a.Category = None,
     size: a.Size = None,
     palette: a.Palette = None,
     backend: a.Backend = None,
@@ -274,7 +283,7 @@ async def materialize(
 @mcp.tool(annotations=_READS)
 async def list_sprites(
     sprites: Annotated[list[a.SelectionPattern], Field(max_length=500, description="Only these names/globs")] = [],  # noqa: B006
-    category: a.Category | None = None,
+    category: a.CategoryFilter = None,
     status: Annotated[
         Literal["up to date", "stale", "missing", "failed", "running", "queued"] | None,
         Field(description="Only sprites with this status"),

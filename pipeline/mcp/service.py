@@ -34,6 +34,7 @@ from pipeline.mcp.requests import InvalidArgument, SpriteRequest, argument_error
 from pipeline.mcp.runs import Job, Runner
 from pipeline.settings import Settings
 from pipeline.specs import LoadedSpec, SpecSet, load_specs
+from pipeline.specs.categories import unknown_category
 
 __all__ = ["SpriteService"]
 
@@ -106,7 +107,7 @@ class SpriteService:
             for request in requests:
                 try:
                     name = request.name or specfiles.derive_name(request.prompt)
-                    body = spec_body(request, name)
+                    body = spec_body(request, name, spec_set.categories)
                     write = specfiles.write_spec(
                         self.settings, spec_set, body, overwrite=overwrite, derived=request.name is None, taken=taken
                     )
@@ -242,6 +243,8 @@ class SpriteService:
         spec_set = self.load()
         names = self.select(spec_set, patterns) if patterns else list(spec_set.specs)
         if category:
+            if category not in spec_set.categories:
+                raise InvalidArgument(f"category: {unknown_category(category, spec_set.categories)}")
             names = [n for n in names if spec_set.specs[n].spec.category == category]
         states = self.states(spec_set, names)
         attempts = self.history.attempts([s.name for s in states if s.status != "up to date"])

@@ -184,7 +184,7 @@ def write_spec(
         candidate = {**body, "name": name}
         data = render_spec(candidate)
         reason, fixable = _taken_reason(settings, spec_set, name, data)
-        spec = SpriteSpec.model_validate(candidate)
+        spec = SpriteSpec.model_validate(candidate, context={"categories": spec_set.categories})
         conflict = _owned_output_conflict(settings, name, spec.output_path)
         if derived and (reason or conflict):
             continue

@@ -1,6 +1,18 @@
-"""Sprite specs: the pydantic model, YAML loading with file/line errors, and the JSON Schema."""
+"""Sprite specs: the pydantic model, YAML loading with file/line errors, categories, and the JSON Schema."""
 
+from pipeline.specs.categories import DEFAULT_CATEGORIES, Categories, read_categories
 from pipeline.specs.loader import DEFAULTS_FILE, LoadedSpec, SpecSet, iter_spec_files, load_specs
 from pipeline.specs.model import CATEGORIES, SpriteSpec
 
-__all__ = ["CATEGORIES", "DEFAULTS_FILE", "LoadedSpec", "SpecSet", "SpriteSpec", "iter_spec_files", "load_specs"]
+__all__ = [
+    "CATEGORIES",
+    "DEFAULTS_FILE",
+    "DEFAULT_CATEGORIES",
+    "Categories",
+    "LoadedSpec",
+    "SpecSet",
+    "SpriteSpec",
+    "iter_spec_files",
+    "load_specs",
+    "read_categories",
+]

@@ -2,7 +2,8 @@
 
 Layout of ``sprite_specs/``:
 
-* ``_defaults.yaml``: ``defaults:`` merged under every sprite (so a spec can be three lines long).
+* ``_defaults.yaml``: ``defaults:`` merged under every sprite (so a spec can be three lines long), and
+  ``categories:``, the project's list of categories (``pipeline.specs.categories``).
 * any other ``*.yaml``/``*.yml`` (nested folders allowed): either one sprite (a mapping with ``name``)
   or ``{defaults: {...}, sprites: [...]}`` with file-level defaults.
 
@@ -15,19 +16,18 @@ import contextlib
 import difflib
 import hashlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from pipeline.errors import SpecError, SpecProblem
+from pipeline.specs.categories import DEFAULTS_FILE, Categories, categories_from_defaults
 from pipeline.specs.model import SpriteSpec
 from pipeline.specs.yaml_lines import Origin, SourceDict, load_yaml_file
 
 __all__ = ["DEFAULTS_FILE", "LoadedSpec", "SpecSet", "iter_spec_files", "load_specs"]
-
-DEFAULTS_FILE = "_defaults.yaml"
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class SpecSet:
 
     specs: dict[str, LoadedSpec]
     file_hashes: dict[str, str]
+    categories: Categories = field(default_factory=Categories)
 
     def __iter__(self) -> Iterator[LoadedSpec]:
         return iter(self.specs.values())
@@ -133,15 +134,25 @@ def load_specs(specs_dir: Path) -> SpecSet:
 
     hashes: dict[str, str] = {}
     project_defaults: Any = {}
+    categories = Categories()
     defaults_path = specs_dir / DEFAULTS_FILE
     if defaults_path.is_file():
         data, errs = load_yaml_file(defaults_path, DEFAULTS_FILE)
         problems += errs
         hashes[DEFAULTS_FILE] = hashlib.sha256(defaults_path.read_bytes()).hexdigest()
-        if isinstance(data, dict) and set(data) <= {"defaults"} and isinstance(data.get("defaults", {}), dict):
+        top = {"defaults", "categories"}
+        if isinstance(data, dict) and set(data) <= top and isinstance(data.get("defaults", {}), dict):
             project_defaults = data.get("defaults", {})
+            categories, errs = categories_from_defaults(data)
+            problems += errs
         elif data is not None:
-            problems.append(SpecProblem(DEFAULTS_FILE, "must be a mapping with one key, 'defaults'", line=1))
+            extra = sorted(set(data) - top) if isinstance(data, dict) else []
+            line = _origin_of(data, extra[:1], (DEFAULTS_FILE, 1))[1]
+            found = f" (found {', '.join(map(str, extra))})" if extra else ""
+            problems.append(
+                SpecProblem(DEFAULTS_FILE, f"must be a mapping of 'defaults' and 'categories'{found}", line=line)
+            )
+    context = {"categories": categories}
 
     raw_sprites: list[tuple[str, Any, Any]] = []  # (file, raw sprite, merged defaults)
     for path in iter_spec_files(specs_dir):
@@ -198,7 +209,7 @@ def load_specs(specs_dir: Path) -> SpecSet:
         sprite_name = raw.get("name") if isinstance(raw.get("name"), str) else None
         origin = getattr(raw, "origin", (label, 1))
         try:
-            spec = SpriteSpec.model_validate(merged)
+            spec = SpriteSpec.model_validate(merged, context=context)
         except ValidationError as exc:
             seen: set[tuple[Any, ...]] = set()
             for err in exc.errors():
@@ -243,4 +254,4 @@ def load_specs(specs_dir: Path) -> SpecSet:
 
     if problems:
         raise SpecError(problems)
-    return SpecSet(specs=dict(sorted(specs.items())), file_hashes=hashes)
+    return SpecSet(specs=dict(sorted(specs.items())), file_hashes=hashes, categories=categories)

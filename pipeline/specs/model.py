@@ -12,9 +12,10 @@ import re
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from pipeline.pixelate.palettes import NAMED_PALETTES, normalize_hex
+from pipeline.specs.categories import DEFAULT_CATEGORIES, Categories, unknown_category
 
 __all__ = [
     "CATEGORIES",
@@ -30,8 +31,7 @@ __all__ = [
 ]
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-CATEGORIES = ("character", "enemy", "item", "tile", "ui", "effect", "prop")
-Category = Literal["character", "enemy", "item", "tile", "ui", "effect", "prop"]
+CATEGORIES = DEFAULT_CATEGORIES  # a project may list its own: pipeline.specs.categories
 HexColor = Annotated[str, Field(pattern=r"^#?[0-9a-fA-F]{6}$", description="An sRGB colour as #rrggbb")]
 
 
@@ -205,7 +205,11 @@ class SpriteSpec(_Strict):
     """One sprite: what to draw, how big, in which colours, and where it goes."""
 
     name: str = Field(pattern=SLUG, description="Unique slug: lowercase letters, digits, '-' and '_'")
-    category: Category
+    category: str = Field(
+        description="One of the project's categories ('categories' in _defaults.yaml): the Dagster asset group "
+        "and the Bevy folder (sprites/<category>/)",
+        json_schema_extra={"enum": list(DEFAULT_CATEGORIES)},
+    )
     prompt: str = Field(min_length=1, max_length=4000)
     negative_prompt: str = Field(default="", max_length=4000)
     size: Size = Field(default_factory=lambda: Size(width=32, height=32))
@@ -217,6 +221,15 @@ class SpriteSpec(_Strict):
     animation: Animation = Field(default_factory=Animation)
     pixel: PixelSettings = Field(default_factory=PixelSettings)
     output: Output = Field(default_factory=Output)
+
+    @field_validator("category")
+    @classmethod
+    def _category(cls, value: str, info: ValidationInfo) -> str:
+        """Validate with ``context={"categories": Categories(...)}`` for a project's own list."""
+        categories = (info.context or {}).get("categories") or Categories()
+        if value not in categories:
+            raise ValueError(unknown_category(value, categories))
+        return value
 
     @field_validator("palette", mode="before")
     @classmethod

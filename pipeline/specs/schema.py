@@ -1,8 +1,10 @@
 """JSON Schema for spec files, generated from the pydantic model (for YAML language servers in editors).
 
 A spec file is either one sprite, or ``{defaults: {...}, sprites: [...]}``; ``_defaults.yaml`` is
-``{defaults: {...}}``. Because defaults may supply any field, only ``name`` is required of a sprite in
-the schema; the loader still reports a missing ``category`` or ``prompt`` with file and line.
+``{categories: [...], defaults: {...}}``. Because defaults may supply any field, only ``name`` is
+required of a sprite in the schema; the loader still reports a missing ``category`` or ``prompt`` with
+file and line. The ``category`` enum is the project's own list: regenerate the schema
+(``sprites schema --write``) after editing it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import copy
 import json
 from typing import Any
 
+from pipeline.specs.categories import CATEGORY_PATTERN, Categories
 from pipeline.specs.model import SpriteSpec
 
 __all__ = ["SCHEMA_FILE", "render_schema", "spec_file_schema"]
@@ -18,8 +21,11 @@ __all__ = ["SCHEMA_FILE", "render_schema", "spec_file_schema"]
 SCHEMA_FILE = "sprite-spec.schema.json"
 
 
-def spec_file_schema() -> dict[str, Any]:
+def spec_file_schema(categories: Categories | None = None) -> dict[str, Any]:
+    """The schema of a spec file of a project with these categories (default: the built-in list)."""
+    categories = categories or Categories()
     sprite = SpriteSpec.model_json_schema(mode="validation")
+    sprite["properties"]["category"]["enum"] = list(categories.names)
     defs = sprite.pop("$defs", {})
     sprite_ref = copy.deepcopy(sprite)
     sprite_ref["required"] = ["name"]
@@ -45,9 +51,26 @@ def spec_file_schema() -> dict[str, Any]:
                     "sprites": {"type": "array", "items": {"$ref": "#/$defs/Sprite"}},
                 },
             },
+            {
+                "type": "object",
+                "description": "_defaults.yaml: the project's categories and the defaults of every sprite",
+                "additionalProperties": False,
+                "required": ["categories"],
+                "properties": {
+                    "categories": {
+                        "description": "The project's categories: Dagster asset groups and Bevy folders "
+                        "(sprites/<category>/); the first is the default of requests that name none",
+                        "type": "array",
+                        "items": {"type": "string", "pattern": CATEGORY_PATTERN},
+                        "minItems": 1,
+                        "uniqueItems": True,
+                    },
+                    "defaults": {"$ref": "#/$defs/SpriteDefaults"},
+                },
+            },
         ],
     }
 
 
-def render_schema() -> str:
-    return json.dumps(spec_file_schema(), indent=2, sort_keys=True) + "\n"
+def render_schema(categories: Categories | None = None) -> str:
+    return json.dumps(spec_file_schema(categories), indent=2, sort_keys=True) + "\n"
