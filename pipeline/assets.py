@@ -1,10 +1,16 @@
 """The asset factory: one sprite spec -> its Dagster assets; all specs -> plus the manifest.
 
 Per sprite, ``raw/<name>`` (generation) -> ``pixel/<name>`` (pixelation) -> ``bevy/<name>`` (export)
-are three assets of ONE ``multi_asset`` step (``can_subset=True``). Why one step: Dagster's per-step
+are three assets of ONE ``multi_asset`` step (``can_subset=True``), which also evaluates the sprite's
+check (``pipeline.automation.checks``). Why one step: Dagster's per-step
 overhead dominates this work (measured ~70 ms/step on SQLite, more than a whole 32 px sprite takes),
 and a third as many steps keeps a 500-sprite build a third as long while lineage stays per asset.
-``bevy/manifest`` depends on every ``bevy/<name>``.
+``bevy/manifest`` (group ``publish``) depends on every ``bevy/<name>``; a deleted spec's assets leave the
+catalog when the manifest step removes its files.
+
+Names in the UI: the asset graph labels a node with the last part of its key, so the three nodes of a
+sprite all read ``goblin``; the first line of each description (shown under the label) says which stage
+it is: ``render``, ``pixel art``, ``Bevy PNG``.
 
 Versions: each asset's ``code_version`` is the hash of the parameters of its own stage (for ``raw``:
 the generation key, i.e. the fully resolved request), and its data version is the sha256 of what it
@@ -15,20 +21,34 @@ import time
 from collections.abc import Collection, Iterator
 
 from dagster import (
+    AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
+    AssetMaterialization,
     AssetsDefinition,
     AssetSpec,
+    DagsterInstance,
     DataVersion,
+    Failure,
     MaterializeResult,
     MetadataValue,
     asset,
     multi_asset,
 )
+from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
+from pipeline.asset_keys import MANIFEST_KEY, op_name, sprite_keys
+from pipeline.automation.checks import (
+    evaluate_manifest,
+    evaluate_sprite,
+    latest_materialized_sha,
+    manifest_check_specs,
+    manifest_evaluations,
+    sprite_check_spec,
+)
 from pipeline.buildstate.keys import stage_versions
-from pipeline.buildstate.publish import publish_run, record_export, removed_specs
-from pipeline.errors import GenerationError
+from pipeline.buildstate.publish import PublishResult, publish_run, record_export, removed_specs
+from pipeline.errors import GenerationError, SpriteError
 from pipeline.generate import GenerationRequest, resolve_requests
 from pipeline.generate.base import canonical_json, sha256_hex
 from pipeline.previews import preview_markdown
@@ -37,19 +57,14 @@ from pipeline.settings import Settings
 from pipeline.specs import LoadedSpec, SpecSet
 from pipeline.stages import export_stage, generate_stage, pixelate_stage
 
-__all__ = ["MANIFEST_KEY", "build_assets", "op_name", "sprite_keys"]
+__all__ = ["MANIFEST_GROUP", "MANIFEST_KEY", "build_assets", "op_name", "record_manifest", "sprite_keys"]
 
-MANIFEST_KEY = AssetKey(["bevy", "manifest"])
+MANIFEST_GROUP = "publish"
 _KINDS = {"procedural": {"python", "png"}, "comfyui": {"comfyui", "png"}, "image": {"png"}}
-
-
-def op_name(sprite: str) -> str:
-    """Dagster op names allow no '-': ``knight-walk`` -> ``sprite__knight_walk``."""
-    return "sprite__" + sprite.replace("-", "_")
-
-
-def sprite_keys(name: str) -> tuple[AssetKey, AssetKey, AssetKey]:
-    return AssetKey(["raw", name]), AssetKey(["pixel", name]), AssetKey(["bevy", name])
+_BUILT_BY = (
+    "Built by: the spec sensor (when its spec changes), the rebuild_stale_sprites schedule, "
+    "`sprites build`, or Materialize here."
+)
 
 
 def _sprite_asset(
@@ -71,7 +86,8 @@ def _sprite_asset(
     specs = [
         AssetSpec(
             raw_key,
-            description=f"Render of '{name}' by the {request.backend} backend: {spec.prompt}",
+            description=f"render: {name} by the {request.backend} backend (generate stage)\n\n"
+            f"Prompt: {spec.prompt}\n\n{_BUILT_BY}",
             group_name=group,
             code_version=raw_version,
             kinds=_KINDS[request.backend],
@@ -82,7 +98,8 @@ def _sprite_asset(
         AssetSpec(
             pixel_key,
             deps=[raw_key],
-            description=f"'{name}' as {spec.size} pixel art, {spec.animation.frames} frame(s), {palette_label}",
+            description=f"pixel art: {name}, {spec.size}, {spec.animation.frames} frame(s), {palette_label} "
+            f"(pixelate stage)\n\n{_BUILT_BY}",
             group_name=group,
             code_version=pixel_version,
             kinds={"numpy", "png"},
@@ -93,7 +110,7 @@ def _sprite_asset(
         AssetSpec(
             bevy_key,
             deps=[pixel_key],
-            description=f"'{name}' in the Bevy assets folder: {spec.output_path} (+ .meta, nearest sampler)",
+            description=f"Bevy PNG: {spec.output_path} (+ .meta, nearest sampler; export stage)\n\n{_BUILT_BY}",
             group_name=group,
             code_version=export_version,
             kinds={"bevy", "png"},
@@ -106,13 +123,35 @@ def _sprite_asset(
     @multi_asset(
         name=op_name(name),
         specs=specs,
+        check_specs=[sprite_check_spec(name)],
         can_subset=True,
         pool="comfyui" if request.backend == "comfyui" else None,
         op_tags={"sprite": name},
     )
-    def _build(context: AssetExecutionContext, sprites: SpritePipelineResource) -> Iterator[MaterializeResult]:
+    def _build(
+        context: AssetExecutionContext, sprites: SpritePipelineResource
+    ) -> Iterator[MaterializeResult | AssetCheckResult]:
+        try:
+            yield from _steps(context, sprites)
+        except SpriteError as exc:
+            # Dagster shows a Failure's description as the step's error, instead of its own wrapper
+            # ("Error occurred while executing op ...") above a stack trace
+            where = f"{name} (sprite_specs/{loaded.file}:{loaded.line})"
+            raise Failure(
+                description=f"{where}: {type(exc).__name__}: {exc}",
+                metadata={"sprite": name, "spec_file": f"sprite_specs/{loaded.file}", "error": type(exc).__name__},
+                allow_retries=False,
+            ) from exc
+
+    def _steps(
+        context: AssetExecutionContext, sprites: SpritePipelineResource
+    ) -> Iterator[MaterializeResult | AssetCheckResult]:
         selected = context.selected_asset_keys
         settings = sprites.settings
+        check_selected = bool(context.selected_asset_check_keys)
+        if not selected:  # the check alone, from the UI's Checks tab: judge the files as they are
+            yield evaluate_sprite(loaded, settings, None, latest_materialized_sha(context.instance, bevy_key))
+            return
         cache = sprites.cache
         backend = sprites.backend(request.backend)
         selection = context.run.asset_selection
@@ -158,7 +197,7 @@ def _sprite_asset(
                 },
             )
         if pixel_key not in selected and bevy_key not in selected:
-            return
+            return  # (the check is only ever selected with bevy/<name>, or alone)
         pixel = pixelate_stage(spec, raw, cache)
         if pixel_key in selected:
             yield MaterializeResult(
@@ -200,8 +239,54 @@ def _sprite_asset(
                     "seconds": round(out.seconds, 4),
                 },
             )
+            if check_selected:
+                yield evaluate_sprite(loaded, settings, out.locked, out.sha256)
 
     return _build
+
+
+def _manifest_metadata(settings: Settings, result: PublishResult, names: list[str]) -> dict[str, object]:
+    m = result.manifest
+    missing = sorted(set(names) - {e.name for e in m.sprites})
+    return {
+        "sprite_count": m.sprite_count,
+        "changed": result.changed,
+        "missing": MetadataValue.json(missing),
+        "removed_orphans": MetadataValue.json(result.removed),
+        "path": MetadataValue.path(str(settings.assets_dir / "sprites" / "manifest.json")),
+        "sprites": MetadataValue.md(
+            "| sprite | path | frames | sha256 |\n|---|---|---|---|\n"
+            + "\n".join(f"| {e.name} | {e.path} | {e.frames} | `{e.sha256[:12]}` |" for e in m.sprites)
+        ),
+    }
+
+
+def _manifest_version(result: PublishResult) -> str:
+    return sha256_hex(canonical_json([e.sha256 for e in result.manifest.sprites]))
+
+
+def _forget(instance: DagsterInstance, removed: list[str]) -> None:
+    """A deleted spec's assets leave the catalog once its files are gone (else: "External Asset",
+    "Materialized", for a PNG that no longer exists)."""
+    if removed:
+        instance.wipe_assets([k for n in removed for k in sprite_keys(n)])
+
+
+def record_manifest(instance: DagsterInstance, settings: Settings, spec_set: SpecSet, result: PublishResult) -> None:
+    """Record a publish made outside the manifest step (after a failed run: the failure sensor, ``sprites
+    build``) as a materialization of ``bevy/manifest`` with its checks, so that the manifest's status in
+    the UI is that of manifest.json against sprites.lock, not that of the run whose manifest step was skipped."""
+    instance.report_runless_asset_event(
+        AssetMaterialization(
+            MANIFEST_KEY,
+            description="published after a run whose manifest step did not run",
+            metadata=_manifest_metadata(settings, result, list(spec_set.specs)),  # type: ignore[arg-type]
+            tags={DATA_VERSION_TAG: _manifest_version(result)},
+        )
+    )
+    for evaluation in manifest_evaluations(settings, spec_set):
+        instance.report_runless_asset_event(evaluation)
+    _forget(instance, result.removed)
 
 
 def _manifest_asset(spec_set: SpecSet) -> AssetsDefinition:
@@ -210,35 +295,35 @@ def _manifest_asset(spec_set: SpecSet) -> AssetsDefinition:
     @asset(
         key=MANIFEST_KEY,
         deps=[sprite_keys(n)[2] for n in names],
-        group_name="bevy",
+        group_name=MANIFEST_GROUP,
         kinds={"bevy", "json"},
-        description="sprites/manifest.json and sprites/sprites.assets.ron over every exported sprite; "
-        "removes the files of sprites whose spec was deleted.",
+        check_specs=manifest_check_specs(),
+        description="manifest: sprites/manifest.json and sprites/sprites.assets.ron over every exported sprite "
+        f"(publish stage); removes the files of sprites whose spec was deleted.\n\n{_BUILT_BY}",
         code_version=sha256_hex(canonical_json(names))[:16],
     )
-    def bevy_manifest(context: AssetExecutionContext, sprites: SpritePipelineResource) -> MaterializeResult:
+    def bevy_manifest(
+        context: AssetExecutionContext, sprites: SpritePipelineResource
+    ) -> Iterator[MaterializeResult | AssetCheckResult]:
         settings = sprites.settings
+        checks = {k.name for k in context.selected_asset_check_keys}
+        if MANIFEST_KEY not in context.selected_asset_keys:  # checks alone, from the UI's Checks tab
+            yield from evaluate_manifest(settings, spec_set, checks)
+            return
         result = publish_run(settings, context.run.run_id, removed_specs(settings, names), all_names=names)
+        metadata = _manifest_metadata(settings, result, names)
         missing = sorted(set(names) - {e.name for e in result.manifest.sprites})
         if missing:
             context.log.warning(f"not yet exported, so not in the manifest: {', '.join(missing)}")
         if result.kept:
             context.log.warning(f"specs deleted but files modified by hand, left in place: {', '.join(result.kept)}")
-        m = result.manifest
-        return MaterializeResult(
-            data_version=DataVersion(sha256_hex(canonical_json([e.sha256 for e in m.sprites]))),
-            metadata={
-                "sprite_count": m.sprite_count,
-                "changed": result.changed,
-                "missing": MetadataValue.json(missing),
-                "removed_orphans": MetadataValue.json(result.removed),
-                "path": MetadataValue.path(str(sprites.settings.assets_dir / "sprites" / "manifest.json")),
-                "sprites": MetadataValue.md(
-                    "| sprite | path | frames | sha256 |\n|---|---|---|---|\n"
-                    + "\n".join(f"| {e.name} | {e.path} | {e.frames} | `{e.sha256[:12]}` |" for e in m.sprites)
-                ),
-            },
+        _forget(context.instance, result.removed)
+        yield MaterializeResult(
+            asset_key=MANIFEST_KEY,
+            data_version=DataVersion(_manifest_version(result)),
+            metadata=metadata,  # type: ignore[arg-type]
         )
+        yield from evaluate_manifest(settings, spec_set, checks)
 
     return bevy_manifest
 

@@ -9,6 +9,10 @@ run queue and the ``comfyui`` pool in dagster_home/dagster.yaml.
 Automation (spec sensor, rebuild schedule, optional declarative conditions) and asset checks come from
 ``pipeline.automation``; which of them start running is ``SPRITES_AUTOMATION`` (docs/automation.md).
 
+Invalid specs never take the location down: it loads every valid sprite (``load_spec_set``; a sprite
+whose workflow template cannot be bound counts as invalid too) and shows each bad spec file as a
+failing item (``pipeline.automation.spec_checks``), so that fixing the file and reloading is enough.
+
 Kept apart from ``pipeline.definitions`` (which builds the location for the environment when imported)
 so the CLI and the MCP server can build one for *their* settings without loading another project first.
 """
@@ -16,16 +20,39 @@ so the CLI and the MCP server can build one for *their* settings without loading
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 
 from dagster import Definitions, in_process_executor
 
 from pipeline.assets import build_assets
 from pipeline.automation import AutomationSettings, build_automation
+from pipeline.automation.spec_checks import build_spec_problem_assets
+from pipeline.errors import SpecProblem, SpriteError
+from pipeline.generate import resolve_requests
 from pipeline.resources import SpritePipelineResource
 from pipeline.settings import Settings
-from pipeline.specs import SpecSet, load_specs
+from pipeline.specs import SpecSet, load_spec_set
 
-__all__ = ["build_definitions"]
+__all__ = ["build_definitions", "loadable_specs"]
+
+
+def loadable_specs(spec_set: SpecSet, settings: Settings) -> SpecSet:
+    """``spec_set`` without the sprites whose generation request cannot be resolved (e.g. a missing
+    workflow template), which become problems of their spec file instead."""
+    try:
+        resolve_requests(spec_set, settings)
+        return spec_set
+    except SpriteError:
+        pass
+    good, problems = {}, list(spec_set.problems)
+    for name, loaded in spec_set.specs.items():
+        try:
+            resolve_requests(spec_set, settings, [name])
+        except SpriteError as exc:
+            problems.append(SpecProblem(loaded.file, str(exc), line=loaded.line, sprite=name, field="generation"))
+        else:
+            good[name] = loaded
+    return replace(spec_set, specs=good, problems=tuple(problems))
 
 
 def build_definitions(
@@ -38,16 +65,18 @@ def build_definitions(
 ) -> Definitions:
     """The code location for ``settings``; ``only`` limits the sprite assets (see ``build_assets``).
 
-    ``checks=False`` leaves the asset checks out (``sprites build`` without ``--checks``): each check result
-    is a Dagster event, and four per sprite cost more than building the sprite; the CLI verifies the
-    Bevy folder itself (``pipeline.buildstate.status``, ``sprites check --locked``).
+    The sprite and manifest checks are evaluated inside their steps, in every build (a check not run for
+    the latest materialization looks passed in the UI). ``checks=False`` (``sprites build``) only leaves out
+    the items of invalid spec files, which a build from the command line, refused on invalid specs, never
+    needs.
     """
-    spec_set = spec_set if spec_set is not None else load_specs(settings.specs_dir)
+    spec_set = loadable_specs(spec_set if spec_set is not None else load_spec_set(settings.specs_dir), settings)
     assets = build_assets(spec_set, settings, only=only)
     auto = build_automation(spec_set, settings, automation or AutomationSettings(), assets, only=only)
+    problem_assets, problem_checks = build_spec_problem_assets(spec_set) if checks else ([], [])
     return Definitions(
-        assets=auto.assets,
-        asset_checks=auto.asset_checks if checks else [],
+        assets=[*auto.assets, *problem_assets],
+        asset_checks=problem_checks,
         schedules=auto.schedules,
         sensors=auto.sensors,
         resources={"sprites": SpritePipelineResource.from_settings(settings, offline=offline)},

@@ -1,4 +1,5 @@
-"""Automation and observability: the spec sensor, the rebuild schedule, asset checks, declarative conditions.
+"""Automation and observability: the spec sensor, the rebuild schedule, declarative conditions, and the
+checks (``checks``: evaluated inside the sprite and manifest steps; ``spec_checks``: invalid spec files).
 
 ``build_automation`` is what ``definitions.py`` calls; each part lives in its own small module, and
 the decisions (what changed, what a check verifies) in modules without a Dagster import
@@ -10,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from dagster import AssetChecksDefinition, AssetsDefinition, ScheduleDefinition, SensorDefinition
+from dagster import AssetsDefinition, ScheduleDefinition, SensorDefinition
 
-from pipeline.automation.checks import build_asset_checks
 from pipeline.automation.conditions import build_condition_sensor, with_conditions
 from pipeline.automation.schedules import build_rebuild_schedule
 from pipeline.automation.sensors import build_failure_sensor, build_spec_sensor
@@ -26,7 +26,6 @@ __all__ = ["Automation", "AutomationSettings", "build_automation"]
 @dataclass(frozen=True)
 class Automation:
     assets: list[AssetsDefinition]  # the input assets, with automation conditions when enabled
-    asset_checks: list[AssetChecksDefinition]
     schedules: list[ScheduleDefinition]
     sensors: list[SensorDefinition]
 
@@ -38,15 +37,13 @@ def build_automation(
     assets: list[AssetsDefinition],
     only: Collection[str] | None = None,
 ) -> Automation:
-    """Everything that runs the pipeline without a person pressing a button, and what checks its output.
+    """Everything that runs the pipeline without a person pressing a button.
 
-    ``only``: the sprites whose assets ``assets`` defines (``build_assets(..., only=...)``); checks are
-    defined for those alone, since a check cannot target an asset that is not defined.
+    ``only``: the sprites whose assets ``assets`` defines (``build_assets(..., only=...)``).
     """
     conditions = automation.runs("conditions")
     return Automation(
         assets=with_conditions(assets) if conditions else assets,
-        asset_checks=build_asset_checks(spec_set, only),
         schedules=[build_rebuild_schedule(spec_set, settings, automation)],
         sensors=[
             build_spec_sensor(spec_set, settings, automation),

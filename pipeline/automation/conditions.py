@@ -16,7 +16,7 @@ from dagster import (
     DefaultSensorStatus,
 )
 
-from pipeline.assets import MANIFEST_KEY
+from pipeline.asset_keys import MANIFEST_KEY
 from pipeline.automation.settings import AutomationSettings
 
 __all__ = [

@@ -16,15 +16,14 @@ from dagster import (
     schedule,
 )
 
-from pipeline.assets import MANIFEST_KEY, sprite_keys
+from pipeline.asset_keys import MANIFEST_KEY, sprite_keys
 from pipeline.automation.sensors import ASSET_JOB
 from pipeline.automation.settings import AutomationSettings
 from pipeline.buildstate.lockfile import OldLockError, read_lock
 from pipeline.buildstate.status import project_state
-from pipeline.errors import SpecError
 from pipeline.generate import resolve_requests
 from pipeline.settings import Settings
-from pipeline.specs import SpecSet, load_specs
+from pipeline.specs import SpecSet, load_spec_set
 
 __all__ = ["SCHEDULE_NAME", "build_rebuild_schedule"]
 
@@ -47,10 +46,13 @@ def build_rebuild_schedule(spec_set: SpecSet, settings: Settings, automation: Au
         ),
     )
     def rebuild_stale_sprites(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
-        try:
-            current = load_specs(settings.specs_dir)
-        except SpecError as exc:
-            return SkipReason(f"the specs are invalid, nothing is built until they are fixed:\n{exc}")
+        from pipeline.location import loadable_specs
+
+        # the valid specs are rebuilt while others are invalid (those show in the spec_errors group)
+        current = loadable_specs(load_spec_set(settings.specs_dir), settings)
+        invalid = (
+            f"; {len(current.problems)} spec problem(s) wait for a fix (group spec_errors)" if current.problems else ""
+        )
         in_defs = SpecSet(
             {n: s for n, s in current.specs.items() if n in known}, current.file_hashes, current.categories
         )
@@ -63,8 +65,9 @@ def build_rebuild_schedule(spec_set: SpecSet, settings: Settings, automation: Au
         states, todo = list(state.sprites.values()), state.todo
         note = (
             f"; not in the loaded definitions yet (reload the code location): {', '.join(unknown)}" if unknown else ""
-        )
-        if not todo and state.published:
+        ) + invalid
+        published = not state.unpublished and (bool(current.problems) or not state.removed)
+        if not todo and published:
             return SkipReason(f"all {len(states)} sprites are up to date{note}")
         for st in todo:
             context.log.info(f"{st.name}: {st.status} ({st.reason})")

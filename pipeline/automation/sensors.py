@@ -7,9 +7,18 @@ with ``SPRITES_DAGSTER_URL`` set the sensor asks the webserver to reload, otherw
 tells the user to press "Reload definitions". The cursor only advances once the reloaded definitions
 see the same bytes, so the run is requested by the first tick after the reload, against assets that
 describe the current specs.
+
+Invalid specs: the loaded definitions hold the valid sprites and one ``spec/<file>`` item per bad file.
+The sensor records each such file's failed ``valid`` check (once per set of problems, runless) and, until
+they are fixed, every tick that requests no run is skipped with the problems as its reason (the UI shows
+a skipped tick's reason on hover, a succeeded one as a green check). Its target is ``AssetSelection.all()``,
+not the implicit job by name, so that every asset lists it under Automation and the sensor page names its
+target; runs still go to the implicit asset job (no extra job is defined).
 """
 
 from dagster import (
+    AssetCheckEvaluation,
+    AssetSelection,
     DefaultSensorStatus,
     RunFailureSensorContext,
     RunRequest,
@@ -21,16 +30,17 @@ from dagster import (
     sensor,
 )
 
-from pipeline.assets import MANIFEST_KEY, op_name, sprite_keys
+from pipeline.asset_keys import MANIFEST_KEY, op_name, sprite_keys
 from pipeline.automation.failures import describe_step_failure, readable_error
 from pipeline.automation.reload import request_reload
 from pipeline.automation.settings import AutomationSettings
 from pipeline.automation.spec_changes import SpecChanges, evaluate_spec_changes, loaded_input_hashes
+from pipeline.automation.spec_checks import spec_problem_evaluations
 from pipeline.buildstate.publish import pending_entries, publish_run
 from pipeline.errors import SpriteError
 from pipeline.generate import resolve_requests
 from pipeline.settings import Settings
-from pipeline.specs import SpecSet
+from pipeline.specs import SpecSet, load_spec_set
 
 __all__ = [
     "ASSET_JOB",
@@ -71,13 +81,48 @@ def _clip(text: str) -> str:
     return text if len(text) <= _TAG_LIMIT else text[: _TAG_LIMIT - 3] + "..."
 
 
+def _unreported(
+    context: SensorEvaluationContext, evaluations: list[AssetCheckEvaluation]
+) -> list[AssetCheckEvaluation]:
+    """The evaluations whose problems differ from the latest recorded for their check (or none is)."""
+    if not evaluations:
+        return []
+    keys = [ev.asset_check_key for ev in evaluations]
+    latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
+    out = []
+    for ev in evaluations:
+        record = latest.get(ev.asset_check_key)
+        data = getattr(getattr(getattr(record, "event", None), "dagster_event", None), "event_specific_data", None)
+        old = getattr(data, "metadata", {}).get("digest") if data is not None else None
+        if getattr(old, "value", old) != ev.metadata.get("digest").value:  # type: ignore[union-attr]
+            out.append(ev)
+    return out
+
+
+def _problems_note(spec_set: SpecSet) -> str:
+    n = len(spec_set.problems)
+    if not n:
+        return ""
+    shown = "\n".join(f"  {p}" for p in spec_set.problems[:10])
+    more = f"\n  ... and {n - 10} more" if n > 10 else ""
+    return (
+        f"INVALID SPECS: {n} problem{'s' if n != 1 else ''}; those sprites are not loaded (see the spec_errors "
+        f"group) until the files are fixed:\n{shown}{more}\n"
+    )
+
+
 def build_spec_sensor(spec_set: SpecSet, settings: Settings, automation: AutomationSettings) -> SensorDefinition:
     """The sensor over the spec and workflow files these definitions were built from."""
+    from pipeline.location import loadable_specs
+
     loaded = loaded_input_hashes(spec_set, settings)
+    problems = spec_problem_evaluations(spec_set)
+    note = _problems_note(spec_set)
 
     @sensor(
         name=SPEC_SENSOR_NAME,
-        job_name=ASSET_JOB,  # the implicit job of all assets: no extra job per sensor or schedule
+        # all assets, resolved per run request to the implicit asset job: no extra job is defined
+        asset_selection=AssetSelection.all(),
         minimum_interval_seconds=automation.sensor_interval_seconds,
         default_status=DefaultSensorStatus.RUNNING if automation.runs("sensor") else DefaultSensorStatus.STOPPED,
         description=(
@@ -89,12 +134,17 @@ def build_spec_sensor(spec_set: SpecSet, settings: Settings, automation: Automat
     )
     def sprite_spec_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
         changes = evaluate_spec_changes(
-            settings, loaded, context.cursor, lambda specs: resolve_requests(specs, settings)
+            settings,
+            loaded,
+            context.cursor,
+            lambda specs: resolve_requests(specs, settings),
+            load=lambda folder: loadable_specs(load_spec_set(folder), settings),
         )
         context.log.info(f"{changes.status}: {changes.message}")
+        events = _unreported(context, problems) if changes.status != "reload" else []
         if changes.status == "build":
-            return SensorResult(run_requests=[run_request_for(changes)], cursor=changes.cursor)
-        message = changes.message
+            return SensorResult(run_requests=[run_request_for(changes)], cursor=changes.cursor, asset_events=events)
+        message = (note if changes.status != "reload" else "") + changes.message
         if changes.status == "reload":
             if automation.dagster_url:
                 message += f"; {request_reload(automation.dagster_url, automation.code_location)}"
@@ -104,7 +154,9 @@ def build_spec_sensor(spec_set: SpecSet, settings: Settings, automation: Automat
                     f": reload code location '{automation.code_location}' (Deployment > Reload, or "
                     "set SPRITES_DAGSTER_URL so that this sensor does it); the next tick then requests the runs"
                 )
-        return SensorResult(skip_reason=SkipReason(message), cursor=changes.cursor or context.cursor)
+        return SensorResult(
+            skip_reason=SkipReason(message), cursor=changes.cursor or context.cursor, asset_events=events
+        )
 
     return sprite_spec_sensor
 
@@ -117,6 +169,8 @@ def build_failure_sensor(spec_set: SpecSet, settings: Settings, automation: Auto
     own error states it (spec file and line, step, error class and message). The full text is in the
     sensor's log and, of course, in the run's own event log.
     """
+    from pipeline.assets import record_manifest
+
     specs_by_op = {op_name(name): loaded for name, loaded in spec_set.specs.items()}
 
     @run_failure_sensor(
@@ -137,10 +191,15 @@ def build_failure_sensor(spec_set: SpecSet, settings: Settings, automation: Auto
         failed = [specs_by_op[ev.step_key].name if ev.step_key in specs_by_op else str(ev.step_key) for ev in steps]
         run_id = context.dagster_run.run_id
         context.log.info(f"run {run_id} failed:\n" + "\n".join(lines))
-        if pending_entries(settings, run_id):
+        latest = context.instance.get_latest_materialization_event(MANIFEST_KEY)
+        manifest_done = latest is not None and latest.run_id == run_id
+        wanted = MANIFEST_KEY in (context.dagster_run.asset_selection or ())
+        if pending_entries(settings, run_id) or (wanted and not manifest_done):
             try:
                 published = publish_run(settings, run_id)
-                context.log.info(f"published what the run exported: {', '.join(published.published)}")
+                context.log.info(f"published what the run exported: {', '.join(published.published) or 'nothing'}")
+                # the run's manifest step was skipped: record the manifest as it now is, checks included
+                record_manifest(context.instance, settings, spec_set, published)
             except SpriteError as exc:
                 context.log.warning(f"could not publish what run {run_id} exported: {exc}")
         context.instance.add_run_tags(

@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from pipeline.buildstate.inputs import FILES, SPECS, WORKFLOWS, hash_files, hash_tree
 from pipeline.buildstate.lockfile import OldLockError, read_lock
 from pipeline.buildstate.status import project_state
-from pipeline.errors import SpriteError
 from pipeline.generate.base import GenerationRequest
 from pipeline.settings import Settings
 from pipeline.specs import SpecSet, load_specs
@@ -91,7 +91,7 @@ def _describe(files: list[str], limit: int = 5) -> str:
     return shown + (f" and {len(files) - limit} more" if len(files) > limit else "")
 
 
-Status = Literal["baseline", "unchanged", "reload", "invalid", "up to date", "build"]
+Status = Literal["baseline", "unchanged", "reload", "up to date", "build"]
 
 
 @dataclass(frozen=True)
@@ -124,26 +124,21 @@ def evaluate_spec_changes(
     loaded: Mapping[str, str],
     cursor: str | None,
     resolve: Resolver,
+    load: Callable[[Path], SpecSet] = load_specs,
 ) -> SpecChanges:
     """Decide what one sensor tick does.
 
     ``loaded``: input hashes the running definitions were built from (``loaded_input_hashes``).
     ``resolve``: spec set -> generation requests (``pipeline.assets.resolve_requests``).
+    ``load``: specs folder -> the spec set the definitions hold (the code location: ``load_spec_set``,
+    which leaves invalid specs out; a sprite of an invalid spec is then never taken for a deleted one).
     """
     current = hash_input_files(settings, [k.removeprefix(FILES) for k in loaded if k.startswith(FILES)])
     previous = parse_cursor(cursor)
     if current != dict(loaded):
-        # reloading definitions that cannot load would break the code location, this sensor with it
+        # the location loads whatever specs are valid and shows the others as failing items, so even
+        # invalid specs are reloaded: that is how the UI learns of them, and of their fix
         stale_defs = diff_files(loaded, current)
-        try:
-            resolve(load_specs(settings.specs_dir))  # binding workflow templates can fail too
-        except SpriteError as exc:
-            return SpecChanges(
-                "invalid",
-                f"{_describe(stale_defs)} changed but the specs do not load, so nothing "
-                f"is reloaded or built until they are fixed.\n{exc}",
-                changed_files=stale_defs,
-            )
         return SpecChanges(
             "reload",
             f"{_describe(stale_defs)} changed since the definitions were loaded",
@@ -160,7 +155,7 @@ def evaluate_spec_changes(
     changed = diff_files(previous, current)
     if not changed:
         return SpecChanges("unchanged", "no spec file or workflow template changed")
-    spec_set = load_specs(settings.specs_dir)  # same bytes the definitions were built from: valid
+    spec_set = load(settings.specs_dir)  # the same bytes the definitions were built from
     requests = resolve(spec_set)
     candidates = sorted(_affected(spec_set, changed))
     try:
@@ -169,8 +164,8 @@ def evaluate_spec_changes(
         lock = None  # every sprite counts as never built; the manifest step says what to do
     state = project_state(settings, spec_set, requests, lock, candidates)
     todo = [st.name for st in state.todo]
-    deleted = state.removed
-    manifest = bool(todo or deleted) or not state.published
+    deleted = [] if spec_set.problems else state.removed  # while specs are invalid, nothing counts as deleted
+    manifest = bool(todo or deleted or state.unpublished)
     new_cursor = render_cursor(current)
     if not manifest:
         return SpecChanges(

@@ -1,7 +1,7 @@
 """Sprite specs: the pydantic model, YAML loading with file/line errors, categories, and the JSON Schema."""
 
 from pipeline.specs.categories import DEFAULT_CATEGORIES, Categories, read_categories
-from pipeline.specs.loader import DEFAULTS_FILE, LoadedSpec, SpecSet, iter_spec_files, load_specs
+from pipeline.specs.loader import DEFAULTS_FILE, LoadedSpec, SpecSet, iter_spec_files, load_spec_set, load_specs
 from pipeline.specs.model import CATEGORIES, SpriteSpec
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "SpecSet",
     "SpriteSpec",
     "iter_spec_files",
+    "load_spec_set",
     "load_specs",
     "read_categories",
 ]

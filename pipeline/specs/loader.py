@@ -27,7 +27,7 @@ from pipeline.specs.categories import DEFAULTS_FILE, Categories, categories_from
 from pipeline.specs.model import SpriteSpec
 from pipeline.specs.yaml_lines import Origin, SourceDict, load_yaml_file
 
-__all__ = ["DEFAULTS_FILE", "LoadedSpec", "SpecSet", "iter_spec_files", "load_specs"]
+__all__ = ["DEFAULTS_FILE", "LoadedSpec", "SpecSet", "iter_spec_files", "load_spec_set", "load_specs"]
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,16 @@ class LoadedSpec:
 
 @dataclass(frozen=True)
 class SpecSet:
-    """All valid specs of a project, by name, plus the hash of every file they came from."""
+    """All valid specs of a project, by name, plus the hash of every file they came from.
+
+    ``problems``: what is wrong with the specs that are *not* in ``specs`` (only ``load_spec_set`` returns
+    a set with problems; ``load_specs`` raises them instead).
+    """
 
     specs: dict[str, LoadedSpec]
     file_hashes: dict[str, str]
     categories: Categories = field(default_factory=Categories)
+    problems: tuple[SpecProblem, ...] = ()
 
     def __iter__(self) -> Iterator[LoadedSpec]:
         return iter(self.specs.values())
@@ -127,10 +132,24 @@ def _describe(err: dict[str, Any], data: Any) -> tuple[list[Any], str]:
 
 def load_specs(specs_dir: Path) -> SpecSet:
     """Parse and validate every spec under ``specs_dir``. Raises SpecError listing every problem."""
+    spec_set = load_spec_set(specs_dir)
+    if spec_set.problems:
+        raise SpecError(list(spec_set.problems))
+    return spec_set
+
+
+def load_spec_set(specs_dir: Path) -> SpecSet:
+    """Every valid spec under ``specs_dir``, and the problems of the others (never raises for bad specs).
+
+    What a long-running process (the Dagster code location) loads: one typo must not hide the other
+    sprites. A sprite is left out when its own entry is invalid, when its file does not parse or has a
+    bad top level, or when it repeats another sprite's name or output path; every sprite is left out
+    when ``_defaults.yaml`` has a problem, since each one's values depend on it.
+    """
     specs_dir = Path(specs_dir)
     problems: list[SpecProblem] = []
     if not specs_dir.is_dir():
-        raise SpecError([SpecProblem(str(specs_dir), "spec folder does not exist")])
+        return SpecSet({}, {}, problems=(SpecProblem(str(specs_dir), "spec folder does not exist"),))
 
     hashes: dict[str, str] = {}
     project_defaults: Any = {}
@@ -153,6 +172,7 @@ def load_specs(specs_dir: Path) -> SpecSet:
                 SpecProblem(DEFAULTS_FILE, f"must be a mapping of 'defaults' and 'categories'{found}", line=line)
             )
     context = {"categories": categories}
+    defaults_broken = bool(problems)
 
     raw_sprites: list[tuple[str, Any, Any]] = []  # (file, raw sprite, merged defaults)
     for path in iter_spec_files(specs_dir):
@@ -252,6 +272,8 @@ def load_specs(specs_dir: Path) -> SpecSet:
         specs[spec.name] = loaded
         outputs[spec.output_path] = loaded
 
-    if problems:
-        raise SpecError(problems)
-    return SpecSet(specs=dict(sorted(specs.items())), file_hashes=hashes, categories=categories)
+    if defaults_broken:
+        specs = {}
+    return SpecSet(
+        specs=dict(sorted(specs.items())), file_hashes=hashes, categories=categories, problems=tuple(problems)
+    )
