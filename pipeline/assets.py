@@ -32,7 +32,6 @@ from dagster import (
     Failure,
     MaterializeResult,
     MetadataValue,
-    asset,
     multi_asset,
 )
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
@@ -292,15 +291,22 @@ def record_manifest(instance: DagsterInstance, settings: Settings, spec_set: Spe
 def _manifest_asset(spec_set: SpecSet) -> AssetsDefinition:
     names = list(spec_set.specs)
 
-    @asset(
-        key=MANIFEST_KEY,
-        deps=[sprite_keys(n)[2] for n in names],
-        group_name=MANIFEST_GROUP,
-        kinds={"bevy", "json"},
+    @multi_asset(
+        name="bevy__manifest",
+        specs=[
+            AssetSpec(
+                MANIFEST_KEY,
+                deps=[sprite_keys(n)[2] for n in names],
+                group_name=MANIFEST_GROUP,
+                kinds={"bevy", "json"},
+                description="manifest: sprites/manifest.json and sprites/sprites.assets.ron over every exported "
+                f"sprite (publish stage); removes the files of sprites whose spec was deleted.\n\n{_BUILT_BY}",
+                code_version=sha256_hex(canonical_json(names))[:16],
+                skippable=True,
+            )
+        ],
         check_specs=manifest_check_specs(),
-        description="manifest: sprites/manifest.json and sprites/sprites.assets.ron over every exported sprite "
-        f"(publish stage); removes the files of sprites whose spec was deleted.\n\n{_BUILT_BY}",
-        code_version=sha256_hex(canonical_json(names))[:16],
+        can_subset=True,  # so that its checks can be executed on their own
     )
     def bevy_manifest(
         context: AssetExecutionContext, sprites: SpritePipelineResource

@@ -127,6 +127,8 @@ class DagsterDev:
         response = httpx.post(
             f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=timeout
         )
+        if response.status_code == 400:  # a query the schema refuses: say why
+            raise RuntimeError(f"GraphQL refused the query: {response.text[:2000]}")
         response.raise_for_status()
         body = response.json()
         if body.get("errors"):

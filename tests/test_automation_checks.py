@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey, DagsterInstance
 from PIL import Image
 
 from pipeline.assets import MANIFEST_KEY
-from pipeline.automation.checks import MANIFEST_CHECKS, SPRITE_CHECKS
+from pipeline.automation.checks import MANIFEST_CHECKS, SPRITE_CHECK, SPRITE_CHECKS
 from pipeline.automation.verify import (
     alpha_finding,
     file_hash_finding,
@@ -116,8 +117,17 @@ def built(tmp_path_factory: pytest.TempPathFactory):
 
 
 def all_check_keys(*names: str) -> set[AssetCheckKey]:
-    keys = {AssetCheckKey(AssetKey(["bevy", n]), c) for n in names for c in SPRITE_CHECKS}
+    keys = {AssetCheckKey(AssetKey(["bevy", n]), SPRITE_CHECK) for n in names}
     return keys | {AssetCheckKey(MANIFEST_KEY, c) for c in MANIFEST_CHECKS}
+
+
+def sprite_check(name: str) -> AssetCheckKey:
+    return AssetCheckKey(AssetKey(["bevy", name]), SPRITE_CHECK)
+
+
+def meta(result: Any, label: str) -> Any:
+    value = result.metadata[label]
+    return getattr(value, "value", value)
 
 
 def test_a_build_runs_every_check_and_they_pass(built) -> None:
@@ -126,6 +136,16 @@ def test_a_build_runs_every_check_and_they_pass(built) -> None:
     assert set(results) == all_check_keys("coin", "gem", "slime")
     failed = {k.to_user_string(): r.description for k, r in results.items() if not r.passed}
     assert failed == {}
+    gem = results[sprite_check("gem")]
+    assert {meta(gem, part).split(":")[0] for part in SPRITE_CHECKS} == {"ok"}
+
+
+def test_the_checks_run_inside_the_build_steps(built) -> None:
+    # a check that did not run for the latest materialization looks passed in the UI: no separate step
+    _, defs, _, _ = built
+    ops = {node.name for node in defs.resolve_implicit_global_asset_job_def().graph.node_defs}
+    assert not {"sprite_checks", "manifest_checks"} & ops
+    assert {c.name for c in defs.resolve_assets_def(AssetKey(["bevy", "gem"])).check_specs} == {SPRITE_CHECK}
 
 
 @pytest.fixture
@@ -149,15 +169,15 @@ def test_a_replaced_sprite_fails_size_alpha_palette_and_hash(built, restore) -> 
     settings, defs, instance, _ = built
     gem = restore(settings.assets_dir / "sprites/item/gem.png")
     gem.write_bytes(png([[BLACK, HALF, ODD]]))
-    results = run_checks(defs, instance, {AssetCheckKey(AssetKey(["bevy", "gem"]), c) for c in SPRITE_CHECKS})
-    by_name = {k.name: r for k, r in results.items()}
-    assert not by_name["matches_spec"].passed
-    assert "sheet is 3x1, the spec asks for 16x16" in by_name["matches_spec"].description
-    assert not by_name["alpha_binary"].passed
-    assert not by_name["palette"].passed and "#010203" in by_name["palette"].description
-    assert not by_name["file_matches_materialization"].passed
-    assert "was changed after it was materialized" in by_name["file_matches_materialization"].description
-    assert all(r.severity == AssetCheckSeverity.ERROR for r in results.values())
+    results = run_checks(defs, instance, {sprite_check("gem")})
+    assert results.keys() == {sprite_check("gem")}, "only the selected check ran"
+    result = results[sprite_check("gem")]
+    assert not result.passed and result.severity == AssetCheckSeverity.ERROR
+    assert "sheet is 3x1, the spec asks for 16x16" in result.description
+    assert "#010203" in result.description and "partial alpha" in result.description
+    assert "was changed after it was materialized" in result.description
+    assert meta(result, "palette").startswith("FAILED: ") and meta(result, "palette/foreign_colours") == ["#010203"]
+    assert {meta(result, part).split(":")[0] for part in SPRITE_CHECKS} == {"FAILED"}
 
 
 def test_a_manifest_that_lost_an_entry_fails(built, restore) -> None:
@@ -167,9 +187,9 @@ def test_a_manifest_that_lost_an_entry_fails(built, restore) -> None:
     manifest["sprites"] = [e for e in manifest["sprites"] if e["name"] != "coin"]
     path.write_text(json.dumps(manifest))
     results = run_checks(defs, instance, {AssetCheckKey(MANIFEST_KEY, c) for c in MANIFEST_CHECKS})
-    complete = results[AssetCheckKey(MANIFEST_KEY, "lists_every_spec")]
-    assert not complete.passed
-    assert "1 spec(s) not listed: coin" in complete.description
+    matches = results[AssetCheckKey(MANIFEST_KEY, "matches_lock")]
+    assert not matches.passed
+    assert "does not list" in matches.description or "lists sprites" in matches.description
     orphans = results[AssetCheckKey(MANIFEST_KEY, "no_orphan_files")]
     assert not orphans.passed and "sprites/item/coin.png" in orphans.description
     assert orphans.severity == AssetCheckSeverity.WARN
@@ -186,25 +206,12 @@ def test_a_stray_file_in_the_sprites_folder_is_an_orphan(built, restore) -> None
     assert results.keys() == {AssetCheckKey(MANIFEST_KEY, "no_orphan_files")}, "only the selected check ran"
 
 
-def test_a_deleted_sprite_file_fails_its_checks(built, restore) -> None:
+def test_a_deleted_sprite_file_fails_its_check(built, restore) -> None:
     settings, defs, instance, _ = built
     slime = restore(settings.assets_dir / "sprites/enemy/slime.png")
     slime.unlink()
     results = run_checks(defs, instance, all_check_keys("slime"))
-    assert not results[AssetCheckKey(AssetKey(["bevy", "slime"]), "file_matches_materialization")].passed
-    assert (
-        "missing from the Bevy folder"
-        in results[AssetCheckKey(AssetKey(["bevy", "slime"]), "matches_spec")].description
-    )
-    manifest = results[AssetCheckKey(MANIFEST_KEY, "lists_every_spec")]
-    assert not manifest.passed and "sprites/enemy/slime.png" in manifest.description
-
-
-def test_checks_are_defined_only_for_the_sprites_defined(tmp_path: Path) -> None:
-    from pipeline.automation.checks import build_asset_checks
-    from pipeline.specs import load_specs
-
-    settings = make_project(tmp_path / "game")
-    checks = build_asset_checks(load_specs(settings.specs_dir), only={"gem"})
-    keys = {key for c in checks for key in c.check_keys}
-    assert keys == all_check_keys("gem")
+    result = results[sprite_check("slime")]
+    assert not result.passed and "sprites/enemy/slime.png is missing from the Bevy folder" in result.description
+    # the manifest itself still is what sprites.lock renders: its own check passes
+    assert results[AssetCheckKey(MANIFEST_KEY, "matches_lock")].passed

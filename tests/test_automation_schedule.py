@@ -72,12 +72,17 @@ def test_sprites_not_yet_in_the_definitions_are_named_not_requested(project: Set
     assert "not in the loaded definitions yet (reload the code location): bat" in (result.skip_message or "")
 
 
-def test_invalid_specs_skip_with_the_problem(project: Settings, instance) -> None:
-    defs = load_defs(project)
+def test_invalid_specs_do_not_stop_the_valid_ones_and_are_named(project: Settings, instance) -> None:
     (project.specs_dir / "broken.yaml").write_text("name: Broken\n")
-    result = tick(defs, instance)
-    assert isinstance(result, SkipReason)
-    assert "broken.yaml" in (result.skip_message or "") and "invalid" in (result.skip_message or "")
+    defs = load_defs(project)
+    first = tick(defs, instance)
+    assert isinstance(first, RunRequest) and set(first.asset_selection or []) == keys_of("coin", "gem", "slime")
+    materialize(defs, instance, keys_of("coin", "gem", "slime"))
+    second = tick(defs, instance)
+    assert isinstance(second, SkipReason), "an invalid spec is neither built nor taken for a deleted one"
+    message = second.skip_message or ""
+    assert "all 3 sprites are up to date" in message
+    assert "spec problem(s) wait for a fix (group spec_errors)" in message
 
 
 def test_cron_timezone_and_status_come_from_settings(project: Settings) -> None:

@@ -10,7 +10,14 @@ import os
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, Definitions, SensorResult, build_sensor_context
+from dagster import (
+    AssetCheckEvaluation,
+    AssetKey,
+    DagsterInstance,
+    Definitions,
+    SensorResult,
+    build_sensor_context,
+)
 
 from pipeline.automation.reload import request_reload
 from pipeline.automation.sensors import SPEC_SENSOR_NAME
@@ -168,14 +175,40 @@ def test_workflow_template_change_rebuilds_only_sprites_it_binds(project: Settin
     assert "workflows/sdxl_pixel_art.json" in (parse_cursor(result.cursor) or {})
 
 
-def test_invalid_spec_is_reported_and_nothing_advances(project: Settings, instance, built) -> None:
+def test_an_invalid_spec_is_reloaded_shown_failing_and_its_fix_brings_it_back(
+    project: Settings, instance, built
+) -> None:
     defs, cursor = built
     edit(project.specs_dir / "slime.yaml", "size: 16x16", "size: 16x16\ncolour: green")
-    result = tick(defs, instance, cursor)
-    text = skip_text(result)
-    assert "specs do not load" in text
-    assert "slime.yaml:5" in text and "unknown field 'colour'" in text
-    assert result.cursor == cursor
+    # the location survives invalid specs, so the sensor has it reloaded (that is how the UI learns of them)
+    first = tick(defs, instance, cursor)
+    assert "slime.yaml changed since the definitions were loaded" in skip_text(first)
+    assert first.cursor == cursor
+    reloaded = load_defs(project)
+    graph = reloaded.resolve_asset_graph()
+    problem = AssetKey(["spec", "slime_yaml"])
+    assert {AssetKey(["bevy", "gem"]), AssetKey(["bevy", "coin"]), problem} <= set(graph.get_all_asset_keys())
+    assert AssetKey(["bevy", "slime"]) not in graph.get_all_asset_keys()
+    second = tick(reloaded, instance, cursor)
+    text = skip_text(second)
+    assert text.startswith("INVALID SPECS: 1 problem") and "slime.yaml:5: sprite 'slime': field 'colour'" in text
+    (evaluation,) = second.asset_events
+    assert isinstance(evaluation, AssetCheckEvaluation)
+    assert evaluation.asset_key == problem and not evaluation.passed and evaluation.check_name == "valid"
+    assert "unknown field 'colour'" in (evaluation.description or "")
+    # nothing is taken for deleted, nothing is built: slime's lock entry is not an orphan
+    assert second.cursor != cursor
+    instance.report_runless_asset_event(evaluation)  # what the daemon does with the tick's events
+    third = tick(reloaded, instance, second.cursor)
+    assert not third.asset_events, "the same problems are recorded once"
+    assert "INVALID SPECS" in skip_text(third)
+    # fixed: the next tick reloads, and the location is whole again
+    edit(project.specs_dir / "slime.yaml", "\ncolour: green", "")
+    assert "changed since the definitions were loaded" in skip_text(tick(reloaded, instance, second.cursor))
+    whole = load_defs(project)
+    keys = set(whole.resolve_asset_graph().get_all_asset_keys())
+    assert AssetKey(["bevy", "slime"]) in keys and problem not in keys
+    assert "INVALID" not in skip_text(tick(whole, instance, second.cursor))
 
 
 def test_first_tick_after_restart_builds_what_changed_while_down(project: Settings, instance, built) -> None:

@@ -8,8 +8,6 @@ from the UI at any time, which reads the file again. Once the file is fixed and 
 the asset is gone (an asset with check results only leaves the catalog with its definition).
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from typing import Any
 
