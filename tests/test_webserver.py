@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.automation.checks import SPRITE_CHECKS
+from pipeline.automation.checks import SPRITE_CHECK
 from pipeline.automation.schedules import SCHEDULE_NAME
 from pipeline.automation.sensors import SPEC_SENSOR_NAME
 from pipeline.export.manifest import MANIFEST_PATH
@@ -162,7 +162,7 @@ def test_asset_graph_checks_and_automation_are_served(dev: DagsterDev) -> None:
     assert {"/".join(d["path"]) for d in nodes["bevy/manifest"]["dependencyKeys"]} == {f"bevy/{n}" for n in sprites}
     assert nodes["raw/slime"]["opNames"] == ["sprite__slime"] and nodes["raw/slime"]["groupName"] == "enemy"
     assert all(n["staleStatus"] == "MISSING" for n in nodes.values())
-    assert {c["name"] for c in nodes["bevy/gem"]["assetChecksOrError"]["checks"]} == set(SPRITE_CHECKS)
+    assert {c["name"] for c in nodes["bevy/gem"]["assetChecksOrError"]["checks"]} == {SPRITE_CHECK}
     sensor, schedule = ticks(dev)
     assert sensor["status"] == "RUNNING" and schedule["status"] == "STOPPED"
 
@@ -186,7 +186,7 @@ def test_materialize_two_sprites_through_graphql(dev: DagsterDev, project: Setti
     assert node["assetMaterializations"][0]["runId"] == run_id
     assert meta["sha256"] == sha(gem) and meta["cache"] == "miss"
     checks = {c["name"]: c["executionForLatestMaterialization"]["status"] for c in node["assetChecksOrError"]["checks"]}
-    assert checks == dict.fromkeys(SPRITE_CHECKS, "SUCCEEDED")
+    assert checks == {SPRITE_CHECK: "SUCCEEDED"}
 
 
 def test_a_failed_run_is_tagged_with_its_reason_by_the_daemon(dev: DagsterDev) -> None:

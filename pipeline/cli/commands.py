@@ -143,7 +143,7 @@ def _project_state(
 @click.option(
     "--checks",
     is_flag=True,
-    help="Also run the Dagster asset checks (size, palette, alpha, file hash, manifest) in the run.",
+    help="Kept for compatibility: the asset checks (size, palette, alpha, file hash, manifest) run in every build.",
 )
 @project_options
 @user_errors
