@@ -72,8 +72,11 @@ def build_definitions(
     """
     spec_set = loadable_specs(spec_set if spec_set is not None else load_spec_set(settings.specs_dir), settings)
     assets = build_assets(spec_set, settings, only=only)
-    auto = build_automation(spec_set, settings, automation or AutomationSettings(), assets, only=only)
-    problem_assets, problem_checks = build_spec_problem_assets(spec_set) if checks else ([], [])
+    automation = automation or AutomationSettings()
+    auto = build_automation(spec_set, settings, automation, assets, only=only)
+    problem_assets, problem_checks = (
+        build_spec_problem_assets(spec_set, with_checks=automation.runs("sensor")) if checks else ([], [])
+    )
     return Definitions(
         assets=[*auto.assets, *problem_assets],
         asset_checks=problem_checks,

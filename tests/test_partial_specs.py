@@ -119,3 +119,17 @@ def test_previews_fit_inline_for_every_sample(tmp_path: Path) -> None:
     buf = io.BytesIO()
     noisy.save(buf, "PNG")
     assert len(preview_markdown(buf.getvalue(), "render")) < INLINE_MARKDOWN_LIMIT
+
+
+def test_without_the_sensor_the_bad_file_has_no_check_that_would_look_passed(tmp_path: Path) -> None:
+    from pipeline.automation import AutomationSettings
+    from pipeline.settings import Settings
+
+    write(tmp_path, {"items.yaml": TWO})
+    settings = Settings.for_project(tmp_path)
+    item = AssetKey(["spec", "items_yaml"])
+    with_sensor = build_definitions(settings).resolve_asset_graph()
+    assert {k.name for k in with_sensor.asset_check_keys if k.asset_key == item} == {"valid"}
+    without = build_definitions(settings, automation=AutomationSettings(enabled="none")).resolve_asset_graph()
+    assert item in without.get_all_asset_keys()
+    assert not [k for k in without.asset_check_keys if k.asset_key == item]

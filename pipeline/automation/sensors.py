@@ -81,22 +81,29 @@ def _clip(text: str) -> str:
     return text if len(text) <= _TAG_LIMIT else text[: _TAG_LIMIT - 3] + "..."
 
 
+def _digest(record: object) -> object:
+    """The ``digest`` metadata of a check execution record's evaluation (None when it has none)."""
+    event = getattr(record, "event", None)
+    data = event.dagster_event.event_specific_data if event is not None and event.dagster_event else None
+    value = data.metadata.get("digest") if isinstance(data, AssetCheckEvaluation) else None
+    return getattr(value, "value", None)
+
+
 def _unreported(
     context: SensorEvaluationContext, evaluations: list[AssetCheckEvaluation]
 ) -> list[AssetCheckEvaluation]:
     """The evaluations whose problems differ from the latest recorded for their check (or none is)."""
     if not evaluations:
         return []
-    keys = [ev.asset_check_key for ev in evaluations]
-    latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
-    out = []
-    for ev in evaluations:
-        record = latest.get(ev.asset_check_key)
-        data = getattr(getattr(getattr(record, "event", None), "dagster_event", None), "event_specific_data", None)
-        old = getattr(data, "metadata", {}).get("digest") if data is not None else None
-        if getattr(old, "value", old) != ev.metadata.get("digest").value:  # type: ignore[union-attr]
-            out.append(ev)
-    return out
+    latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [ev.asset_check_key for ev in evaluations]
+    )
+    return [ev for ev in evaluations if _digest(latest.get(ev.asset_check_key)) != _digest_of(ev)]
+
+
+def _digest_of(evaluation: AssetCheckEvaluation) -> object:
+    value = evaluation.metadata.get("digest")
+    return getattr(value, "value", None)
 
 
 def _problems_note(spec_set: SpecSet) -> str:
@@ -116,7 +123,8 @@ def build_spec_sensor(spec_set: SpecSet, settings: Settings, automation: Automat
     from pipeline.location import loadable_specs
 
     loaded = loaded_input_hashes(spec_set, settings)
-    problems = spec_problem_evaluations(spec_set)
+    # recorded only where the checks are defined: the sensor starts running (``build_spec_problem_assets``)
+    problems = spec_problem_evaluations(spec_set) if automation.runs("sensor") else []
     note = _problems_note(spec_set)
 
     @sensor(

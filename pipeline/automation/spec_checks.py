@@ -93,8 +93,15 @@ def spec_problem_evaluations(spec_set: SpecSet) -> list[AssetCheckEvaluation]:
     return [_evaluation(file, problems) for file, problems in by_file(spec_set.problems).items()]
 
 
-def build_spec_problem_assets(spec_set: SpecSet) -> tuple[list[AssetSpec], list[AssetChecksDefinition]]:
-    """``spec/<file>`` for every file with a problem, and their ``valid`` checks (none when all specs load)."""
+def build_spec_problem_assets(
+    spec_set: SpecSet, with_checks: bool = True
+) -> tuple[list[AssetSpec], list[AssetChecksDefinition]]:
+    """``spec/<file>`` for every file with a problem, and their ``valid`` checks (none when all specs load).
+
+    ``with_checks=False`` when the spec sensor, which records the checks' results, does not start running:
+    a check never evaluated shows as a green "0 / 1 Passed" in the asset graph, on the very item that
+    says the file is invalid; its description still does.
+    """
     grouped = by_file(spec_set.problems)
     if not grouped:
         return [], []
@@ -109,6 +116,8 @@ def build_spec_problem_assets(spec_set: SpecSet) -> tuple[list[AssetSpec], list[
         )
         for file, problems in grouped.items()
     ]
+    if not with_checks:
+        return assets, []
     files = {spec_problem_key(file): file for file in grouped}
 
     @multi_asset_check(
