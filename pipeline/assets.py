@@ -9,8 +9,9 @@ and a third as many steps keeps a 500-sprite build a third as long while lineage
 catalog when the manifest step removes its files.
 
 Names in the UI: the asset graph labels a node with the last part of its key, so the three nodes of a
-sprite all read ``goblin``; the first line of each description (shown under the label) says which stage
-it is: ``render``, ``pixel art``, ``Bevy PNG``.
+sprite all read ``goblin`` (Dagster 1.13 has no display name). Each says which stage it is in its kinds,
+the tags under every node (``render``, ``pixel_art``, ``bevy``), and in the first line of its description
+(shown in the node when the graph's Description facet is on, and atop the asset page).
 
 Versions: each asset's ``code_version`` is the hash of the parameters of its own stage (for ``raw``:
 the generation key, i.e. the fully resolved request), and its data version is the sha256 of what it
@@ -59,7 +60,9 @@ from pipeline.stages import export_stage, generate_stage, pixelate_stage
 __all__ = ["MANIFEST_GROUP", "MANIFEST_KEY", "build_assets", "op_name", "record_manifest", "sprite_keys"]
 
 MANIFEST_GROUP = "publish"
-_KINDS = {"procedural": {"python", "png"}, "comfyui": {"comfyui", "png"}, "image": {"png"}}
+#: kinds are shown as tags under each node in the asset graph's default view (descriptions are not): the
+#: first names the stage, so the three nodes labelled ``goblin`` read render, pixel_art and bevy
+_KINDS = {"procedural": {"render", "python"}, "comfyui": {"render", "comfyui"}, "image": {"render", "png"}}
 _BUILT_BY = (
     "Built by: the spec sensor (when its spec changes), the rebuild_stale_sprites schedule, "
     "`sprites build`, or Materialize here."
@@ -101,7 +104,7 @@ def _sprite_asset(
             f"(pixelate stage)\n\n{_BUILT_BY}",
             group_name=group,
             code_version=pixel_version,
-            kinds={"numpy", "png"},
+            kinds={"pixel_art", "numpy"},
             tags=tags,
             metadata=common,
             skippable=True,

@@ -25,7 +25,7 @@ def test_asset_graph_keys_deps_groups_and_versions(project) -> None:  # type: ig
         assert graph.get(AssetKey(["raw", n])).code_version
     assert graph.get(MANIFEST_KEY).parent_keys == {AssetKey(["bevy", n]) for n in names}
     knight = graph.get(AssetKey(["raw", "knight"]))
-    assert knight.group_name == "character" and "png" in knight.kinds
+    assert knight.group_name == "character" and knight.kinds == {"render", "python"}  # the stage, then the tool
     assert graph.get(AssetKey(["raw", "slime"])).group_name == "enemy"
     assert defs.executor is in_process_executor
 

@@ -34,7 +34,7 @@ TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 TYPO = "    palette: nes\n"  # coin's line in items.yaml, misspelt below
 
 NODES = """
-{ assetNodes { assetKey { path } groupName description
+{ assetNodes { assetKey { path } groupName description kinds
     targetingInstigators { __typename ... on Sensor { name } ... on Schedule { name } }
     assetChecksOrError { ... on AssetChecks { checks { name
       executionForLatestMaterialization { status runId evaluation { description } } } } } } }
@@ -163,6 +163,12 @@ def test_each_stage_says_what_it_is_and_who_builds_it(session: Session) -> None:
     assert labels[0].startswith("render: slime") and labels[1].startswith("pixel art: slime")
     assert labels[2].startswith("Bevy PNG: sprites/enemy/slime.png")
     assert first_line(nodes["bevy/manifest"]).startswith("manifest: ")
+    # the graph's default view shows kinds under each node (not descriptions): they name the stage too
+    assert [set(nodes[f"{stage}/slime"]["kinds"]) for stage in ("raw", "pixel", "bevy")] == [
+        {"render", "python"},
+        {"pixel_art", "numpy"},
+        {"bevy", "png"},
+    ]
     groups = {n["groupName"] for k, n in nodes.items() if k != "bevy/manifest"}
     assert groups == {"item", "enemy"} and nodes["bevy/manifest"]["groupName"] == "publish"
     for key in ("raw/gem", "bevy/gem", "bevy/manifest"):  # the asset page's Automation section
