@@ -93,6 +93,19 @@ def hash_floor(project: Path) -> float:
     return time.perf_counter() - start
 
 
+def noop_decision(project: Path) -> float:
+    """In-process time for the fast path to conclude that nothing needs building."""
+    from pipeline.buildstate.inputs import noop_for
+    from pipeline.settings import Settings
+
+    settings = Settings.for_project(project)
+    start = time.perf_counter()
+    known = noop_for(settings)
+    elapsed = time.perf_counter() - start
+    assert known is not None, "fast path not taken"
+    return elapsed
+
+
 def bare_dagster() -> float:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", BARE_DAGSTER], check=True, capture_output=True)
@@ -112,6 +125,7 @@ def bench(n: int, runs: int) -> dict[str, float]:
             seconds, line = sprites_build(project)
             assert line.startswith("0 built"), line
             noop.append(seconds)
+        decision = min(noop_decision(project) for _ in range(5))
         spec = project / "sprite_specs" / "enemy" / "s00001.yaml"
         original = spec.read_text()
         one = []
@@ -124,6 +138,7 @@ def bench(n: int, runs: int) -> dict[str, float]:
             "n": n,
             "noop": statistics.median(noop),
             "hash": min(hash_floor(project) for _ in range(5)),
+            "decision": decision,
             "one": statistics.median(one),
             "one_min": min(one),
         }
@@ -136,10 +151,12 @@ def main() -> None:
     args = parser.parse_args()
     bare = statistics.median(bare_dagster() for _ in range(args.runs))
     rows = [bench(n, args.runs) for n in args.sizes]
-    print(f"{'N':>6} {'no-op CLI':>10} {'hash inputs':>12} {'1 edited (median)':>18} {'(min)':>7}")
+    head = ("N", "no-op CLI", "hash inputs", "no-op decision", "ratio", "1 edited (median)", "(min)")
+    print("{:>6} {:>10} {:>12} {:>15} {:>6} {:>18} {:>7}".format(*head))
     for r in rows:
         print(
-            f"{int(r['n']):>6} {r['noop']:>9.2f}s {1000 * r['hash']:>10.1f}ms {r['one']:>17.2f}s {r['one_min']:>6.2f}s"
+            f"{int(r['n']):>6} {r['noop']:>9.2f}s {1000 * r['hash']:>10.1f}ms {1000 * r['decision']:>13.1f}ms "
+            f"{r['decision'] / r['hash']:>5.1f}x {r['one']:>17.2f}s {r['one_min']:>6.2f}s"
         )
     print(f"bare Dagster (fresh process, one trivial asset materialized): {bare:.2f}s")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, Python {sys.version.split()[0]}")
