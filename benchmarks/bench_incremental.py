@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.bench_build import write_specs  # noqa: E402
+from benchmarks.bench_build import noop_decision, write_specs  # noqa: E402
 
 BARE_DAGSTER = """
 import dagster as dg
@@ -91,19 +91,6 @@ def hash_floor(project: Path) -> float:
     start = time.perf_counter()
     hash_tree(project / "sprite_specs", project / "comfy_workflows")
     return time.perf_counter() - start
-
-
-def noop_decision(project: Path) -> float:
-    """In-process time for the fast path to conclude that nothing needs building."""
-    from pipeline.buildstate.inputs import noop_for
-    from pipeline.settings import Settings
-
-    settings = Settings.for_project(project)
-    start = time.perf_counter()
-    known = noop_for(settings)
-    elapsed = time.perf_counter() - start
-    assert known is not None, "fast path not taken"
-    return elapsed
 
 
 def bare_dagster() -> float:
