@@ -17,6 +17,7 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
 from pipeline.cache import Claims, ContentCache
+from pipeline.cache_remote import open_cache
 from pipeline.generate import Backend, GenerationRequest, GenerationResult, make_backend
 from pipeline.settings import Settings
 
@@ -40,12 +41,14 @@ class SpritePipelineResource(ConfigurableResource):
     comfyui_max_inflight: int = 2
     comfyui_job_timeout: float = 1800.0
     comfyui_failover_after: float = 30.0
+    cache_url: str | None = None
     offline: bool = False
 
     _backends: dict[str, Backend] = PrivateAttr(default_factory=dict)
     _prepared: set[str] = PrivateAttr(default_factory=set)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _claims: Claims | None = PrivateAttr(default=None)
+    _cache: ContentCache | None = PrivateAttr(default=None)
 
     @classmethod
     def from_settings(cls, settings: Settings, offline: bool = False) -> SpritePipelineResource:
@@ -59,14 +62,20 @@ class SpritePipelineResource(ConfigurableResource):
 
     @property
     def cache(self) -> ContentCache:
-        return ContentCache(Path(self.cache_dir))
+        """The run's cache: the local folder, with the remote tier behind it when ``cache_url`` is set
+        (one object per run, so the remote's state, e.g. "unreachable", is shared by the run's steps)."""
+        with self._lock:
+            if self._cache is None:
+                self._cache = open_cache(Path(self.cache_dir), self.cache_url)
+            return self._cache
 
     @property
     def claims(self) -> Claims:
         """This run's claims on cache keys (see ``pipeline.cache.Claims``)."""
+        cache = self.cache  # outside the lock: the cache property takes it too
         with self._lock:
             if self._claims is None:
-                self._claims = Claims(self.cache)
+                self._claims = Claims(cache)
             return self._claims
 
     def backend(self, kind: str) -> Backend:
