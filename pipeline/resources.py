@@ -43,6 +43,9 @@ class SpritePipelineResource(ConfigurableResource):
     comfyui_failover_after: float = 30.0
     cache_url: str | None = None
     offline: bool = False
+    #: hand every render of the run to the backend before the first step (off when each step is its own
+    #: process, as on Celery workers: that process, and the jobs it submitted, end with the step)
+    submit_run_up_front: bool = True
 
     _backends: dict[str, Backend] = PrivateAttr(default_factory=dict)
     _prepared: set[str] = PrivateAttr(default_factory=set)
@@ -51,8 +54,14 @@ class SpritePipelineResource(ConfigurableResource):
     _cache: ContentCache | None = PrivateAttr(default=None)
 
     @classmethod
-    def from_settings(cls, settings: Settings, offline: bool = False) -> SpritePipelineResource:
-        return cls(offline=offline, **settings.model_dump(mode="json", exclude=_NOT_CONFIG))
+    def from_settings(
+        cls, settings: Settings, offline: bool = False, submit_run_up_front: bool = True
+    ) -> SpritePipelineResource:
+        return cls(
+            offline=offline,
+            submit_run_up_front=submit_run_up_front,
+            **settings.model_dump(mode="json", exclude=_NOT_CONFIG),
+        )
 
     @property
     def settings(self) -> Settings:
@@ -89,7 +98,7 @@ class SpritePipelineResource(ConfigurableResource):
         """Hand every request of this run that the cache lacks to the backend, once, before the first
         generation. Returns the backend's report of its servers when it was contacted (for the run log)."""
         with self._lock:
-            if kind in self._prepared:
+            if kind in self._prepared or not self.submit_run_up_front:
                 return []
             self._prepared.add(kind)
         cache, claims = self.cache, self.claims
