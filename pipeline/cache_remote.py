@@ -7,7 +7,7 @@
   local cache makes, hashes and "entry.json names this stage and key", applies to it) and only then
   stored locally; a corrupt, truncated or misaddressed remote object is a miss, never a wrong sprite;
 * write-back: every entry stored locally is uploaded at once, and ``sprites build`` ends by pushing
-  what the remote still lacks (``push_missing``), so an upload that failed mid-build is retried.
+  what the remote still lacks (``pipeline.cache_sync.push``), so an upload that failed mid-build is retried.
 
 Remote layout: one object per entry, ``<prefix>/<stage>/<key>.tar``, an uncompressed tar of the local
 entry folder (``entry.json`` first, then the files; fixed mtimes and modes, so equal entries are equal
@@ -16,18 +16,19 @@ complete entry or none. Concurrent writers: uploads are conditional (``If-None-M
 one wins and the others keep theirs locally (equal keys are equal inputs, both are valid renders); an
 object found corrupt is overwritten unconditionally by the next writer of that key.
 
-Client: obstore (Rust ``object_store``), chosen over boto3 and s3fs: one small wheel with no Python
+Client: obstore (Rust ``object_store``), chosen over boto3 and s3fs: one wheel with no Python
 dependencies, conditional puts as an argument (``mode="create"``), bounded retries and timeouts per
 store, and the standard ``AWS_*`` variables (endpoint, region, keys, session token, IMDS/ECS/web
-identity) read by itself. boto3 would add ~100 MB of botocore and ~0.3 s of client start per process
-(every Dagster step process would pay it); s3fs adds aiobotocore, whose narrow botocore pins conflict
-with boto3, and a listing cache that can hide a concurrent writer's objects. Measured figures:
-``benchmarks/bench_s3_clients.py`` and docs/scaling.md. AWS config-file profiles are not read: export
+identity) read by itself. Measured against moto (``benchmarks/bench_s3_clients.py``, docs/scaling.md):
+boto3's client took ~0.5 s to start in a fresh process (obstore ~10 ms; every Celery step is a fresh
+process) and 2-5x longer per small PUT/GET; s3fs adds aiobotocore, whose narrow botocore pins conflict
+with boto3, and a listing cache that can hide a concurrent writer's objects. AWS config-file profiles are not read: export
 them (``aws configure export-credentials --format env``).
 
-A remote that cannot be reached (or refuses the credentials) is reported once and then left alone for
+A remote that cannot be read (unreachable, credentials refused) is reported once and then left alone for
 the rest of the process: the build goes on with the local cache (and, unless ``--offline``, the
-generation servers); ``problems`` says why, and ``sprites build`` prints it.
+generation servers). A write that fails stops only the writes (read-only credentials are a normal
+set-up for CI). ``problems`` says why; ``sprites build`` ends with a warning naming what was not pushed.
 """
 
 from __future__ import annotations
@@ -40,9 +41,6 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -50,7 +48,7 @@ from typing import Any
 from pipeline.cache import CacheEntry, ContentCache
 from pipeline.errors import CacheError, ConfigError
 
-__all__ = ["MAX_OBJECT_BYTES", "RemoteTier", "SyncReport", "TieredCache", "open_cache", "parse_cache_url"]
+__all__ = ["MAX_OBJECT_BYTES", "RemoteTier", "TieredCache", "open_cache", "parse_cache_url", "tar_entry"]
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +70,7 @@ def parse_cache_url(url: str) -> tuple[str, str]:
     return bucket, prefix.strip("/")
 
 
-def _tar_entry(folder: Path) -> bytes:
+def tar_entry(folder: Path) -> bytes:
     """The entry folder as a deterministic tar: entry.json first, then its files in name order."""
     names = ["entry.json", *sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != "entry.json")]
     buf = io.BytesIO()
@@ -106,16 +104,6 @@ def _untar_entry(data: bytes, into: Path) -> None:
         raise ValueError("the entry object has no entry.json")
 
 
-@dataclass
-class SyncReport:
-    """What a push or pull did: keys moved, keys already there, and problems (key -> reason)."""
-
-    moved: list[tuple[str, str]] = field(default_factory=list)
-    present: int = 0
-    failed: dict[str, str] = field(default_factory=dict)
-    bytes: int = 0
-
-
 class RemoteTier:
     """The object store behind a cache: fetch verified entries, upload entries, list what it holds."""
 
@@ -129,6 +117,8 @@ class RemoteTier:
         self.corrupt_keys: set[tuple[str, str]] = set()
         #: why the remote was switched off for this process (None: in use)
         self.disabled: str | None = None
+        #: why writing to it was (None: writing); reads go on (e.g. read-only credentials on CI)
+        self.writes_disabled: str | None = None
         #: every problem met (unreachable, refused, failed uploads), for the user
         self.problems: list[str] = []
 
@@ -139,9 +129,13 @@ class RemoteTier:
         reason = f"remote cache {self.url}: {what}: {_short(exc)}"
         return CacheError(reason)
 
-    def _switch_off(self, error: CacheError) -> None:
+    def _switch_off(self, error: CacheError, writes_only: bool = False) -> None:
+        """Stop using the remote (or only writing to it: read-only credentials are a normal set-up)."""
         with self._lock:
-            if self.disabled is None:
+            if writes_only and self.writes_disabled is None and self.disabled is None:
+                self.writes_disabled = str(error)
+                log.warning("%s; not writing to the remote cache for the rest of this process", error)
+            elif not writes_only and self.disabled is None:
                 self.disabled = str(error)
                 log.warning("%s; going on without the remote cache for the rest of this process", error)
             self.problems.append(str(error))
@@ -170,11 +164,12 @@ class RemoteTier:
         path = self.path(stage, key)
         overwrite = (stage, key) in self.corrupt_keys
         try:
-            obstore.put(self._store, path, data, mode="overwrite" if overwrite else "create")
+            try:
+                obstore.put(self._store, path, data, mode="overwrite" if overwrite else "create")
+            except obstore.exceptions.NotSupportedError:
+                obstore.put(self._store, path, data)  # no conditional puts there: still whole objects, atomic
         except obstore.exceptions.AlreadyExistsError:
             return False
-        except obstore.exceptions.NotSupportedError:
-            obstore.put(self._store, path, data)  # a store without conditional puts: whole objects, still atomic
         except obstore.exceptions.BaseError as exc:
             raise self._fail(f"cannot write {path}", exc) from exc
         self.corrupt_keys.discard((stage, key))
@@ -272,13 +267,17 @@ class TieredCache(ContentCache):
         if data is None:
             remote.remember_miss(stage, key)
             return None
-        verified = self._verify(stage, key, data)
+        verified = self.verify_object(stage, key, data)
         if verified is None:
             remote.remember_miss(stage, key)
             return None
-        return ContentCache.put(self, stage, key, verified.files, verified.meta)
+        return self.store_local(stage, key, verified)
 
-    def _verify(self, stage: str, key: str, data: bytes) -> CacheEntry | None:
+    def store_local(self, stage: str, key: str, entry: CacheEntry) -> CacheEntry:
+        """Store a verified remote entry in the local folder only (it came from the remote)."""
+        return ContentCache.put(self, stage, key, entry.files, entry.meta)
+
+    def verify_object(self, stage: str, key: str, data: bytes) -> CacheEntry | None:
         """The entry in a remote object, checked like a local entry (unpacked into a scratch cache folder and
         read back by ``ContentCache.get``), or None with the reason recorded in ``corrupt``."""
         where = f"remote {self.remote.url}/{self.remote.path(stage, key)}"
@@ -322,93 +321,16 @@ class TieredCache(ContentCache):
 
     def upload(self, stage: str, key: str) -> bool:
         """Write the local entry to the remote (best effort: a failure is recorded and switches it off)."""
-        if self.remote.disabled:
+        if self.remote.disabled or self.remote.writes_disabled:
             return False
         try:
-            return self.remote.put_bytes(stage, key, _tar_entry(self._dir(stage, key)))
+            return self.remote.put_bytes(stage, key, tar_entry(self._dir(stage, key)))
         except CacheError as exc:
-            self.remote._switch_off(exc)
+            self.remote._switch_off(exc, writes_only=True)
             return False
         except OSError as exc:  # the local entry vanished (a concurrent gc): nothing to upload
             self.remote.problems.append(f"{stage}/{key}: not uploaded: {exc}")
             return False
-
-    # -- bulk ----------------------------------------------------------------------------------------
-
-    def push(self, stages: tuple[str, ...], only: dict[str, set[str]] | None = None, workers: int = 8) -> SyncReport:
-        """Upload every verified local entry (of ``only``, when given) that the remote lacks. Raises
-        CacheError when the remote cannot be listed."""
-        report = SyncReport()
-        todo: list[tuple[str, str]] = []
-        for stage in stages:
-            there = self.remote.listing(stage)
-            for key in self.keys(stage):
-                if only is not None and key not in only.get(stage, set()):
-                    continue
-                if key in there:
-                    report.present += 1
-                elif super().get(stage, key) is not None:  # never upload a corrupt local entry
-                    todo.append((stage, key))
-
-        def one(address: tuple[str, str]) -> tuple[tuple[str, str], int | str]:
-            stage, key = address
-            try:
-                data = _tar_entry(self._dir(stage, key))
-                self.remote.put_bytes(stage, key, data)
-                return address, len(data)
-            except (CacheError, OSError) as exc:
-                return address, str(exc)
-
-        for address, outcome in _parallel(one, todo, workers):
-            if isinstance(outcome, int):
-                report.moved.append(address)
-                report.bytes += outcome
-            else:
-                report.failed[f"{address[0]}/{address[1]}"] = outcome
-        return report
-
-    def pull(self, wanted: dict[str, set[str]] | None, stages: tuple[str, ...], workers: int = 8) -> SyncReport:
-        """Download (verified) the remote entries of ``wanted`` (all, when None) that the local cache lacks."""
-        report = SyncReport()
-        todo: list[tuple[str, str]] = []
-        for stage in stages:
-            there = self.remote.listing(stage)
-            for key in sorted(there if wanted is None else wanted.get(stage, set())):
-                if super().has(stage, key) and super().get(stage, key) is not None:
-                    report.present += 1
-                elif key in there:
-                    todo.append((stage, key))
-                else:
-                    report.failed[f"{stage}/{key}"] = "not in the remote cache"
-
-        def one(address: tuple[str, str]) -> tuple[tuple[str, str], int | str]:
-            stage, key = address
-            try:
-                data = self.remote.get_bytes(stage, key)
-            except CacheError as exc:
-                return address, str(exc)
-            if data is None:
-                return address, "vanished from the remote cache"
-            entry = self._verify(stage, key, data)
-            if entry is None:
-                return address, "corrupt in the remote cache (treated as a miss)"
-            ContentCache.put(self, stage, key, entry.files, entry.meta)
-            return address, len(data)
-
-        for address, outcome in _parallel(one, todo, workers):
-            if isinstance(outcome, int):
-                report.moved.append(address)
-                report.bytes += outcome
-            else:
-                report.failed[f"{address[0]}/{address[1]}"] = outcome
-        return report
-
-
-def _parallel(fn: Any, items: list[Any], workers: int) -> Iterator[Any]:
-    if not items:
-        return iter(())
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items)))) as pool:
-        return iter(list(pool.map(fn, items)))
 
 
 def open_cache(root: Path, cache_url: str | None) -> ContentCache:

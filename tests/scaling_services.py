@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -164,13 +165,10 @@ def postgres(db: str = "dagster") -> Iterator[Postgres]:
         for path in (data_root, sockets, pwfile):
             os.chown(path, *ids)
 
-    def as_user() -> None:
-        if ids is not None:
-            os.setgid(ids[1])
-            os.setuid(ids[0])
+    as_user: dict[str, Any] = {"user": ids[0], "group": ids[1], "cwd": data_root} if ids is not None else {}
 
     def run(*cmd: str) -> None:
-        result = subprocess.run(list(cmd), capture_output=True, text=True, preexec_fn=as_user)
+        result = subprocess.run(list(cmd), capture_output=True, text=True, **as_user)
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}")
 
@@ -182,7 +180,7 @@ def postgres(db: str = "dagster") -> Iterator[Postgres]:
     proc = subprocess.Popen(
         [str(PG_BIN / "postgres"), "-D", str(data), "-p", str(port), "-c", "listen_addresses=127.0.0.1",
          "-c", f"unix_socket_directories={sockets}", "-c", "fsync=off", "-c", "max_connections=200"],
-        stdout=log_fh, stderr=subprocess.STDOUT, preexec_fn=as_user,
+        stdout=log_fh, stderr=subprocess.STDOUT, **as_user,
     )  # fmt: skip
     log_fh.close()
     server = Postgres("127.0.0.1", port, "sprites", "postgres")

@@ -20,7 +20,7 @@ from dagster import AssetKey, DagsterInstance
 from pipeline.cache import ContentCache
 from pipeline.cache_remote import RemoteTier, TieredCache, open_cache, parse_cache_url
 from pipeline.cli import main
-from pipeline.errors import ConfigError
+from pipeline.errors import CacheError, ConfigError
 from pipeline.settings import Settings
 from tests.comfyui_server import FakeComfyServer
 from tests.conftest import REPO, make_project
@@ -315,3 +315,20 @@ def test_cache_push_pull_and_stats(tmp_path: Path, url: str, s3: S3Server, monke
     code, out = _sprites(two, "build", "--offline")  # the pulled local cache alone is enough now
     assert code == 0 and "4 built" in out, out
     assert (two.project_dir / "sprites.lock").read_bytes() == (one.project_dir / "sprites.lock").read_bytes()
+
+
+def test_a_refused_write_stops_only_the_writes(tmp_path: Path, aws_env: S3Server, url: str) -> None:
+    """Read-only credentials are a normal set-up (CI reads what builders wrote): a failed upload keeps the
+    entry local and stops writing, reads go on."""
+    open_cache(tmp_path / "builder", url).put("generate", KEY_B, FILES)
+
+    class ReadOnly(RemoteTier):
+        def put_bytes(self, stage: str, key: str, data: bytes) -> bool:
+            raise CacheError(f"remote cache {self.url}: cannot write {self.path(stage, key)}: AccessDenied")
+
+    remote = ReadOnly(url)
+    reader = TieredCache(tmp_path / "ci", remote)
+    assert reader.put("generate", KEY_A, FILES).files == FILES  # built and kept locally
+    assert remote.writes_disabled and "AccessDenied" in remote.writes_disabled and remote.disabled is None
+    entry = reader.get("generate", KEY_B)  # still read from the remote
+    assert entry is not None and entry.files == FILES

@@ -9,7 +9,8 @@ from typing import Any
 import click
 
 from pipeline.cache import ContentCache
-from pipeline.cache_remote import SyncReport, TieredCache, open_cache
+from pipeline.cache_remote import TieredCache, open_cache
+from pipeline.cache_sync import SyncReport, pull, push
 from pipeline.cli import main
 from pipeline.cli.options import console, project_options, settings_from, user_errors
 from pipeline.errors import ConfigError
@@ -110,7 +111,7 @@ def push_cmd(everything: bool, **kwargs: Any) -> None:
     settings = settings_from(kwargs)
     cache = _tiered(settings)
     only = None if everything else _referenced(settings, ContentCache(settings.cache_dir))
-    report = cache.push(STAGES, only)
+    report = push(cache, STAGES, only)
     _report("pushed", report, f"to {settings.cache_url}")
     if report.failed:
         sys.exit(1)
@@ -126,15 +127,15 @@ def pull_cmd(everything: bool, **kwargs: Any) -> None:
     settings = settings_from(kwargs)
     cache = _tiered(settings)
     if everything:
-        report = cache.pull(None, STAGES)
+        report = pull(cache, None, STAGES)
     else:
         # renders first: the pixel keys are computed from the renders' hashes
         from pipeline.generate import resolve_requests
 
         keys = {r.key for r in resolve_requests(load_specs(settings.specs_dir), settings).values()}
-        report = cache.pull({"generate": keys}, ("generate",))
+        report = pull(cache, {"generate": keys}, ("generate",))
         pixel_keys = _referenced(settings, ContentCache(settings.cache_dir))["pixelate"]
-        pixels = cache.pull({"pixelate": pixel_keys}, ("pixelate",))
+        pixels = pull(cache, {"pixelate": pixel_keys}, ("pixelate",))
         report.moved += pixels.moved
         report.present += pixels.present
         report.bytes += pixels.bytes
@@ -151,7 +152,7 @@ def write_back(settings: Settings, out: Any) -> None:
 
     try:
         cache = _tiered(settings)
-        report = cache.push(STAGES, _referenced(settings, ContentCache(settings.cache_dir)))
+        report = push(cache, STAGES, _referenced(settings, ContentCache(settings.cache_dir)))
     except CacheError as exc:
         out.print(f"[yellow]warning:[/] {exc}; the sprites are built; run `sprites cache push` later")
         return
