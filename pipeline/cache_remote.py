@@ -22,8 +22,8 @@ store, and the standard ``AWS_*`` variables (endpoint, region, keys, session tok
 identity) read by itself. Measured against moto (``benchmarks/bench_s3_clients.py``, docs/scaling.md):
 boto3's client took ~0.5 s to start in a fresh process (obstore ~10 ms; every Celery step is a fresh
 process) and 2-5x longer per small PUT/GET; s3fs adds aiobotocore, whose narrow botocore pins conflict
-with boto3, and a listing cache that can hide a concurrent writer's objects. AWS config-file profiles are not read: export
-them (``aws configure export-credentials --format env``).
+with boto3, and a listing cache that can hide a concurrent writer's objects. AWS config-file profiles
+are not read: export them (``aws configure export-credentials --format env``).
 
 A remote that cannot be read (unreachable, credentials refused) is reported once and then left alone for
 the rest of the process: the build goes on with the local cache (and, unless ``--offline``, the

@@ -80,7 +80,9 @@ def test_the_example_is_the_shipped_instance_plus_postgres_storage() -> None:
     example = yaml.safe_load(EXAMPLE.read_text())
     shipped = yaml.safe_load((REPO / "dagster_home" / "dagster.yaml").read_text())
     storage = example.pop("storage")
-    assert example == shipped  # the run queue, pools and retention of one machine, unchanged
+    # the run queue, pools and retention of one machine, unchanged: after editing dagster_home/dagster.yaml,
+    # copy it below the `storage:` section of the example
+    assert example == shipped, "dagster_home/examples/postgres/dagster.yaml is out of step with dagster.yaml"
     # every connection setting comes from a variable (no password in the file), the ones the tests set
     settings = storage["postgres"]["postgres_db"]
     assert settings.pop("scheme") == "postgresql+psycopg2"
@@ -203,3 +205,18 @@ def test_the_comfyui_pool_limit_holds_across_two_dagster_homes(
     (a_start, a_end), (b_start, b_end) = run_spans
     assert a_start is not None and b_start is not None and a_end is not None and b_end is not None
     assert max(a_start, b_start) < min(a_end, b_end), run_spans
+
+
+def test_an_unreachable_database_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    from tests.dagster_dev_harness import free_port
+
+    project = make_project(tmp_path / "game", item_specs(1), copy_samples=False)
+    home = pg_home(tmp_path / "home")
+    nowhere = {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": str(free_port()), "DAGSTER_PG_USER": "sprites",
+               "DAGSTER_PG_PASSWORD": "x", "DAGSTER_PG_DB": "dagster"}  # fmt: skip
+    env = {**project_env(project), **nowhere, "DAGSTER_HOME": str(home), "SPRITES_DAGSTER_URL": "off"}
+    proc = sprites(project, env, "build")
+    out = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 1, out
+    assert f"error: cannot open the Dagster instance at {home}" in out and "DAGSTER_PG_" in out, out
+    assert "Traceback" not in out
