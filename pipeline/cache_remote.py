@@ -141,16 +141,14 @@ class RemoteTier:
             self.problems.append(str(error))
 
     def get_bytes(self, stage: str, key: str) -> bytes | None:
-        """The raw object of an entry, or None when the remote has none. CacheError when unreachable."""
+        """The raw object of an entry, or None when the remote has none. CacheError when unreachable,
+        ValueError when the object is too large to be an entry."""
         import obstore
 
         try:
             result = obstore.get(self._store, self.path(stage, key))
-            if result.meta["size"] > MAX_OBJECT_BYTES:
-                raise CacheError(
-                    f"remote cache {self.url}: {self.path(stage, key)} is {result.meta['size']} bytes, over "
-                    f"the {MAX_OBJECT_BYTES} byte limit"
-                )
+            if result.meta["size"] > MAX_OBJECT_BYTES:  # not an entry of ours: a miss, not downloaded
+                raise ValueError(f"{result.meta['size']} bytes, over the {MAX_OBJECT_BYTES} byte limit")
             return bytes(result.bytes())
         except FileNotFoundError:
             return None
@@ -264,6 +262,9 @@ class TieredCache(ContentCache):
         except CacheError as exc:
             remote._switch_off(exc)
             return None
+        except ValueError as exc:
+            self._corrupt(stage, key, f"remote {remote.url}/{remote.path(stage, key)}: {exc}")
+            data = None
         if data is None:
             remote.remember_miss(stage, key)
             return None

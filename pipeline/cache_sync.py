@@ -84,7 +84,7 @@ def pull(
         stage, key = address
         try:
             data = cache.remote.get_bytes(stage, key)
-        except CacheError as exc:
+        except (CacheError, ValueError) as exc:
             return address, str(exc)
         if data is None:
             return address, "vanished from the remote cache"

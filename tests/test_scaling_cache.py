@@ -332,3 +332,17 @@ def test_a_refused_write_stops_only_the_writes(tmp_path: Path, aws_env: S3Server
     assert remote.writes_disabled and "AccessDenied" in remote.writes_disabled and remote.disabled is None
     entry = reader.get("generate", KEY_B)  # still read from the remote
     assert entry is not None and entry.files == FILES
+
+
+def test_an_object_too_large_to_be_an_entry_is_a_miss_not_an_outage(
+    tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipeline.cache_remote as cache_remote
+
+    open_cache(tmp_path / "one", url).put("generate", KEY_A, FILES)
+    monkeypatch.setattr(cache_remote, "MAX_OBJECT_BYTES", 5000)  # the entry's object is 10 KB (tar records)
+    reader = open_cache(tmp_path / "two", url)
+    assert isinstance(reader, TieredCache)
+    assert reader.get("generate", KEY_A) is None
+    assert "over the 5000 byte limit" in reader.corrupt[0][2]
+    assert reader.remote.disabled is None  # one odd object does not switch the remote off
