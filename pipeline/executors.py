@@ -69,8 +69,16 @@ class ExecutorSettings(BaseModel):
             raise invalid_settings(exc, EXECUTOR_ENV_VARS, "executor setting") from exc
 
     def celery_config(self) -> dict[str, Any]:
-        """What the executor and the workers' Celery app are configured with (they must agree)."""
-        return {"broker": self.broker, "backend": self.backend or self.broker}
+        """What the executor and the workers' Celery app are configured with (they must agree).
+
+        Late acks with a prefetch of 1 (Celery's recipe for long tasks): a worker reserves no step beyond the
+        one it runs, so a second worker gets the next one instead of it waiting behind the first.
+        """
+        return {
+            "broker": self.broker,
+            "backend": self.backend or self.broker,
+            "config_source": {"task_acks_late": True, "worker_prefetch_multiplier": 1},
+        }
 
 
 def executor_definition(settings: ExecutorSettings) -> Any:

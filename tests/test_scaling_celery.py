@@ -137,7 +137,9 @@ def test_the_executor_is_chosen_by_environment_and_checked() -> None:
     celery = ExecutorSettings.from_env({"SPRITES_EXECUTOR": "celery", "SPRITES_CELERY_BROKER": "redis://h:6379/0"})
     definition = executor_definition(celery)
     assert definition.name == "celery" and celery.per_step_processes
-    assert celery.celery_config() == {"broker": "redis://h:6379/0", "backend": "redis://h:6379/0"}
+    config = celery.celery_config()
+    assert (config["broker"], config["backend"]) == ("redis://h:6379/0", "redis://h:6379/0")
+    assert config["config_source"]["task_acks_late"] is True  # a worker reserves only the step it runs
     with pytest.raises(ConfigError, match="SPRITES_CELERY_BROKER"):
         ExecutorSettings.from_env({"SPRITES_EXECUTOR": "celery"})
     with pytest.raises(ConfigError, match="SPRITES_EXECUTOR"):
