@@ -99,6 +99,13 @@ def run_sprites(
         raise ConfigError(
             f"the Dagster instance at {os.environ['DAGSTER_HOME']} has an invalid dagster.yaml: {exc}"
         ) from exc
+    except Exception as exc:  # its storage cannot be opened (e.g. a Postgres server down or refusing us)
+        cause = exc.__cause__ or exc
+        raise ConfigError(
+            f"cannot open the Dagster instance at {os.environ['DAGSTER_HOME']} (storage of its dagster.yaml): "
+            f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}; check "
+            "that its database is up and reachable (DAGSTER_PG_* for dagster_home/examples/postgres)"
+        ) from exc
     defs = build_definitions(settings, offline=offline, only=set(names), checks=checks, spec_set=spec_set)
     job = defs.resolve_implicit_global_asset_job_def()
     keys: list[AssetKey] = [k for n in names for k in sprite_keys(n)]

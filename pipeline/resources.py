@@ -17,6 +17,7 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
 from pipeline.cache import Claims, ContentCache
+from pipeline.cache_remote import open_cache
 from pipeline.generate import Backend, GenerationRequest, GenerationResult, make_backend
 from pipeline.settings import Settings
 
@@ -40,16 +41,27 @@ class SpritePipelineResource(ConfigurableResource):
     comfyui_max_inflight: int = 2
     comfyui_job_timeout: float = 1800.0
     comfyui_failover_after: float = 30.0
+    cache_url: str | None = None
     offline: bool = False
+    #: hand every render of the run to the backend before the first step (off when each step is its own
+    #: process, as on Celery workers: that process, and the jobs it submitted, end with the step)
+    submit_run_up_front: bool = True
 
     _backends: dict[str, Backend] = PrivateAttr(default_factory=dict)
     _prepared: set[str] = PrivateAttr(default_factory=set)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _claims: Claims | None = PrivateAttr(default=None)
+    _cache: ContentCache | None = PrivateAttr(default=None)
 
     @classmethod
-    def from_settings(cls, settings: Settings, offline: bool = False) -> SpritePipelineResource:
-        return cls(offline=offline, **settings.model_dump(mode="json", exclude=_NOT_CONFIG))
+    def from_settings(
+        cls, settings: Settings, offline: bool = False, submit_run_up_front: bool = True
+    ) -> SpritePipelineResource:
+        return cls(
+            offline=offline,
+            submit_run_up_front=submit_run_up_front,
+            **settings.model_dump(mode="json", exclude=_NOT_CONFIG),
+        )
 
     @property
     def settings(self) -> Settings:
@@ -59,14 +71,20 @@ class SpritePipelineResource(ConfigurableResource):
 
     @property
     def cache(self) -> ContentCache:
-        return ContentCache(Path(self.cache_dir))
+        """The run's cache: the local folder, with the remote tier behind it when ``cache_url`` is set
+        (one object per run, so the remote's state, e.g. "unreachable", is shared by the run's steps)."""
+        with self._lock:
+            if self._cache is None:
+                self._cache = open_cache(Path(self.cache_dir), self.cache_url)
+            return self._cache
 
     @property
     def claims(self) -> Claims:
         """This run's claims on cache keys (see ``pipeline.cache.Claims``)."""
+        cache = self.cache  # outside the lock: the cache property takes it too
         with self._lock:
             if self._claims is None:
-                self._claims = Claims(self.cache)
+                self._claims = Claims(cache)
             return self._claims
 
     def backend(self, kind: str) -> Backend:
@@ -80,7 +98,7 @@ class SpritePipelineResource(ConfigurableResource):
         """Hand every request of this run that the cache lacks to the backend, once, before the first
         generation. Returns the backend's report of its servers when it was contacted (for the run log)."""
         with self._lock:
-            if kind in self._prepared:
+            if kind in self._prepared or not self.submit_run_up_front:
                 return []
             self._prepared.add(kind)
         cache, claims = self.cache, self.claims

@@ -7,6 +7,8 @@ scripts/setup.sh
 .venv/bin/ruff check pipeline tests benchmarks
 .venv/bin/ruff format --check pipeline tests benchmarks
 .venv/bin/mypy
+# PostgreSQL and Redis (apt, when missing) for the scaling tests; they start their own servers
+scripts/scale-services.sh
 set +e
 .venv/bin/python -m pytest "$@"
 status=$?
