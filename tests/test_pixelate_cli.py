@@ -13,6 +13,7 @@ from PIL import Image
 from pipeline.cli.pixelate_cmd import pixelate_cmd
 from pipeline.pixelate import NAMED_PALETTES
 from pipeline.pixelate.color import hex_to_rgb
+from pipeline.pixelate.window import content_box
 from tests.pixel_fixtures import Degrade, make_fixture, recovery
 
 
@@ -44,13 +45,15 @@ def test_pixelates_with_a_size_and_prints_what_it_found(render, tmp_path: Path) 
 
 
 def test_detects_the_size_when_absent(render, tmp_path: Path) -> None:
-    src, _ = render
+    src, truth = render
     out = tmp_path / "out.png"
     code, text = invoke(src, out, "--palette", "adaptive:7")
     assert code == 0, text
-    assert "(size detected)" in text and "size        32x32" in text
+    box = content_box(truth[..., 3] > 0)
+    assert box is not None
+    assert "(size detected)" in text and f"size        {box[2]}x{box[3]}" in text
     image = np.asarray(Image.open(out))
-    assert image.shape == (32, 32, 4)
+    assert image.shape == (box[3], box[2], 4)  # the sprite's bounding box, not the canvas
     assert len(np.unique(image[image[..., 3] == 255][:, :3], axis=0)) <= 7
 
 
@@ -84,7 +87,8 @@ def test_keep_background_and_preview(render, tmp_path: Path) -> None:
         (["--palette", "adaptive:0"], "use 1 to 256"),
         (["--size", "big"], "not a size like 64x64"),
         (["--outline", "black"], "is not a colour like #rrggbb"),
-        (["--size", "50x50"], "no trustworthy pixel grid found"),
+        (["--size", "20x20"], "larger than the 20x20 asked for"),
+        (["--size", "20x20"], "pixel.fit: resample, or --fit resample"),
     ],
 )
 def test_errors_are_one_clear_line_without_traceback(render, tmp_path: Path, args: list[str], message: str) -> None:
