@@ -26,7 +26,7 @@ from pipeline.pixelate.color import oklab_to_srgb, rgb_to_hex
 __all__ = ["BORDER_SHARE", "Background", "fit_background", "remove_background"]
 
 BORDER_SHARE = 0.5  # the field must explain this share of the border to be "the background"
-DRIFT_REACH = 2.0  # cells this many tolerances from the field may still be background (if connected)
+DRIFT_REACH = 1.5  # cells this many tolerances from the field may still be background (if connected)
 HOLE_SHARE = 0.5  # holes match the field within this share of the tolerance
 _RIM_SHARE = 0.6  # a hole's rim must be this much in the colours of the sprite's outer edge
 _ROUNDS = 3

@@ -42,7 +42,10 @@ _TIE_PX = 0.75  # runs of cells this close to half a cell off are a tie
 _BLUR_LINES = 32  # line pairs used to measure the blur
 _MIN_BLUR_EDGES = 20  # a grid line needs more strong edges than this to count for much
 _SNAP_PX = 0.75  # lines within this of a whole-number pitch are taken as that pitch
-_TILES_WITHIN = 1.0  # cells: a canvas holding the size's cells up to this many is "render = size x pitch"
+_TILES_WITHIN = 1.0
+_MID_SHARE = 0.12  # edges on cell midpoints at this share of those on lines: the pitch is half
+_MIN_HALF = 3.0
+_DIVIDES = 0.03  # a size-implied pitch within this of 1/k of the detected one divides it  # never halve below this pitch  # cells: a canvas holding the size's cells up to this many is "render = size x pitch"
 
 
 @dataclass(frozen=True)
@@ -298,6 +301,21 @@ def _run(rgb: np.ndarray, profile: Profile, fit: LineFit, count: int, along_x: b
     return early if variation(*head) > variation(*tail) else late
 
 
+def _mid_share(profile: Profile, fit: LineFit) -> float:
+    """Strong edges on the cells' midpoints relative to those on the lines, both above the cells' quarter points.
+
+    Near 0 for a grid at the true pitch (a cell's middle is flat); the share of edges on odd lines for a grid
+    at twice the true pitch (art whose features are mostly two cells wide still has some that are not).
+    """
+    b = max(8, round(fit.pitch))
+    fold = _fold(profile.strong, fit.u(np.arange(fit.length, dtype=np.float64)), b)
+    to_line, to_mid = _distance(b, 0), _distance(b, b // 2)
+    line, mid = float(fold[to_line <= 1].max()), float(fold[to_mid <= 1].max())
+    quarter = fold[(np.minimum(to_line, to_mid) >= max(2, b // 8))]
+    floor = float(np.median(quarter)) if quarter.size else 0.0
+    return max(0.0, mid - floor) / max(line - floor, 1e-9)
+
+
 def _fixed_fit(profile: Profile, length: int, period: float) -> LineFit:
     """A constant ``period`` with its phase: the lines the sprite size implies (canvas / size)."""
     phase = _phase(profile, period)
@@ -316,9 +334,21 @@ def detect_grid(rgb: np.ndarray, cells: tuple[int, int] | None = None, trust: fl
     if cells is not None and (w, h) == tuple(cells):
         return Grid(AxisGrid(1.0, 0.0, w, 1.0, source="size"), AxisGrid(1.0, 0.0, h, 1.0, source="size"))
     px, py = edge_profiles(rgb)
-    pitch = best_pitch([px.energy, py.energy], [w, h])
-    fits = (fit_lines(px.energy, pitch), fit_lines(py.energy, pitch))
+    # Strong edges (art edges, not JPEG block steps or noise on a smooth background) find the pitch and lines.
+    ex, ey = px.strong + px.strong_narrow, py.strong + py.strong_narrow
+    pitch = best_pitch([ex, ey], [w, h])
+    fits = (fit_lines(ex, pitch), fit_lines(ey, pitch))
+    while fits[0].pitch / 2 >= _MIN_HALF and _mid_share(px, fits[0]) + _mid_share(py, fits[1]) >= 2 * _MID_SHARE:
+        # Edges on the midpoints of the cells: the art has 2-cell features and the true pitch is half.
+        fits = (fit_lines(ex, fits[0].pitch / 2), fit_lines(ey, fits[1].pitch / 2))
     if cells is not None:
+        # The size's pitch divides the detected one (art drawn in 2-cell features): every detected line is a
+        # line of the size's grid, so the finer grid is the one the size asks for. (The other way round, a
+        # size whose pitch is a multiple of the detected one, is never taken: that grid would skip lines.)
+        implied = (w / cells[0], h / cells[1])
+        k = round(fits[0].pitch / implied[0])
+        if k >= 2 and all(abs(f.pitch / (k * p) - 1) < _DIVIDES for f, p in zip(fits, implied, strict=True)):
+            fits = (fit_lines(ex, fits[0].pitch / k), fit_lines(ey, fits[1].pitch / k))
         tiles = all(abs(f.length / f.pitch - c) <= _TILES_WITHIN for f, c in zip(fits, cells, strict=True))
         if tiles:
             return Grid(_run(rgb, px, fits[0], cells[0], True, "free"), _run(rgb, py, fits[1], cells[1], False, "free"))

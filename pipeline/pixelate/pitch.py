@@ -24,10 +24,10 @@ __all__ = ["LineFit", "best_pitch", "fit_lines", "harmonic_scores"]
 
 _N_FFT = 1 << 14
 _HARMONICS = 8
-_SEGMENT_CELLS = 4  # demodulation window, in cells
+_SEGMENT_CELLS = 4  # demodulation window, in cells (fewer when the canvas holds few cells)
 _MIN_WEIGHT = 0.05  # segments weaker than this share of the strongest carry no phase
 _ITERATIONS = 2
-_F_KEEP = 12.0
+_F_KEEP = 6.0
 
 
 def _max_pool(a: np.ndarray, radius: int) -> np.ndarray:
@@ -138,7 +138,8 @@ def fit_lines(energy: np.ndarray, pitch: float) -> LineFit:
     x = np.arange(length, dtype=np.float64)
     fit = LineFit(pitch, (0.0,), length, 0.0)
     for _ in range(_ITERATIONS):
-        seg = max(2, int(round(_SEGMENT_CELLS * pitch)))
+        cells = max(1.0, min(_SEGMENT_CELLS, length / pitch / 10))
+        seg = max(2, int(round(cells * pitch)))
         n_seg = max(1, length // seg)
         used_len = n_seg * seg
         e = energy[:used_len].astype(np.float64).reshape(n_seg, seg)
