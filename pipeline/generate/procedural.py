@@ -31,7 +31,9 @@ if TYPE_CHECKING:
     from pipeline.settings import Settings
     from pipeline.specs.model import SpriteSpec
 
-__all__ = ["ProceduralBackend", "draw_sprite", "render_frame"]
+__all__ = ["PROCEDURAL_RENDER_SCALE", "ProceduralBackend", "draw_sprite", "render_frame"]
+
+PROCEDURAL_RENDER_SCALE = 8  # render px per sprite px when the spec sets no generation.render_scale
 
 # Words that steer the base hue (degrees). First match in the prompt wins.
 _HUES = {
@@ -199,9 +201,9 @@ class ProceduralBackend(Backend):
             "prompt": spec.prompt,
             "seed": spec.effective_seed,
             "size": [spec.size.width, spec.size.height],
-            "render_scale": spec.generation.render_scale,
+            "render_scale": spec.generation.render_scale or PROCEDURAL_RENDER_SCALE,
         }
-        scale = spec.generation.render_scale
+        scale = payload["render_scale"]
         return GenerationRequest(
             sprite=spec.name,
             backend=self.kind,
