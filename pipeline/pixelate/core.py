@@ -232,7 +232,7 @@ def _metadata(
         "size": [int(first.rgb.shape[1]), int(first.rgb.shape[0])],
         "scale": grid["scale"],
         "offset": grid["offset"],
-        "drift": grid["drift"],
+        "drift": _frame_window(first)["drift"],
         "grid_cells": grid["cells"],
         "grid_source": grid["grid_source"],
         "confidence": round(weakest.confidence, 3),
@@ -266,4 +266,5 @@ def _frame_window(f: _Frame) -> dict[str, object]:
     x0, y0, w, h = f.window.x, f.window.y, f.window.width, f.window.height
     gx, gy = f.grid.x.window(x0, w), f.grid.y.window(y0, h)
     win["px"] = [round(gx.start, 1), round(gy.start, 1), round(gx.edges()[-1], 1), round(gy.edges()[-1], 1)]
+    win["drift"] = [round(gx.drift, 4), round(gy.drift, 4)]  # pitch change across the sprite, relative
     return win

@@ -28,6 +28,7 @@ _SEGMENT_CELLS = 4  # demodulation window, in cells (fewer when the canvas holds
 _MIN_WEIGHT = 0.05  # segments weaker than this share of the strongest carry no phase
 _ITERATIONS = 2
 _F_KEEP = 6.0
+_REFIT = 0.015  # demodulate again around the corrected pitch only when it moved more than this
 
 
 def _max_pool(a: np.ndarray, radius: int) -> np.ndarray:
@@ -138,7 +139,7 @@ def fit_lines(energy: np.ndarray, pitch: float) -> LineFit:
     x = np.arange(length, dtype=np.float64)
     fit = LineFit(pitch, (0.0,), length, 0.0)
     for _ in range(_ITERATIONS):
-        cells = max(1.0, min(_SEGMENT_CELLS, length / pitch / 10))
+        cells = max(1.0, min(_SEGMENT_CELLS, length / pitch / 16))
         seg = max(2, int(round(cells * pitch)))
         n_seg = max(1, length // seg)
         used_len = n_seg * seg
@@ -157,7 +158,7 @@ def fit_lines(energy: np.ndarray, pitch: float) -> LineFit:
         fit = LineFit(pitch, tuple(float(v) for v in c), length, float(ww.sum()))
         ends = fit.u(np.array([0.0, float(length)]))
         mean_pitch = length / max(float(ends[1] - ends[0]), 1e-9)
-        if abs(mean_pitch - pitch) < 1e-4 * pitch:
-            return fit
+        if abs(mean_pitch - pitch) < _REFIT * pitch:
+            return fit  # the phase fit already holds the small pitch correction (and any drift)
         pitch = mean_pitch  # demodulate again around the corrected pitch
     return fit
