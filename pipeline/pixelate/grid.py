@@ -45,7 +45,8 @@ _SNAP_PX = 0.75  # lines within this of a whole-number pitch are taken as that p
 _TILES_WITHIN = 1.0
 _MID_SHARE = 0.12  # edges on cell midpoints at this share of those on lines: the pitch is half
 _MIN_HALF = 3.0
-_DIVIDES = 0.03  # a size-implied pitch within this of 1/k of the detected one divides it  # never halve below this pitch  # cells: a canvas holding the size's cells up to this many is "render = size x pitch"
+_DIVIDES = 0.03
+_SQUARE = 0.03  # axes whose pitches differ more than this are each tried at the other's pitch  # a size-implied pitch within this of 1/k of the detected one divides it  # never halve below this pitch  # cells: a canvas holding the size's cells up to this many is "render = size x pitch"
 
 
 @dataclass(frozen=True)
@@ -316,6 +317,10 @@ def _mid_share(profile: Profile, fit: LineFit) -> float:
     return max(0.0, mid - floor) / max(line - floor, 1e-9)
 
 
+def _fit_confidence(profile: Profile, fit: LineFit) -> float:
+    return _confidence(profile, fit.u(np.arange(fit.length, dtype=np.float64)), fit.pitch)
+
+
 def _fixed_fit(profile: Profile, length: int, period: float) -> LineFit:
     """A constant ``period`` with its phase: the lines the sprite size implies (canvas / size)."""
     phase = _phase(profile, period)
@@ -341,6 +346,13 @@ def detect_grid(rgb: np.ndarray, cells: tuple[int, int] | None = None, trust: fl
     while fits[0].pitch / 2 >= _MIN_HALF and _mid_share(px, fits[0]) + _mid_share(py, fits[1]) >= 2 * _MID_SHARE:
         # Edges on the midpoints of the cells: the art has 2-cell features and the true pitch is half.
         fits = (fit_lines(ex, fits[0].pitch / 2), fit_lines(ey, fits[1].pitch / 2))
+    if abs(fits[0].pitch / fits[1].pitch - 1) > _SQUARE:
+        # Fake pixels are square to a few per cent: try each axis at the other's pitch, keep what fits better.
+        alt = (fit_lines(ex, fits[1].pitch), fit_lines(ey, fits[0].pitch))
+        fits = tuple(  # type: ignore[assignment]
+            a if _fit_confidence(p, a) > _fit_confidence(p, f) else f
+            for p, f, a in zip((px, py), fits, alt, strict=True)
+        )
     if cells is not None:
         # The size's pitch divides the detected one (art drawn in 2-cell features): every detected line is a
         # line of the size's grid, so the finer grid is the one the size asks for. (The other way round, a

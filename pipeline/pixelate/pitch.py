@@ -22,7 +22,7 @@ import numpy as np
 
 __all__ = ["LineFit", "best_pitch", "fit_lines", "harmonic_scores"]
 
-_N_FFT = 1 << 14
+_MIN_FFT = 1 << 12
 _HARMONICS = 8
 _SEGMENT_CELLS = 4  # demodulation window, in cells (fewer when the canvas holds few cells)
 _MIN_WEIGHT = 0.05  # segments weaker than this share of the strongest carry no phase
@@ -39,16 +39,19 @@ def _max_pool(a: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
-def harmonic_scores(energy: np.ndarray, min_pitch: float, max_pitch: float) -> tuple[np.ndarray, np.ndarray]:
+def harmonic_scores(
+    energy: np.ndarray, min_pitch: float, max_pitch: float, n_fft: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(candidate pitches, score of each): the half-harmonic-corrected harmonic sum of the profile's spectrum."""
     length = len(energy)
     e = energy - energy[1:].mean() if length > 1 else energy
     e[0] = 0.0
-    spec = np.abs(np.fft.rfft(e, _N_FFT))
+    n_fft = n_fft or _n_fft(length)
+    spec = np.abs(np.fft.rfft(e, n_fft))
     # A drifting pitch broadens each spectral line: read the peak within half a resolution cell.
-    spec = _max_pool(spec, max(1, _N_FFT // (2 * max(length, 1))))
-    k_lo = max(1, int(_N_FFT / max_pitch))
-    k_hi = min(len(spec) - 1, int(np.ceil(_N_FFT / min_pitch)))
+    spec = _max_pool(spec, max(1, n_fft // (2 * max(length, 1))))
+    k_lo = max(1, int(n_fft / max_pitch))
+    k_hi = min(len(spec) - 1, int(np.ceil(n_fft / min_pitch)))
     k = np.arange(k_lo, k_hi + 1, dtype=np.float64)
     last = len(spec) - 1
     score = np.zeros(len(k))
@@ -57,7 +60,12 @@ def harmonic_scores(energy: np.ndarray, min_pitch: float, max_pitch: float) -> t
         half = np.round((m - 0.5) * k).astype(np.intp)
         valid = on <= last
         score += np.where(valid, spec[np.minimum(on, last)] - spec[np.minimum(half, last)], 0.0) / m
-    return _N_FFT / k, score
+    return n_fft / k, score
+
+
+def _n_fft(length: int) -> int:
+    """Zero-padded FFT length: 8x the profile (frequency steps of 1/8 of a resolution cell), a power of two."""
+    return max(_MIN_FFT, 1 << int(np.ceil(np.log2(8 * max(length, 1)))))
 
 
 def best_pitch(energies: list[np.ndarray], lengths: list[int]) -> float:
@@ -66,8 +74,9 @@ def best_pitch(energies: list[np.ndarray], lengths: list[int]) -> float:
     max_pitch = max(3.0, min(256.0, shortest / 5))
     total: np.ndarray | None = None
     pitches = np.empty(0)
+    n_fft = _n_fft(max(lengths))
     for e in energies:
-        pitches, score = harmonic_scores(e.astype(np.float64), 2.0, max_pitch)
+        pitches, score = harmonic_scores(e.astype(np.float64), 2.0, max_pitch, n_fft)
         norm = float(np.abs(score).max()) or 1.0
         total = score / norm if total is None else total + score / norm
     assert total is not None
@@ -76,8 +85,8 @@ def best_pitch(energies: list[np.ndarray], lengths: list[int]) -> float:
         a, b, c = total[j - 1], total[j], total[j + 1]
         denom = a - 2 * b + c
         shift = 0.5 * (a - c) / denom if denom < 0 else 0.0
-        k = _N_FFT / pitches[j] + float(np.clip(shift, -0.5, 0.5))
-        return float(_N_FFT / k)
+        k = n_fft / pitches[j] + float(np.clip(shift, -0.5, 0.5))
+        return float(n_fft / k)
     return float(pitches[j])
 
 
@@ -116,7 +125,7 @@ def _fit_phase(t: np.ndarray, theta: np.ndarray, weight: np.ndarray, pitch: floa
     n = len(t)
     sw = np.sqrt(weight)
     best = np.polyfit(t, theta, 0, w=sw) if n else np.zeros(1)
-    for deg in (1, 2):
+    for deg in (1, 2):  # each against the best so far (a hump has no slope but a clear curvature)
         if n < deg + 3:
             break
         c = np.polyfit(t, theta, deg, w=sw)
@@ -127,9 +136,9 @@ def _fit_phase(t: np.ndarray, theta: np.ndarray, weight: np.ndarray, pitch: floa
         rss_new = float((weight * (np.polyval(c, t) - theta) ** 2)[keep].sum())
         rss_old = float((weight * (np.polyval(best, t) - theta) ** 2)[keep].sum())
         dof = max(int(keep.sum()) - deg - 1, 1)
-        if (rss_old - rss_new) / max(rss_new, 1e-12) * dof < _F_KEEP:
-            break
-        best = c
+        added = deg - (len(best) - 1)
+        if (rss_old - rss_new) / max(rss_new, 1e-12) * dof / added >= _F_KEEP:
+            best = c
     return best
 
 
@@ -139,7 +148,7 @@ def fit_lines(energy: np.ndarray, pitch: float) -> LineFit:
     x = np.arange(length, dtype=np.float64)
     fit = LineFit(pitch, (0.0,), length, 0.0)
     for _ in range(_ITERATIONS):
-        cells = max(1.0, min(_SEGMENT_CELLS, length / pitch / 16))
+        cells = max(1.0, min(_SEGMENT_CELLS, length / pitch / 24))
         seg = max(2, int(round(cells * pitch)))
         n_seg = max(1, length // seg)
         used_len = n_seg * seg

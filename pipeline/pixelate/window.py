@@ -4,9 +4,9 @@ The grid covers the whole canvas, margins included. The window is:
 
 * ``canvas``: the whole grid, when it has exactly the sprite's size (render = size x pitch);
 * ``centred``: the requested size centred on the content's bounding box (cells that are not background),
-  the extra cell of an odd difference to the right and bottom; moved inside the grid when it would stick
-  out and the grid is large enough; cells outside the canvas are transparent (only when the render has a
-  background, so transparency is what surrounds the sprite anyway);
+  the extra cell of an odd difference to the right and bottom; cells outside the canvas are transparent
+  when the render has a background (transparency is what surrounds the sprite anyway); without one, the
+  window is moved inside the grid;
 * ``resampled`` (``fit="resample"`` only): the content scaled by nearest cell to fit the size (keeping
   its aspect when the surroundings are transparent, stretched otherwise), when the model drew more or
   fewer cells than asked.
@@ -57,10 +57,10 @@ def content_box(opaque: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
 
 
-def _centre(lo: int, extent: int, size: int, cells: int) -> int:
-    """Start of a run of ``size`` cells centred on ``lo .. lo + extent``, inside ``0 .. cells`` when it fits."""
+def _centre(lo: int, extent: int, size: int, cells: int, clamp: bool) -> int:
+    """Start of a run of ``size`` cells centred on ``lo .. lo + extent``; with ``clamp``, inside ``0 .. cells``."""
     start = lo - (size - extent) // 2
-    if size <= cells:
+    if clamp and size <= cells:
         start = min(max(start, 0), cells - size)
     return start
 
@@ -87,7 +87,8 @@ def place_window(
     fits_box = bw <= w and bh <= h
     fits_canvas = transparent_surround or (w <= cols and h <= rows)
     if fits_box and fits_canvas:
-        return Window(_centre(bx, bw, w, cols), _centre(by, bh, h, rows), w, h, "centred", box)
+        clamp = not transparent_surround  # without a background, the window must stay on the canvas
+        return Window(_centre(bx, bw, w, cols, clamp), _centre(by, bh, h, rows, clamp), w, h, "centred", box)
     if fit == "resample":
         scale = min(w / bw, h / bh) if transparent_surround else 0.0
         return Window(bx, by, bw, bh, "resampled", box, scale)
