@@ -172,13 +172,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="2 sprites per case, one timing run")
     ap.add_argument("--sprites", type=int, help="sprites per case (default 6, quick 2)")
     ap.add_argument("--repeat", type=int, help="timing runs per sprite, best kept (default 3, quick 1)")
-    ap.add_argument("--methods", default="ours,pillow,unfake,unfake-auto,pixeloe,proper-pixel-art", help="comma-separated")
+    ap.add_argument(
+        "--methods", default="ours,pillow,unfake,unfake-auto,pixeloe,proper-pixel-art", help="comma-separated"
+    )
     ap.add_argument("--cases", type=int, help="cases per family (default 6, quick 2)")
     ap.add_argument("--only", choices=("aligned", "families"), help="run one of the two tables")
     args = ap.parse_args(argv)
     status = 0
     if args.only != "aligned":
-        status |= families_table(args.cases or (2 if args.quick else 6), args.repeat or 1, args.methods.split(","))
+        cases = args.cases or (2 if args.quick else 6)
+        status |= families_table(cases, args.repeat or (1 if args.quick else 3), args.methods.split(","))
     if args.only == "families":
         return status
     per_case = args.sprites or (2 if args.quick else 6)

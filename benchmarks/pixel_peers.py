@@ -156,9 +156,7 @@ def _to_palette(rgb: np.ndarray, palette: tuple[str, ...]) -> np.ndarray:
 
 
 def family_ours(job: FamilyJob) -> np.ndarray:
-    params = PixelParams(
-        job.size[0], job.size[1], palette=job.palette, background="auto" if job.background else "none"
-    )
+    params = PixelParams(job.size[0], job.size[1], palette=job.palette, background="auto" if job.background else "none")
     return np.asarray(pixelate_frames([_decode(job.png)], params).frames[0])
 
 

@@ -250,10 +250,8 @@ def make_case(family: str, index: int) -> Case:
         share = {"non-integer": 1.0, "margins": rng.uniform(0.5, 0.8), "degraded": 0.7, "drift": 0.7}.get(
             family, rng.uniform(0.6, 0.75)
         )
-        if family == "non-integer":
-            pitch = 1024 / (max(w, h) + rng.uniform(0.1, 0.9))
-        else:
-            pitch = share * 1024 / max(w, h)
+        # non-integer: the canvas holds the art's cells and a fraction of one more
+        pitch = 1024 / (max(w, h) + rng.uniform(0.1, 0.9)) if family == "non-integer" else share * 1024 / max(w, h)
         drift = tuple(rng.uniform(0.03, 0.05, 2) * rng.choice([-1, 1], 2)) if family in ("drift", "all") else (0, 0)
         background = "flat"
         if family in ("backgrounds", "all"):

@@ -141,6 +141,8 @@ def test_drifting_pitch_is_followed_line_by_line() -> None:
 
 def test_blurred_small_tile_without_a_size_is_found() -> None:
     tile = make_sprite("tile", 16, 16, PICO[[0, 3, 5, 11, 13]], 6)
-    big = Image.fromarray(tile[..., :3]).resize((160, 160), Image.Resampling.NEAREST).filter(ImageFilter.GaussianBlur(1))
+    big = (
+        Image.fromarray(tile[..., :3]).resize((160, 160), Image.Resampling.NEAREST).filter(ImageFilter.GaussianBlur(1))
+    )
     result = pixelate_frames([big], PixelParams(None, None, palette="pico-8", background="none"))
     assert result.frames[0].size == (16, 16)

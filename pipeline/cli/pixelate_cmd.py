@@ -65,15 +65,18 @@ def describe(meta: dict, size_given: bool) -> list[str]:
     x, y, w, h = win["cells"]
     cx, cy, cw, ch = win["content"]
     px = ", ".join(f"{v:g}" for v in win["px"])
-    lines.append(
-        {
-            "canvas": f"  window      the whole grid (render = size x pitch), sprite {cw}x{ch}",
-            "centred": f"  window      {w}x{h} cells at ({x}, {y}) of the grid, render px ({px}), sprite {cw}x{ch} centred",
-            "resampled": f"  window      sprite {cw}x{ch} at ({cx}, {cy}) scaled to the size ({win.get('resample_scale', 0)}x)",
-        }[win["placement"]]
-    )
+    if win["placement"] == "canvas":
+        lines.append(f"  window      the whole grid (render = size x pitch), sprite {cw}x{ch}")
+    elif win["placement"] == "centred":
+        lines.append(f"  window      {w}x{h} cells at ({x}, {y}), render px ({px}), sprite {cw}x{ch} centred in it")
+    else:
+        scale = win.get("resample_scale", 0)
+        how = f"{scale}x, aspect kept" if scale else "stretched"
+        lines.append(f"  window      sprite {cw}x{ch} at ({cx}, {cy}) resampled to the size ({how})")
     lines.append(f"  size        {meta['size'][0]}x{meta['size'][1]}" + ("" if size_given else " (size detected)"))
-    lines.append(f"  palette     {meta['palette_source']}: {meta['colours_used']} of {meta['palette_size']} colours used")
+    lines.append(
+        f"  palette     {meta['palette_source']}: {meta['colours_used']} of {meta['palette_size']} colours used"
+    )
     model = meta.get("background_model")
     if model:
         holes = f", {meta['holes']} px of holes" if meta["holes"] else ""

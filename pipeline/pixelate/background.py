@@ -44,9 +44,20 @@ class Background:
     def describe(self) -> dict[str, object]:
         """JSON-able: the kind, the colour at the centre and the corners, the share of the border explained."""
         h, w = self.field.shape[:2]
-        points = [self.field[h // 2, w // 2], self.field[0, 0], self.field[0, -1], self.field[-1, 0], self.field[-1, -1]]
+        points = [
+            self.field[h // 2, w // 2],
+            self.field[0, 0],
+            self.field[0, -1],
+            self.field[-1, 0],
+            self.field[-1, -1],
+        ]
         hexes = rgb_to_hex(oklab_to_srgb(np.array(points)))
-        return {"model": self.kind, "colour": hexes[0], "corners": hexes[1:], "border_share": round(self.border_share, 3)}
+        return {
+            "model": self.kind,
+            "colour": hexes[0],
+            "corners": hexes[1:],
+            "border_share": round(self.border_share, 3),
+        }
 
 
 def _ring(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
@@ -110,7 +121,9 @@ def remove_background(
     distance = np.linalg.norm(lab - background.field, axis=-1)
     seeds = np.zeros_like(opaque)
     seeds[0], seeds[-1], seeds[:, 0], seeds[:, -1] = True, True, True, True
-    removed = flood_from_border(opaque & (distance < DRIFT_REACH * tolerance), seeds & (distance < tolerance), lab, tolerance)
+    removed = flood_from_border(
+        opaque & (distance < DRIFT_REACH * tolerance), seeds & (distance < tolerance), lab, tolerance
+    )
     strict = opaque & ~removed & (distance < HOLE_SHARE * tolerance)
     if not strict.any() or not removed.any():
         return removed, np.zeros_like(removed)

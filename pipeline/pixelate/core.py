@@ -226,7 +226,9 @@ def _metadata(
     weakest = min(read, key=lambda f: f.grid.confidence).grid
     bg = next((f.background for f in read if f.background is not None), None)
     key = next((f.key for f in read if f.key is not None), None)
-    colour = bg.describe()["colour"] if bg is not None else (rgb_to_hex(oklab_to_srgb(key))[0] if key is not None else None)
+    colour = (
+        bg.describe()["colour"] if bg is not None else (rgb_to_hex(oklab_to_srgb(key))[0] if key is not None else None)
+    )
 
     meta: dict[str, Any] = {
         "size": [int(first.rgb.shape[1]), int(first.rgb.shape[0])],

@@ -42,11 +42,11 @@ _TIE_PX = 0.75  # runs of cells this close to half a cell off are a tie
 _BLUR_LINES = 32  # line pairs used to measure the blur
 _MIN_BLUR_EDGES = 20  # a grid line needs more strong edges than this to count for much
 _SNAP_PX = 0.75  # lines within this of a whole-number pitch are taken as that pitch
-_TILES_WITHIN = 1.0
+_TILES_WITHIN = 1.0  # cells: a canvas holding the size's cells up to this many is "render = size x pitch"
 _MID_SHARE = 0.12  # edges on cell midpoints at this share of those on lines: the pitch is half
-_MIN_HALF = 3.0
-_DIVIDES = 0.03
-_SQUARE = 0.03  # axes whose pitches differ more than this are each tried at the other's pitch  # a size-implied pitch within this of 1/k of the detected one divides it  # never halve below this pitch  # cells: a canvas holding the size's cells up to this many is "render = size x pitch"
+_MIN_HALF = 3.0  # never halve below this pitch
+_DIVIDES = 0.03  # a size-implied pitch within this of 1/k of the detected one divides it
+_SQUARE = 0.03  # axes whose pitches differ more than this are each tried at the other's pitch
 
 
 @dataclass(frozen=True)
@@ -287,7 +287,7 @@ def _run(rgb: np.ndarray, profile: Profile, fit: LineFit, count: int, along_x: b
     centre = (u0 + u1 - count) / 2
     lo = int(np.floor(centre))
     if abs(centre - lo - 0.5) * fit.pitch > _TIE_PX or fit.pitch < 4:
-        return _axis(profile, fit, int(round(centre)), count, source)
+        return _axis(profile, fit, round(centre), count, source)
     early, late = _axis(profile, fit, lo, count, source), _axis(profile, fit, lo + 1, count, source)
     head = (0, int(np.floor(late.start)))
     tail = (int(np.ceil(early.edges()[-1])), fit.length)

@@ -149,7 +149,7 @@ def fit_lines(energy: np.ndarray, pitch: float) -> LineFit:
     fit = LineFit(pitch, (0.0,), length, 0.0)
     for _ in range(_ITERATIONS):
         cells = max(1.0, min(_SEGMENT_CELLS, length / pitch / 24))
-        seg = max(2, int(round(cells * pitch)))
+        seg = max(2, round(cells * pitch))
         n_seg = max(1, length // seg)
         used_len = n_seg * seg
         e = energy[:used_len].astype(np.float64).reshape(n_seg, seg)

@@ -12,7 +12,7 @@ from typing import Any
 
 from PIL import Image
 
-from pipeline.errors import GenerationCancelled, GenerationError, ServerError
+from pipeline.errors import GenerationCancelled, ServerError
 from pipeline.generate.comfyui.client import ExecutionFailed
 from pipeline.generate.comfyui.jobs import Job
 
@@ -65,7 +65,6 @@ def check_frames(frames: list[bytes], images: list[dict[str, Any]], job: Job, se
     Decoded in full here, before anything is cached: a download cut short must fail now, not become a
     cache entry that breaks every later build.
     """
-    req = job.request
     for im, data in zip(images, frames, strict=True):
         if not data.startswith(_PNG):
             raise ServerError(server, f"'{job.sprite}': {im['filename']} is not a PNG")
