@@ -278,8 +278,7 @@ def test_render_size_is_the_templates_native_size_unless_the_spec_sets_a_scale(
 ) -> None:
     backend = ComfyUIBackend(project_dir=tmp_path)
     settings = settings_for(tmp_path)
-    extra = {} if render_scale is None else {"render_scale": render_scale}
-    req = backend.resolve(make_spec("goblin", size=size, seed=7, **extra), settings)
+    req = backend.resolve(make_spec("goblin", size=size, seed=7, render_scale=render_scale), settings)
     assert (req.width, req.height) == expected
     graph = req.payload["graph"]
     assert [n["inputs"]["width"] for n in graph.values() if "width" in n["inputs"]] == [expected[0]]
