@@ -257,13 +257,15 @@ def families_table(n: int, repeat: int, wanted: list[str]) -> int:
     print(f"# case families: {n} cases each (half procedural, half Kenney CC0 art), fixed palette; load {load:.2f}")
     methods = [m for m in FAMILY_METHODS if m.name in wanted]
     rows, skipped = family_rows(methods, n, repeat)
-    header = f"| {'method':16s} | {'family':11s} | colour % | alpha % | right size | failed | ms/render |"
+    header = (
+        f"| {'method':16s} | {'family':11s} | colour % | alpha % | right size | failed | ms/render | of which decode |"
+    )
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     for r in rows:
         print(
             f"| {r.method:16s} | {r.family:11s} | {r.colour:8.2f} | {r.alpha:7.2f} | {r.size_ok:4d} / {r.frames:<3d} "
-            f"| {r.failed:6d} | {r.ms:9.1f} |"
+            f"| {r.failed:6d} | {r.ms:9.1f} | {r.decode_ms:15.1f} |"
         )
     for line in skipped:
         name, why = line.split(": ", 1)

@@ -12,6 +12,7 @@ A method that raises on a case scores 0 on it and is counted in ``failed``.
 
 from __future__ import annotations
 
+import io
 import statistics
 import sys
 import time
@@ -36,6 +37,7 @@ class FamilyRow:
     frames: int
     failed: int
     ms: float
+    decode_ms: float  # of which PNG decode (best of the same repeats, median over frames)
 
 
 def _score(out: np.ndarray, truth: np.ndarray) -> tuple[float, float, bool]:
@@ -49,6 +51,15 @@ def _score(out: np.ndarray, truth: np.ndarray) -> tuple[float, float, bool]:
     return colour, float((t_alpha == o_alpha).mean()), size_ok
 
 
+def _decode_ms(png: bytes, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        Image.open(io.BytesIO(png)).load()
+        best = min(best, time.perf_counter() - start)
+    return best * 1000
+
+
 def family_rows(methods: list[Method], n: int, repeat: int) -> tuple[list[FamilyRow], list[str]]:
     """One row per (method, family); the names of methods that are unavailable, with why."""
     cases: dict[str, list[Case]] = {f: [make_case(f, i) for i in range(n)] for f in FAMILIES}
@@ -58,7 +69,7 @@ def family_rows(methods: list[Method], n: int, repeat: int) -> tuple[list[Family
             skipped.append(f"{method.name}: {method.unavailable}")
             continue
         for family, items in cases.items():
-            colours, alphas, times, size_ok, frames, failed = [], [], [], 0, 0, 0
+            colours, alphas, times, decodes, size_ok, frames, failed = [], [], [], [], 0, 0, 0
             for case in items:
                 for png, truth in zip(case.frames, case.truths, strict=True):
                     job = FamilyJob(png, case.size, case.palette, case.background)
@@ -81,6 +92,7 @@ def family_rows(methods: list[Method], n: int, repeat: int) -> tuple[list[Family
                     alphas.append(a)
                     size_ok += ok
                     times.append(best * 1000)
+                    decodes.append(_decode_ms(png, repeat if method.name == "ours" else 1))
             rows.append(
                 FamilyRow(
                     method.name,
@@ -91,6 +103,7 @@ def family_rows(methods: list[Method], n: int, repeat: int) -> tuple[list[Family
                     frames,
                     failed,
                     statistics.median(times) if times else float("nan"),
+                    statistics.median(decodes) if decodes else float("nan"),
                 )
             )
             print(f"  {method.name} {family}: {rows[-1].colour:.2f} % colour", file=sys.stderr)

@@ -113,3 +113,22 @@ def test_a_render_with_no_grid_fails_instead_of_writing_a_sprite(tmp_path: Path)
     code, text = invoke(src, tmp_path / "out.png")
     assert code == 1 and "no trustworthy pixel grid" in text and "--size" in text
     assert not (tmp_path / "out.png").exists()
+
+
+def test_a_render_with_a_margin_prints_the_window_and_the_background_model(tmp_path: Path) -> None:
+    from tests.pixel_fixtures import make_sprite
+    from tests.pixel_scenes import Scene, render_scene
+
+    art = make_sprite("creature", 32, 32, hex_to_rgb(NAMED_PALETTES["pico-8"])[[0, 1, 2, 4, 8, 9, 12]], 5)
+    src = tmp_path / "render.png"
+    src.write_bytes(render_scene(art, Scene(pitch=19.4, origin=(201.3, 180.8), background="gradient"), 5))
+    out = tmp_path / "out.png"
+    code, text = invoke(src, out, "--size", "40x40")
+    assert code == 0, text
+    assert "19.4 px per pixel" in text and "confidence" in text
+    assert "window      40x40 cells at (" in text and "centred in it" in text
+    assert "background  gradient #" in text and "(corners #" in text
+    assert Image.open(out).size == (40, 40)
+    code, text = invoke(src, out, "--size", "20x20", "--fit", "resample")
+    assert code == 0, text
+    assert "resampled to the size" in text and Image.open(out).size == (20, 20)

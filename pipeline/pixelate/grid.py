@@ -327,6 +327,12 @@ def _fixed_fit(profile: Profile, length: int, period: float) -> LineFit:
     return LineFit(period, (phase,), length, 1.0)
 
 
+def _cover(rgb: np.ndarray, px: Profile, py: Profile, fits: tuple[LineFit, LineFit]) -> Grid:
+    """The cells the canvas holds, as one run per axis (a partial cell at each end counts as half)."""
+    counts = [max(1, round(float(np.diff(f.u(np.array([0.0, float(f.length)])))[0]))) for f in fits]
+    return Grid(_run(rgb, px, fits[0], counts[0], True, "free"), _run(rgb, py, fits[1], counts[1], False, "free"))
+
+
 def detect_grid(rgb: np.ndarray, cells: tuple[int, int] | None = None, trust: float = 0.5) -> Grid:
     """Detect the fake-pixel grid of an (H, W, >=3) uint8 render.
 
@@ -364,9 +370,12 @@ def detect_grid(rgb: np.ndarray, cells: tuple[int, int] | None = None, trust: fl
         tiles = all(abs(f.length / f.pitch - c) <= _TILES_WITHIN for f, c in zip(fits, cells, strict=True))
         if tiles:
             return Grid(_run(rgb, px, fits[0], cells[0], True, "free"), _run(rgb, py, fits[1], cells[1], False, "free"))
-    # The cells the canvas holds, as one run (a partial cell at each end counts as half).
-    counts = [max(1, round(float(np.diff(f.u(np.array([0.0, float(f.length)])))[0]))) for f in fits]
-    free = Grid(_run(rgb, px, fits[0], counts[0], True, "free"), _run(rgb, py, fits[1], counts[1], False, "free"))
+    free = _cover(rgb, px, py, fits)
+    for k in (2, 3):  # not trusted: flat art has few lines, and a divisor of the pitch may hold them all
+        if free.confidence >= trust or fits[0].pitch / k < _MIN_HALF:
+            break
+        finer = _cover(rgb, px, py, (fit_lines(ex, fits[0].pitch / k), fit_lines(ey, fits[1].pitch / k)))
+        free = finer if finer.confidence > free.confidence else free
     if cells is None or free.confidence >= trust:
         return free
     periods = (w / cells[0], h / cells[1])
