@@ -230,16 +230,17 @@ def _metadata(
         bg.describe()["colour"] if bg is not None else (rgb_to_hex(oklab_to_srgb(key))[0] if key is not None else None)
     )
 
+    window = _frame_window(first)
     meta: dict[str, Any] = {
         "size": [int(first.rgb.shape[1]), int(first.rgb.shape[0])],
         "scale": grid["scale"],
         "offset": grid["offset"],
-        "drift": _frame_window(first)["drift"],
+        "drift": window["drift"],
         "grid_cells": grid["cells"],
         "grid_source": grid["grid_source"],
         "confidence": round(weakest.confidence, 3),
         "render_size": list(first.canvas),
-        "window": _frame_window(first),
+        "window": window,
         "palette_source": source,
         "palette_size": len(palette_hex),
         "colours_used": int(used.sum()),

@@ -93,7 +93,7 @@ class AxisGrid:
         lo, hi = edges[1] - edges[0], edges[-1] - edges[-2]
         inner = np.clip(k, 0, self.count)
         pos = edges[inner] + np.where(k < 0, k * lo, 0) + np.where(k > self.count, (k - self.count) * hi, 0)
-        return replace(self, start=float(pos[0]), count=count, lines=tuple(float(v) for v in pos))
+        return replace(self, start=float(pos[0]), count=count, lines=tuple(pos.tolist()))
 
 
 @dataclass(frozen=True)
@@ -272,7 +272,7 @@ def _axis(profile: Profile, fit: LineFit, first: int, count: int, source: str) -
         count=count,
         confidence=conf,
         blur=_blur(profile, lines, period),
-        lines=tuple(float(v) for v in lines),
+        lines=tuple(lines.tolist()),
         source=source,
     )
 
