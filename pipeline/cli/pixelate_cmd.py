@@ -6,6 +6,7 @@ import json
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from PIL import Image
@@ -48,7 +49,7 @@ def _colour(_ctx: click.Context, param: click.Parameter, value: str | None) -> s
         raise click.BadParameter(str(exc)) from exc
 
 
-def describe(meta: dict, size_given: bool) -> list[str]:
+def describe(meta: dict[str, Any], size_given: bool) -> list[str]:
     """The stage's decisions as the lines ``sprites pixelate`` prints (grid, window, size, palette, background)."""
     sx, sy = meta["scale"]
     scale = _num(sx) if sx == sy else f"{_num(sx)}x{_num(sy)}"
