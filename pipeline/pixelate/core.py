@@ -268,6 +268,6 @@ def _frame_window(f: _Frame) -> dict[str, object]:
     win = f.window.describe()
     x0, y0, w, h = f.window.x, f.window.y, f.window.width, f.window.height
     gx, gy = f.grid.x.window(x0, w), f.grid.y.window(y0, h)
-    win["px"] = [round(gx.start, 1), round(gy.start, 1), round(gx.edges()[-1], 1), round(gy.edges()[-1], 1)]
+    win["px"] = [round(float(v), 1) for v in (gx.start, gy.start, gx.edges()[-1], gy.edges()[-1])]
     win["drift"] = [round(gx.drift, 4), round(gy.drift, 4)]  # pitch change across the sprite, relative
     return win
