@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 SPECS = {
     "comfy.yaml": (
-        "defaults:\n  category: enemy\n  size: 16x16\n  generation: {backend: comfyui, steps: 4}\n"
+        "defaults:\n  category: enemy\n  size: 16x16\n  generation: {backend: comfyui, steps: 4, render_scale: 8}\n"
         "sprites:\n  - name: bat\n    prompt: pixel art bat\n  - name: rat\n    prompt: pixel art rat\n"
         "    animation: {frames: 2}\n"
     )
@@ -82,7 +82,7 @@ def test_concurrent_builds_never_send_the_same_render_twice(tmp_path: Path, dags
     names = [f"m{i}" for i in range(10)]
     specs = {
         f"{n}.yaml": f"name: {n}\ncategory: enemy\nsize: 16x16\nprompt: pixel art monster {n}\n"
-        "generation: {backend: comfyui, steps: 4}\n"
+        "generation: {backend: comfyui, steps: 4, render_scale: 8}\n"
         for n in names
     }
     settings = make_project(tmp_path, specs, copy_samples=False)

@@ -25,7 +25,7 @@ from pipeline.generate.comfyui.binding import BindValues, Plan, bind, plan
 from pipeline.generate.comfyui.dispatch import Dispatcher, DispatchOptions
 from pipeline.generate.comfyui.jobs import Job, Upload
 from pipeline.generate.comfyui.preflight import ServerProbe, requirements
-from pipeline.generate.comfyui.templates import BindingError, Template, load_template
+from pipeline.generate.comfyui.templates import BindingError, Template, load_template, render_size
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
@@ -85,8 +85,9 @@ class ComfyUIBackend(Backend):
     def resolve(self, spec: SpriteSpec, settings: Settings) -> GenerationRequest:
         g = spec.generation
         try:
-            _, p = self.template(settings.workflows_dir, g.workflow, settings.project_dir)
+            template, p = self.template(settings.workflows_dir, g.workflow, settings.project_dir)
             init = _init_image(spec, settings, p) if g.init_image else None
+            width, height = render_size(template, spec.size.width, spec.size.height, g.render_scale)
             values = BindValues(
                 positive=spec.prompt,
                 negative=spec.negative_prompt,
@@ -96,8 +97,8 @@ class ComfyUIBackend(Backend):
                 sampler=g.sampler,
                 scheduler=g.scheduler,
                 denoise=g.denoise,
-                width=spec.size.width * g.render_scale,
-                height=spec.size.height * g.render_scale,
+                width=width,
+                height=height,
                 batch=spec.animation.frames,
                 checkpoint=g.checkpoint,
                 loras=tuple((lora.name, lora.strength) for lora in g.loras),
