@@ -133,15 +133,15 @@ def test_validation_error_fails_the_job_once_naming_template_node_and_input(serv
     workflows = tmp_path / "wf"
     workflows.mkdir()
     graph = json.loads((WORKFLOWS / "smoke_no_models.json").read_text())
-    graph["3"] = {"class_type": "ImageQuantize", "inputs": {"image": ["1", 0], "colors": 0, "dither": "none"}}
-    graph["2"]["inputs"]["images"] = ["3", 0]
+    graph["11"] = {"class_type": "ImageQuantize", "inputs": {"image": ["9", 0], "colors": 0, "dither": "none"}}
+    graph["10"]["inputs"]["images"] = ["11", 0]
     (workflows / "quantized.json").write_text(json.dumps(graph))
     backend = make_backend(server.url)
     req = backend.resolve(make_spec("goblin", workflow="quantized"), settings_for(tmp_path, workflows))
     with pytest.raises(WorkflowRejected) as info:
         backend.generate(req)
     text = str(info.value)
-    assert "workflow 'quantized'" in text and "node 3 (ImageQuantize) input 'colors'" in text
+    assert "workflow 'quantized'" in text and "node 11 (ImageQuantize) input 'colors'" in text
     assert "Value 0 smaller than min of 1" in text and "comfy_workflows/quantized.json" in text
     assert server.count("POST", "/prompt") == 1  # a 400 is an answer: never retried
 

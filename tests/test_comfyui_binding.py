@@ -103,8 +103,10 @@ def test_img2img_template_binds_size_batch_and_init_image() -> None:
 def test_smoke_template_uses_the_sidecar_and_ignores_model_settings() -> None:
     p = plan(load_template(WORKFLOWS, "smoke_no_models"))
     graph = bind(p, BindValues(**{**VALUES.__dict__, "seed": 2**40 + 5}))
-    assert graph["1"]["inputs"] == {"width": 256, "height": 128, "batch_size": 4, "color": (2**40 + 5) % 2**24}
-    assert set(graph) == {"1", "2"}  # no LoRA inserted into a model-free graph
+    assert graph["9"]["inputs"]["width"] == 256 and graph["9"]["inputs"]["height"] == 128  # the upscale to render size
+    assert graph["1"]["inputs"]["batch_size"] == 4  # one background per frame
+    assert graph["2"]["inputs"]["color"] == (2**40 + 5) % 2**24  # the body colour from the seed
+    assert set(graph) == {str(i) for i in range(1, 11)}  # no LoRA inserted into a model-free graph
     assert "not used" in p.summary()["positive"]
 
 

@@ -18,7 +18,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tests.comfyui_server.engine import ValidationFailure
+from tests.comfyui_server.validation import ValidationFailure
 
 if TYPE_CHECKING:
     from tests.comfyui_server.server import FakeComfyServer
