@@ -102,8 +102,8 @@ def stop_on_signals(on_first: Callable[[int], None] | None = None) -> Iterator[S
     try:
         yield state
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+        for number, old in previous.items():
+            signal.signal(number, old)
 
 
 def raise_in_thread(thread: threading.Thread, exc_type: type[BaseException]) -> bool:

@@ -16,9 +16,22 @@ from pipeline.errors import GenerationCancelled, GenerationError, ServerError
 from pipeline.generate.comfyui.client import ExecutionFailed
 from pipeline.generate.comfyui.jobs import Job
 
-__all__ = ["check_frames", "images_of"]
+__all__ = ["check_frames", "images_of", "max_download_bytes", "png_dimensions"]
 
 _PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def max_download_bytes(width: int, height: int) -> int:
+    """The most a PNG of ``width`` x ``height`` may take: uncompressed RGBA twice over, plus 16 MiB of chunks
+    (ComfyUI's SaveImage embeds the prompt as text). Anything bigger is refused before it is read."""
+    return 2 * (width * 4 + 1) * height + 16 * 2**20
+
+
+def png_dimensions(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the IHDR chunk, without decoding anything; None when it is not there."""
+    if len(data) < 24 or not data.startswith(_PNG) or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
 def images_of(entry: dict[str, Any], job: Job, server: str) -> list[dict[str, Any]]:
@@ -69,6 +82,9 @@ def check_frames(frames: list[bytes], images: list[dict[str, Any]], job: Job, se
     for im, data in zip(images, frames, strict=True):
         if not data.startswith(_PNG):
             raise ServerError(server, f"'{job.sprite}': {im['filename']} is not a PNG")
+        declared = png_dimensions(data)
+        if declared is not None and declared != (req.width, req.height):  # checked before decoding a byte
+            raise _wrong_size(server, job, declared)
         try:
             with Image.open(io.BytesIO(data)) as decoded:
                 decoded.load()
@@ -80,8 +96,13 @@ def check_frames(frames: list[bytes], images: list[dict[str, Any]], job: Job, se
                 "or the server's output file is damaged; build again",
             ) from exc
         if size != (req.width, req.height):
-            raise GenerationError(
-                f"{server}: '{job.sprite}': workflow '{job.template}' rendered {size[0]}x{size[1]}, "
-                f"the spec needs {req.width}x{req.height} (size x render_scale); "
-                "check the template's width/height binding"
-            )
+            raise _wrong_size(server, job, size)
+
+
+def _wrong_size(server: str, job: Job, size: tuple[int, int]) -> GenerationError:
+    req = job.request
+    return GenerationError(
+        f"{server}: '{job.sprite}': workflow '{job.template}' rendered {size[0]}x{size[1]}, "
+        f"the spec needs {req.width}x{req.height} (size x render_scale); "
+        "check the template's width/height binding"
+    )
