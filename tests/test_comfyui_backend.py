@@ -119,6 +119,21 @@ def test_preflight_reports_what_is_missing_where_before_any_gpu_time(make_backen
         assert a.count("POST", "/prompt") == b.count("POST", "/prompt") == 0
 
 
+def test_a_value_out_of_the_servers_range_is_refused_before_queueing(server, make_backend, tmp_path) -> None:
+    workflows = tmp_path / "wf"
+    workflows.mkdir()
+    graph = json.loads((WORKFLOWS / "smoke_no_models.json").read_text())
+    graph["11"] = {"class_type": "ImageQuantize", "inputs": {"image": ["9", 0], "colors": 0, "dither": "none"}}
+    graph["10"]["inputs"]["images"] = ["11", 0]
+    (workflows / "quantized.json").write_text(json.dumps(graph))
+    backend = make_backend(server.url)
+    req = backend.resolve(make_spec("goblin", workflow="quantized"), settings_for(tmp_path, workflows))
+    with pytest.raises(GenerationError) as info:
+        backend.generate(req)
+    assert f"{server.url}: refuses value 0 for node 11: ImageQuantize.colors" in str(info.value)
+    assert "(min 1, max 256)" in str(info.value) and server.count("POST", "/prompt") == 0
+
+
 def test_a_job_needing_a_model_one_server_lacks_runs_on_the_other(make_backend, tmp_path) -> None:
     lacking = {"checkpoints": DEFAULT_MODELS["checkpoints"], "loras": []}
     with FakeComfyServer(models=lacking) as a, FakeComfyServer() as b:
@@ -133,7 +148,9 @@ def test_validation_error_fails_the_job_once_naming_template_node_and_input(serv
     workflows = tmp_path / "wf"
     workflows.mkdir()
     graph = json.loads((WORKFLOWS / "smoke_no_models.json").read_text())
-    graph["11"] = {"class_type": "ImageQuantize", "inputs": {"image": ["9", 0], "colors": 0, "dither": "none"}}
+    # a link of the wrong type: only ComfyUI's own validation sees it (preflight checks classes, lists, ranges)
+    graph["12"] = {"class_type": "ImageToMask", "inputs": {"image": ["9", 0], "channel": "red"}}
+    graph["11"] = {"class_type": "ImageQuantize", "inputs": {"image": ["12", 0], "colors": 16, "dither": "none"}}
     graph["10"]["inputs"]["images"] = ["11", 0]
     (workflows / "quantized.json").write_text(json.dumps(graph))
     backend = make_backend(server.url)
@@ -141,8 +158,8 @@ def test_validation_error_fails_the_job_once_naming_template_node_and_input(serv
     with pytest.raises(WorkflowRejected) as info:
         backend.generate(req)
     text = str(info.value)
-    assert "workflow 'quantized'" in text and "node 11 (ImageQuantize) input 'colors'" in text
-    assert "Value 0 smaller than min of 1" in text and "comfy_workflows/quantized.json" in text
+    assert "workflow 'quantized'" in text and "node 11 (ImageQuantize) input 'image'" in text
+    assert "received_type(MASK) mismatch input_type(IMAGE)" in text and "comfy_workflows/quantized.json" in text
     assert server.count("POST", "/prompt") == 1  # a 400 is an answer: never retried
 
 

@@ -2,7 +2,8 @@
 
 Binds every selected spec into its workflow template (the same binding a build uses), asks each server for
 /system_stats and /object_info, and prints, per server, every node class and model (checkpoint, LoRA, ...) that
-a sprite needs and the server lacks.
+a sprite needs and the server lacks, and every number outside the input's range there (seed, cfg, size, ...),
+each with the graph's node id.
 """
 
 from __future__ import annotations
@@ -118,7 +119,9 @@ def _doctor(settings: Settings, selection: tuple[str, ...], all_specs: bool, str
         click.echo(f"{p.url}: missing {len(items)} thing(s):")
         for missing, sprites in sorted(items.items(), key=lambda kv: str(kv[0])):
             click.echo(f"  {missing.need}  <- needed by {_names(sorted(sprites))}")
-            if missing.need.input is not None:
+            if missing.need.kind == "range":
+                click.echo(f"      the server accepts: {', '.join(missing.options)} (fix the spec or the template)")
+            elif missing.need.input is not None:
                 shown = ", ".join(missing.options[:10]) + (", ..." if len(missing.options) > 10 else "")
                 click.echo(f"      the server has: {shown or 'none'}")
     stranded = sorted(set(requests) - runnable)

@@ -225,7 +225,8 @@ class Dispatcher:
             if s.url in job.excluded:
                 lines.append(f"  {s.url}: refused it ({'; '.join(n for n in job.notes if n.startswith(s.url))})")
             else:
-                lines += [f"  {s.url}: missing {m}" for m in s.missing(job)]
+                for m in s.missing(job):
+                    lines.append(f"  {s.url}: {'refuses' if m.need.kind == 'range' else 'missing'} {m}")
         lines.append("  -> install what is missing on a server (see `sprites doctor`) or change the spec")
         return GenerationError("\n".join(lines))
 
