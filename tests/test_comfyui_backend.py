@@ -20,6 +20,9 @@ from pipeline.generate.comfyui.dispatch import DispatchOptions
 from tests.comfyui_server import DEFAULT_MODELS, FakeComfyServer
 from tests.comfyui_server.testing import WORKFLOWS, fast_options, make_spec, settings_for
 
+# Slow jobs below use many sampler steps: like a real server, the test server notices an interrupt only
+# between steps (or nodes), so a step must be short for a cancel to take effect quickly.
+
 pytestmark = pytest.mark.slow
 
 
@@ -226,7 +229,7 @@ def test_5xx_on_submit_is_retried(server, make_backend, tmp_path) -> None:
 def test_cancel_interrupts_the_running_job(make_backend, tmp_path) -> None:
     with FakeComfyServer(latency=30.0) as server:
         backend = make_backend(server.url)
-        (req,) = _requests(backend, tmp_path, make_spec("ogre"))
+        (req,) = _requests(backend, tmp_path, make_spec("ogre", steps=150))
         backend.prepare([req])
         cancel = threading.Event()
         _wait_for(lambda: bool(server.queue()[0]), "the job to run")
@@ -242,7 +245,7 @@ def test_cancel_interrupts_the_running_job(make_backend, tmp_path) -> None:
 def test_cancel_of_a_waiting_job_deletes_it_from_the_queue(make_backend, tmp_path) -> None:
     with FakeComfyServer(latency=30.0) as server:
         backend = make_backend(server.url)
-        first, second = _requests(backend, tmp_path, make_spec("ogre"), make_spec("troll"))
+        first, second = _requests(backend, tmp_path, make_spec("ogre", steps=150), make_spec("troll", steps=150))
         backend.prepare([first, second])
         _wait_for(lambda: len(server.queue()[1]) == 1, "the second job to wait in the queue")
         waiting = server.queue()[1][0][1]
@@ -257,7 +260,7 @@ def test_an_interrupt_of_the_waiting_thread_withdraws_the_job(make_backend, tmp_
     """Dagster stops a step by raising in its thread: the job must not keep the GPU busy."""
     with FakeComfyServer(latency=30.0) as server:
         backend = make_backend(server.url)
-        (req,) = _requests(backend, tmp_path, make_spec("ogre"))
+        (req,) = _requests(backend, tmp_path, make_spec("ogre", steps=150))
 
         def progress(fraction: float, message: str) -> None:
             if message.startswith("KSampler"):
@@ -321,7 +324,7 @@ def test_configuration_and_unreachable_errors(make_backend, tmp_path) -> None:
 def test_an_idle_server_takes_over_a_job_waiting_on_a_slow_one(make_backend, tmp_path) -> None:
     with FakeComfyServer(latency=0.05) as fast, FakeComfyServer(latency=30.0) as slow:
         backend = make_backend(fast.url, slow.url)
-        reqs = _requests(backend, tmp_path, *(make_spec(f"s{i}") for i in range(4)))
+        reqs = _requests(backend, tmp_path, *(make_spec(f"s{i}", steps=150) for i in range(4)))
         backend.prepare(reqs)
         _wait_for(lambda: len(slow.queue()[1]) == 1, "a job to wait behind the slow server's running one")
         waiting = slow.queue()[1][0][1]
@@ -333,7 +336,7 @@ def test_an_idle_server_takes_over_a_job_waiting_on_a_slow_one(make_backend, tmp
 def test_a_server_back_from_failover_gets_its_moved_jobs_withdrawn(make_backend, tmp_path) -> None:
     with FakeComfyServer(latency=30.0) as sick, FakeComfyServer(latency=0.05) as healthy:
         backend = make_backend(sick.url, healthy.url)
-        reqs = _requests(backend, tmp_path, make_spec("a"), make_spec("b"))
+        reqs = _requests(backend, tmp_path, make_spec("a", steps=150), make_spec("b", steps=150))
         backend.prepare(reqs)
         _wait_for(lambda: len(sick.queue()[0]) == 1, "a job to run on the sick server")
         (running,) = (item[1] for item in sick.queue()[0])
@@ -369,7 +372,7 @@ def test_a_lost_answer_to_post_prompt_does_not_run_the_job_twice(server, make_ba
 def test_close_withdraws_every_uncollected_job(make_backend, tmp_path) -> None:
     with FakeComfyServer(latency=30.0) as server:
         backend = make_backend(server.url)
-        backend.prepare(_requests(backend, tmp_path, *(make_spec(f"s{i}") for i in range(3))))
+        backend.prepare(_requests(backend, tmp_path, *(make_spec(f"s{i}", steps=150) for i in range(3))))
         _wait_for(lambda: len(server.queue()[0]) == 1 and len(server.queue()[1]) == 1, "one running, one waiting")
         (running,) = (item[1] for item in server.queue()[0])
         backend.close()
@@ -381,7 +384,7 @@ def test_close_withdraws_every_uncollected_job(make_backend, tmp_path) -> None:
 def test_a_never_finishing_job_fails_clearly_and_is_interrupted(make_backend, tmp_path) -> None:
     with FakeComfyServer(latency=60.0) as server:
         backend = make_backend(server.url, options=fast_options(job_timeout=1.0))
-        (req,) = _requests(backend, tmp_path, make_spec("slowpoke"))
+        (req,) = _requests(backend, tmp_path, make_spec("slowpoke", steps=150))
         with pytest.raises(GenerationError, match=r"'slowpoke' was still running after 1s, so it was interrupted"):
             backend.generate(req)
         (running,) = server.executions()
