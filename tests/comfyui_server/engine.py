@@ -55,7 +55,7 @@ class Faults:
     truncate_views: bool = False  #: /view sends half of each image (a connection cut mid-download)
     #: an idle worker takes a new prompt this long after it was queued: POST /prompt answers first, and for that
     #: moment the prompt is in queue_pending and /history says {} (as on a real server, whose worker is a thread)
-    pickup_delay: float = 0.02
+    pickup_delay: float = 0.05
     #: class_type -> seconds of uninterruptible work (a real node checks for interrupts only before it starts)
     node_seconds: dict[str, float] = field(default_factory=dict)
     #: /view answers a body this many bytes long (a hostile or broken server); ``view_declared_length``: what its

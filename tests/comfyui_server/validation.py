@@ -66,7 +66,7 @@ class _Validator:
             for name, config in (types.get(category) or {}).items():
                 kind = config[0]
                 extra_cfg = config[1] if len(config) > 1 and isinstance(config[1], dict) else {}
-                info = [kind, extra_cfg] if len(config) > 1 else [kind]
+                info = [kind, extra_cfg]  # get_input_info: {} when the class gives no options
                 if name not in inputs:
                     if category == "required":
                         errors.append(
