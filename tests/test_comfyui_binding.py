@@ -226,7 +226,7 @@ def test_resolve_errors_name_sprite_template_and_fix(tmp_path: Path) -> None:
         backend.resolve(make_spec("hero", workflow="sdxl_pixel_art_img2img"), settings)
     text = str(info.value)
     assert "hero" in text and "sdxl_pixel_art_img2img.json" in text and "init_image" in text
-    with pytest.raises(SpecError, match="init image not readable"):
+    with pytest.raises(SpecError, match=r"init_image 'missing\.png' is not readable"):
         backend.resolve(make_spec("hero", workflow="sdxl_pixel_art_img2img", init_image="missing.png"), settings)
 
 

@@ -8,6 +8,7 @@ each with the graph's node id.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import sys
 from collections import defaultdict
@@ -86,7 +87,11 @@ def _doctor(settings: Settings, selection: tuple[str, ...], all_specs: bool, str
         try:
             requests[loaded.name] = backend.resolve(loaded.spec, settings)
         except SpecError as exc:
-            problems += [f"sprite_specs/{loaded.file}: {p}" for p in exc.problems]
+            for problem in exc.problems:  # a problem of the spec itself has no file yet: the spec's
+                if problem.file:
+                    problems.append(f"sprite_specs/{loaded.file}: {problem}")
+                else:
+                    problems.append(f"sprite_specs/{dataclasses.replace(problem, file=loaded.file, line=loaded.line)}")
     by_template: dict[str, list[str]] = defaultdict(list)
     for name, req in requests.items():
         by_template[req.payload["workflow"]].append(name)

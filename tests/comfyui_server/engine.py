@@ -207,15 +207,22 @@ class Engine:
 
     async def _work(self) -> None:
         while True:
+            first = None
             if not self.queue:
                 while not self.queue:
                     self._wake.clear()
                     await self._wake.wait()
                 if self.faults.pickup_delay:
+                    first = min(self.queue)  # what the woken worker takes; it is still listed as pending a while
                     await asyncio.sleep(self.faults.pickup_delay)
-                if not self.queue:  # deleted while waiting
-                    continue
-            _, _, item = heapq.heappop(self.queue)
+                    if first not in self.queue:  # deleted meanwhile
+                        continue
+            if first is None:
+                _, _, item = heapq.heappop(self.queue)
+            else:
+                self.queue.remove(first)
+                heapq.heapify(self.queue)
+                item = first[2]
             self.running = item
             await self._queue_updated()
             _, prompt_id, prompt, extra, outputs = item
