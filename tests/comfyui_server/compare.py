@@ -15,6 +15,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -135,11 +136,25 @@ CASES: list[tuple[str, Callable[[str], Any]]] = [
 ]
 
 
+CASES_BY_NAME = dict(CASES)
+#: cases whose answers do not depend on timing: recorded from a real server, replayed in tests/test_comfyui_server.py
+DETERMINISTIC = [
+    name for name, _ in CASES if name not in ("a fast job right after POST /prompt", "interrupt during a slow node")
+]
+RECORDED = Path(__file__).with_name("real_answers.json")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.comfyui_server.compare", description=__doc__)
     parser.add_argument("real", help="URL of a real ComfyUI")
     parser.add_argument("test", help="URL of the test server")
+    parser.add_argument(
+        "--record", type=Path, help=f"write the real server's answers to its {DETERMINISTIC} cases here"
+    )
     args = parser.parse_args(argv)
+    if args.record:
+        record = {name: CASES_BY_NAME[name](args.real) for name in DETERMINISTIC}
+        args.record.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     same = 0
     for name, case in CASES:
         answers = []
