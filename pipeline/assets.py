@@ -146,7 +146,7 @@ def _sprite_asset(
                 data_version=DataVersion(raw.sha256),
                 metadata={
                     "preview": MetadataValue.md(preview_markdown(raw.frames[0], f"{name} render")),
-                    "cache": raw.cache,
+                    "cache": "miss" if sprites.generated_for(request.key) == name else raw.cache,
                     "key": request.key,
                     "backend": request.backend,
                     "frames": len(raw.frames),

@@ -119,6 +119,9 @@ def run_sprites(
     result: dict[str, Any] = {}
 
     def execute() -> None:
+        from pipeline.interrupts import shield_children_from_sigint
+
+        shield_children_from_sigint()
         try:
             result["res"] = job.execute_in_process(
                 instance=instance,
@@ -184,15 +187,18 @@ def run_sprites(
                 elif ev.step_key == "bevy_manifest":
                     manifest_error = message
 
-    while worker.is_alive():
-        worker.join(0.2)
-        drain()
+    from pipeline.interrupts import stop_on_signals
+
+    with stop_on_signals() as stopped:
+        _wait_for_run(worker, drain, stopped, instance, run_id)
     drain()
     if include_manifest and pending_entries(settings, run_id):
-        try:  # the manifest step did not run: publish what the run exported all the same
+        try:  # the manifest step did not run (a sprite failed, or the run was stopped): publish what it exported
             publish_run(settings, run_id)
         except SpriteError as exc:
             manifest_error = manifest_error or str(exc)
+    if stopped.signum is not None:
+        raise _interrupted(stopped.signum, instance, run_id, outcomes)
     if "exc" in result:
         raise result["exc"]
     for o in outcomes.values():
@@ -200,6 +206,35 @@ def run_sprites(
             o.status = "skipped"
     res = result["res"]
     return RunOutcome(run_id, bool(res.success), outcomes, manifest_error, time.perf_counter() - start)
+
+
+def _wait_for_run(
+    worker: threading.Thread, drain: Callable[[], None], stopped: Any, instance: Any, run_id: str
+) -> None:
+    """Follow the run until it ends; a SIGINT/SIGTERM cancels it (see ``pipeline.interrupts``)."""
+    from pipeline.interrupts import Interrupted, cancel_in_process_run
+
+    cancelled = False
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+            if stopped.signum is not None and not cancelled:
+                cancelled = True
+                cancel_in_process_run(instance, run_id, worker)
+            drain()
+    except KeyboardInterrupt:  # a second signal while the run winds down
+        raise Interrupted(
+            stopped.signum or 2, f"interrupted twice: stopped at once; Dagster run {run_id[:8]} may not be marked ended"
+        ) from None
+
+
+def _interrupted(signum: int, instance: Any, run_id: str, outcomes: dict[str, SpriteOutcome]) -> Exception:
+    from pipeline.interrupts import Interrupted, interrupted_message
+
+    run = instance.get_run_by_id(run_id)
+    status = run.status.value if run is not None else "not started"
+    built = sum(o.status == "built" for o in outcomes.values())
+    return Interrupted(signum, interrupted_message(signum, run_id, status, built, len(outcomes) - built))
 
 
 def user_message(err: Any) -> str:

@@ -52,6 +52,7 @@ class SpritePipelineResource(ConfigurableResource):
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _claims: Claims | None = PrivateAttr(default=None)
     _cache: ContentCache | None = PrivateAttr(default=None)
+    _generated: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @classmethod
     def from_settings(
@@ -108,7 +109,9 @@ class SpritePipelineResource(ConfigurableResource):
             claims.release_all()
             return []
         backend = self.backend(kind)
-        by_key = {r.key: r for r in pending}
+        by_key: dict[str, GenerationRequest] = {}
+        for r in pending:
+            by_key.setdefault(r.key, r)
         for key, future in backend.prepare(pending).items():
             future.add_done_callback(functools.partial(self._publish, by_key[key]))
         report = getattr(backend, "preflight_report", None)
@@ -126,8 +129,17 @@ class SpritePipelineResource(ConfigurableResource):
                 if len(result.frames) == request.frames:
                     files = {f"frame{i:03d}.png": data for i, data in enumerate(result.frames)}
                     self.cache.put("generate", request.key, files, meta={"sprite": request.sprite, **result.info})
+                    self._generated[request.key] = request.sprite
         finally:
             self.claims.release("generate", request.key)
+
+    def generated_for(self, key: str) -> str | None:
+        """The sprite whose prepared render with this key this run generated (and cached) itself, if any.
+
+        Its step then finds the render in the cache, but it was made for it: its summary says ``miss``, while
+        another sprite sharing the key says ``hit``.
+        """
+        return self._generated.get(key)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         for backend in self._backends.values():

@@ -103,8 +103,10 @@ def test_img2img_template_binds_size_batch_and_init_image() -> None:
 def test_smoke_template_uses_the_sidecar_and_ignores_model_settings() -> None:
     p = plan(load_template(WORKFLOWS, "smoke_no_models"))
     graph = bind(p, BindValues(**{**VALUES.__dict__, "seed": 2**40 + 5}))
-    assert graph["1"]["inputs"] == {"width": 256, "height": 128, "batch_size": 4, "color": (2**40 + 5) % 2**24}
-    assert set(graph) == {"1", "2"}  # no LoRA inserted into a model-free graph
+    assert graph["9"]["inputs"]["width"] == 256 and graph["9"]["inputs"]["height"] == 128  # the upscale to render size
+    assert graph["1"]["inputs"]["batch_size"] == 4  # one background per frame
+    assert graph["2"]["inputs"]["color"] == (2**40 + 5) % 2**24  # the body colour from the seed
+    assert set(graph) == {str(i) for i in range(1, 11)}  # no LoRA inserted into a model-free graph
     assert "not used" in p.summary()["positive"]
 
 
@@ -226,7 +228,7 @@ def test_resolve_errors_name_sprite_template_and_fix(tmp_path: Path) -> None:
         backend.resolve(make_spec("hero", workflow="sdxl_pixel_art_img2img"), settings)
     text = str(info.value)
     assert "hero" in text and "sdxl_pixel_art_img2img.json" in text and "init_image" in text
-    with pytest.raises(SpecError, match="init image not readable"):
+    with pytest.raises(SpecError, match=r"init_image 'missing\.png' is not readable"):
         backend.resolve(make_spec("hero", workflow="sdxl_pixel_art_img2img", init_image="missing.png"), settings)
 
 

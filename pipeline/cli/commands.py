@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from typing import Any
@@ -352,7 +351,14 @@ def dev_cmd(host: str, port: int, dagster_args: tuple[str, ...], **kwargs: Any) 
         *dagster_args,
     ]
     click.echo(f"DAGSTER_HOME={env['DAGSTER_HOME']}  ->  http://{host}:{port}")
-    sys.exit(subprocess.call(cmd, cwd=settings.project_dir, env=env))
+    from pipeline.interrupts import exit_code_for, run_child_group, signal_name
+
+    # its own process group, stopped as a whole on SIGINT/SIGTERM: no webserver or daemon outlives us
+    status, signum = run_child_group(cmd, cwd=settings.project_dir, env=env)
+    if signum is not None:
+        click.echo(f"dagster dev stopped ({signal_name(signum)})", err=True)
+        sys.exit(exit_code_for(signum))
+    sys.exit(status)
 
 
 @main.command("schema")
