@@ -97,13 +97,13 @@ def test_an_interrupt_takes_effect_only_at_the_next_node_boundary(tmp_path: Path
 SHARED = {
     "twins.yaml": (
         "defaults:\n  category: enemy\n  size: 16x16\n  seed: 7\n  prompt: pixel art twin\n"
-        "  generation: {backend: comfyui, steps: 4}\n"
+        "  generation: {backend: comfyui, steps: 4, render_scale: 8}\n"
         "sprites:\n  - name: castor\n  - name: pollux\n"
     ),
     # its step runs first and prepares every render; its own, 4 frames, renders after the twins' one, so the
     # twins' render is already in the cache when castor's step looks
     "zoo.yaml": "name: aardvark\ncategory: enemy\nsize: 16x16\nprompt: pixel art aardvark\n"
-    "generation: {backend: comfyui, steps: 4}\nanimation: {frames: 4}\n",
+    "generation: {backend: comfyui, steps: 4, render_scale: 8}\nanimation: {frames: 4}\n",
 }
 
 

@@ -125,7 +125,8 @@ _MEASURE = (
 
 def _peak_rss_of_build(tmp_path: Path, dagster_home: Path, server: FakeComfyServer) -> tuple[int, int, str]:
     """Run `sprites build` in a subprocess; its exit status, its peak RSS in bytes and its output."""
-    settings = make_project(tmp_path, _spec("generation: {backend: comfyui, steps: 4}"), copy_samples=False)
+    spec = _spec("generation: {backend: comfyui, steps: 4, render_scale: 8}")
+    settings = make_project(tmp_path, spec, copy_samples=False)
     env = {
         "SPRITES_COMFYUI_URL": server.url,
         "DAGSTER_HOME": str(dagster_home),

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 SPECS = {
     "comfy.yaml": (
-        "defaults:\n  category: enemy\n  size: 16x16\n  generation: {backend: comfyui, steps: 200}\n"
+        "defaults:\n  category: enemy\n  size: 16x16\n  generation: {backend: comfyui, steps: 200, render_scale: 8}\n"
         "sprites:\n  - name: ogre\n    prompt: pixel art ogre\n  - name: troll\n    prompt: pixel art troll\n"
         "  - name: orc\n    prompt: pixel art orc\n"
     )

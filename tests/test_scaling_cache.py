@@ -206,7 +206,7 @@ def test_a_bad_cache_url_names_the_variable(bad: str, tmp_path: Path) -> None:
 
 SPECS = {
     "comfy.yaml": (
-        "defaults:\n  category: enemy\n  size: 16x16\n  generation: {backend: comfyui, steps: 4}\n"
+        "defaults:\n  category: enemy\n  size: 16x16\n  generation: {backend: comfyui, steps: 4, render_scale: 8}\n"
         "sprites:\n  - name: bat\n    prompt: pixel art bat\n  - name: rat\n    prompt: pixel art rat\n"
         "    animation: {frames: 2}\n  - name: owl\n    prompt: pixel art owl\n"
     ),

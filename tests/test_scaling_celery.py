@@ -31,8 +31,8 @@ def comfy_project(root: Path, names: list[str]) -> Settings:
     specs = root / "sprite_specs"
     specs.mkdir(parents=True)
     (specs / "gpu.yaml").write_text(
-        "defaults:\n  category: enemy\n  size: 16x16\n  generation: {backend: comfyui, steps: 4}\nsprites:\n"
-        + "".join(f"  - name: {n}\n    prompt: pixel art monster {n}\n" for n in names)
+        "defaults:\n  category: enemy\n  size: 16x16\n  generation: {backend: comfyui, steps: 4, render_scale: 8}\n"
+        "sprites:\n" + "".join(f"  - name: {n}\n    prompt: pixel art monster {n}\n" for n in names)
     )
     (root / "comfy_workflows").symlink_to(REPO / "comfy_workflows")
     return Settings.for_project(root)
