@@ -10,7 +10,7 @@ scripts/setup.sh
 # PostgreSQL and Redis (apt, when missing) for the scaling tests; they start their own servers
 scripts/scale-services.sh
 set +e
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest --durations=25 "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then
