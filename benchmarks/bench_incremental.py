@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.bench_build import noop_decision, write_specs  # noqa: E402
+from benchmarks.bench_build import noop_decision, sprites, write_specs  # noqa: E402
 
 BARE_DAGSTER = """
 import dagster as dg
@@ -69,20 +69,7 @@ def seed(project: Path) -> None:
 
 
 def sprites_build(project: Path) -> tuple[float, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPRITES_", "DAGSTER_HOME"))}
-    env.update(DAGSTER_HOME=str(project / "dagster_home"), SPRITES_PROJECT_DIR=str(project), PYTHONPATH=str(REPO))
-    start = time.perf_counter()
-    out = subprocess.run(
-        [sys.executable, "-c", "from pipeline.cli import main; main()", "build"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    elapsed = time.perf_counter() - start
-    if out.returncode != 0:
-        raise SystemExit(f"sprites build failed:\n{out.stdout}\n{out.stderr}")
-    return elapsed, next((line for line in out.stdout.splitlines() if " built, " in line), "")
+    return sprites(project, "build")
 
 
 def hash_floor(project: Path) -> float:

@@ -55,13 +55,7 @@ def push(
         except (CacheError, OSError) as exc:
             return address, str(exc)
 
-    for address, outcome in _parallel(one, todo, workers):
-        if isinstance(outcome, int):
-            report.moved.append(address)
-            report.bytes += outcome
-        else:
-            report.failed[f"{address[0]}/{address[1]}"] = outcome
-    return report
+    return _transfer(one, todo, workers, report)
 
 
 def pull(
@@ -94,6 +88,16 @@ def pull(
         cache.store_local(stage, key, entry)
         return address, len(data)
 
+    return _transfer(one, todo, workers, report)
+
+
+def _transfer(
+    one: Callable[[tuple[str, str]], tuple[tuple[str, str], int | str]],
+    todo: list[tuple[str, str]],
+    workers: int,
+    report: SyncReport,
+) -> SyncReport:
+    """Move every entry of ``todo`` with ``one`` (bytes moved, or why not) and add the outcomes to ``report``."""
     for address, outcome in _parallel(one, todo, workers):
         if isinstance(outcome, int):
             report.moved.append(address)
