@@ -33,7 +33,18 @@ from pipeline.specs.model import SpriteSpec  # noqa: E402
 def start_server(latency: float, stack: ExitStack) -> str:
     """One test server in its own process (like one GPU box); returns its URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.comfyui_server", "--port", "0", "--latency", str(latency)],
+        # a real server's worker thread picks a new prompt up within milliseconds
+        [
+            sys.executable,
+            "-m",
+            "tests.comfyui_server",
+            "--port",
+            "0",
+            "--latency",
+            str(latency),
+            "--pickup-delay",
+            "0.005",
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -36,7 +36,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere: the repo's own code
 
-from benchmarks.pixel_peers import METHODS, Job, Method
+from benchmarks.pixel_families import FamilyRow, family_rows
+from benchmarks.pixel_peers import FAMILY_METHODS, METHODS, Job, Method
 from pipeline.pixelate.color import hex_to_rgb, nearest_palette_index, srgb_to_oklab
 from pipeline.pixelate.palettes import NAMED_PALETTES
 from tests.pixel_fixtures import Degrade, make_fixture
@@ -47,6 +48,7 @@ KINDS = ("creature", "item", "tile")
 CASES = (("8x aligned", 8, False), ("8x offset", 8, True), ("16x aligned", 16, False), ("16x offset", 16, True))
 MODES = ("fixed", "adaptive")
 TARGET = {"fixed": 99.0, "adaptive": 98.0, "ms": 50.0}
+FAMILY_TARGET = {"colour": 99.0, "alpha": 99.0, "ms": 60.0}
 
 
 @dataclass
@@ -170,8 +172,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="2 sprites per case, one timing run")
     ap.add_argument("--sprites", type=int, help="sprites per case (default 6, quick 2)")
     ap.add_argument("--repeat", type=int, help="timing runs per sprite, best kept (default 3, quick 1)")
-    ap.add_argument("--methods", default=",".join(m.name for m in METHODS), help="comma-separated")
+    ap.add_argument(
+        "--methods", default="ours,pillow,unfake,unfake-auto,pixeloe,proper-pixel-art", help="comma-separated"
+    )
+    ap.add_argument("--cases", type=int, help="cases per family (default 6, quick 2)")
+    ap.add_argument("--only", choices=("aligned", "families"), help="run one of the two tables")
     args = ap.parse_args(argv)
+    status = 0
+    if args.only != "aligned":
+        cases = args.cases or (2 if args.quick else 6)
+        status |= families_table(cases, args.repeat or (1 if args.quick else 3), args.methods.split(","))
+    if args.only == "families":
+        return status
     per_case = args.sprites or (2 if args.quick else 6)
     repeat = args.repeat or (1 if args.quick else 3)
     wanted = [m.strip() for m in args.methods.split(",")]
@@ -235,8 +247,45 @@ def main(argv: list[str] | None = None) -> int:
         ]
         verdict = "all targets met" if not failed else "MISSED: " + "; ".join(failed)
         print(f"\n# targets (>= 99 % fixed, >= 98 % adaptive, <= 50 ms, no extra colours): {verdict}")
-        return 0 if not failed else 1
-    return 0
+        return status | (0 if not failed else 1)
+    return status
+
+
+def families_table(n: int, repeat: int, wanted: list[str]) -> int:
+    """The case-family table (renders made like diffusion output); 1 when ours misses a target."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"# case families: {n} cases each (half procedural, half Kenney CC0 art), fixed palette; load {load:.2f}")
+    methods = [m for m in FAMILY_METHODS if m.name in wanted]
+    rows, skipped = family_rows(methods, n, repeat)
+    header = (
+        f"| {'method':16s} | {'family':11s} | colour % | alpha % | right size | failed | ms/render | of which decode |"
+    )
+    print(header)
+    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    for r in rows:
+        print(
+            f"| {r.method:16s} | {r.family:11s} | {r.colour:8.2f} | {r.alpha:7.2f} | {r.size_ok:4d} / {r.frames:<3d} "
+            f"| {r.failed:6d} | {r.ms:9.1f} | {r.decode_ms:15.1f} |"
+        )
+    for line in skipped:
+        name, why = line.split(": ", 1)
+        print(f"| {name:16s} | {'(all)':11s} | {why} |")
+    print()
+    ours: list[FamilyRow] = [r for r in rows if r.method == "ours"]
+    missed = [
+        f"{r.family}: {what}"
+        for r in ours
+        for what, bad in (
+            (f"colour {r.colour:.2f}", r.colour < FAMILY_TARGET["colour"]),
+            (f"alpha {r.alpha:.2f}", r.alpha < FAMILY_TARGET["alpha"]),
+            (f"size {r.size_ok}/{r.frames}", r.size_ok != r.frames),
+            (f"{r.ms:.1f} ms", r.ms > FAMILY_TARGET["ms"]),
+        )
+        if bad
+    ]
+    verdict = "all targets met" if not missed else "MISSED: " + "; ".join(missed)
+    print(f"# family targets (>= 99 % colour, >= 99 % alpha, right size, <= 60 ms incl. decode): {verdict}\n")
+    return 0 if not missed or not ours else 1
 
 
 if __name__ == "__main__":

@@ -135,3 +135,79 @@ METHODS = [
         note="pixeloe contrast mode, thickness 0 (pip install pixeloe: it needs torch, a multi-GB wheel)",
     ),
 ]
+
+
+# ---- the case families (renders made like diffusion output): each method gets PNG bytes, size, palette ----
+
+
+@dataclass(frozen=True)
+class FamilyJob:
+    png: bytes
+    size: tuple[int, int]
+    palette: tuple[str, ...]
+    background: bool
+
+
+def _to_palette(rgb: np.ndarray, palette: tuple[str, ...]) -> np.ndarray:
+    from pipeline.pixelate.color import hex_to_rgb, nearest_palette_index
+
+    pal = hex_to_rgb(palette)
+    return pal[nearest_palette_index(rgb[..., :3], pal)]
+
+
+def family_ours(job: FamilyJob) -> np.ndarray:
+    params = PixelParams(job.size[0], job.size[1], palette=job.palette, background="auto" if job.background else "none")
+    return np.asarray(pixelate_frames([_decode(job.png)], params).frames[0])
+
+
+def family_pillow(job: FamilyJob) -> np.ndarray:
+    """Pillow: resize(NEAREST) of the whole canvas to the sprite size, nearest palette colour (OKLab)."""
+    small = np.asarray(_decode(job.png).convert("RGB").resize(job.size, Image.Resampling.NEAREST))
+    return _to_palette(small, job.palette)
+
+
+def family_unfake(job: FamilyJob) -> np.ndarray:
+    """unfake given the scale the spec implies (canvas / size) and the palette."""
+    from unfake import process_image_sync
+
+    im = _decode(job.png)
+    scale = max(1, round(im.width / job.size[0]))
+    out = process_image_sync(im, manual_scale=scale, fixed_palette=list(job.palette))["image"]
+    return np.asarray(out.convert("RGBA"))
+
+
+def family_proper(job: FamilyJob) -> np.ndarray:
+    """proper-pixel-art 2.x with its defaults and a transparent background, then the palette."""
+    from proper_pixel_art import PixelateConfig, pixelate
+
+    result = pixelate(_decode(job.png), PixelateConfig(transparent_background=True))
+    rgba = np.asarray(result.image.convert("RGBA")).copy()
+    rgba[..., :3] = _to_palette(rgba, job.palette)
+    return rgba
+
+
+def family_pixeloe(job: FamilyJob) -> np.ndarray:
+    from pixeloe.pixelize import pixelize
+
+    rgb = np.asarray(_decode(job.png).convert("RGB"))
+    out = pixelize(rgb[..., ::-1].copy(), target_size=job.size[0], patch_size=max(1, rgb.shape[1] // job.size[0]))
+    return _to_palette(np.ascontiguousarray(out[..., ::-1]), job.palette)
+
+
+FAMILY_METHODS = [
+    Method("ours", family_ours, note="free pitch, per-line grid, window in the canvas, background field"),  # type: ignore[arg-type]
+    Method("pillow", family_pillow, note="resize(NEAREST) to the size + nearest palette colour"),  # type: ignore[arg-type]
+    Method("unfake", family_unfake, _probe("unfake"), note="unfake 1.0.x, manual_scale = canvas / size"),  # type: ignore[arg-type]
+    Method(
+        "proper-pixel-art",
+        family_proper,  # type: ignore[arg-type]
+        _probe("proper_pixel_art"),
+        note="proper-pixel-art 2.x defaults, transparent_background; output size is its own",
+    ),
+    Method(
+        "pixeloe",
+        family_pixeloe,  # type: ignore[arg-type]
+        _probe("pixeloe.pixelize", "every release imports torch"),
+        note="pixeloe (needs torch, a multi-GB install)",
+    ),
+]

@@ -99,6 +99,13 @@ def run_sprites(
         raise ConfigError(
             f"the Dagster instance at {os.environ['DAGSTER_HOME']} has an invalid dagster.yaml: {exc}"
         ) from exc
+    except Exception as exc:  # its storage cannot be opened (e.g. a Postgres server down or refusing us)
+        cause = exc.__cause__ or exc
+        raise ConfigError(
+            f"cannot open the Dagster instance at {os.environ['DAGSTER_HOME']} (storage of its dagster.yaml): "
+            f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}; check "
+            "that its database is up and reachable (DAGSTER_PG_* for dagster_home/examples/postgres)"
+        ) from exc
     defs = build_definitions(settings, offline=offline, only=set(names), checks=checks, spec_set=spec_set)
     job = defs.resolve_implicit_global_asset_job_def()
     keys: list[AssetKey] = [k for n in names for k in sprite_keys(n)]
@@ -112,6 +119,9 @@ def run_sprites(
     result: dict[str, Any] = {}
 
     def execute() -> None:
+        from pipeline.interrupts import shield_children_from_sigint
+
+        shield_children_from_sigint()
         try:
             result["res"] = job.execute_in_process(
                 instance=instance,
@@ -177,13 +187,14 @@ def run_sprites(
                 elif ev.step_key == "bevy_manifest":
                     manifest_error = message
 
-    while worker.is_alive():
-        worker.join(0.2)
-        drain()
+    from pipeline.interrupts import stop_on_signals
+
+    with stop_on_signals() as stopped:
+        _wait_for_run(worker, drain, stopped, instance, run_id)
     drain()
     latest = instance.get_latest_materialization_event(MANIFEST_KEY) if include_manifest else None
     if include_manifest and (pending_entries(settings, run_id) or latest is None or latest.run_id != run_id):
-        try:  # the manifest step did not run: publish what the run exported all the same
+        try:  # the manifest step did not run (a sprite failed, or the run was stopped): publish what it exported
             from pipeline.assets import record_manifest
             from pipeline.specs import load_spec_set
 
@@ -192,6 +203,8 @@ def run_sprites(
             record_manifest(instance, settings, spec_set or load_spec_set(settings.specs_dir), published)
         except SpriteError as exc:
             manifest_error = manifest_error or str(exc)
+    if stopped.signum is not None:
+        raise _interrupted(stopped.signum, instance, run_id, outcomes)
     if "exc" in result:
         raise result["exc"]
     for o in outcomes.values():
@@ -199,6 +212,35 @@ def run_sprites(
             o.status = "skipped"
     res = result["res"]
     return RunOutcome(run_id, bool(res.success), outcomes, manifest_error, time.perf_counter() - start)
+
+
+def _wait_for_run(
+    worker: threading.Thread, drain: Callable[[], None], stopped: Any, instance: Any, run_id: str
+) -> None:
+    """Follow the run until it ends; a SIGINT/SIGTERM cancels it (see ``pipeline.interrupts``)."""
+    from pipeline.interrupts import Interrupted, cancel_in_process_run
+
+    cancelled = False
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+            if stopped.signum is not None and not cancelled:
+                cancelled = True
+                cancel_in_process_run(instance, run_id, worker)
+            drain()
+    except KeyboardInterrupt:  # a second signal while the run winds down
+        raise Interrupted(
+            stopped.signum or 2, f"interrupted twice: stopped at once; Dagster run {run_id[:8]} may not be marked ended"
+        ) from None
+
+
+def _interrupted(signum: int, instance: Any, run_id: str, outcomes: dict[str, SpriteOutcome]) -> Exception:
+    from pipeline.interrupts import Interrupted, interrupted_message
+
+    run = instance.get_run_by_id(run_id)
+    status = run.status.value if run is not None else "not started"
+    built = sum(o.status == "built" for o in outcomes.values())
+    return Interrupted(signum, interrupted_message(signum, run_id, status, built, len(outcomes) - built))
 
 
 def user_message(err: Any) -> str:

@@ -1,10 +1,11 @@
 """The code location, built from settings: specs -> assets, checks, automation, the resource, the executor.
 
-Executor: ``in_process_executor``. The multiprocess executor re-imports the code location for every
-step (measured: 30 assets out of 3000 took 185 s vs 16 s in-process), while the work per sprite is a few
-milliseconds on the embedded backend and a wait on a remote server for ComfyUI; GPU concurrency comes
-from the ComfyUI backend keeping every server's queue fed, and concurrency *between* runs from the
-run queue and the ``comfyui`` pool in dagster_home/dagster.yaml.
+Executor: ``in_process_executor`` by default (``SPRITES_EXECUTOR=celery`` for workers: ``pipeline.executors``).
+The multiprocess executor re-imports the code location for every step (measured: 30 assets out of 3000
+took 185 s vs 16 s in-process), while the work per sprite is a few milliseconds on the embedded backend
+and a wait on a remote server for ComfyUI; GPU concurrency comes from the ComfyUI backend keeping every
+server's queue fed, and concurrency *between* runs from the run queue and the ``comfyui`` pool in
+dagster_home/dagster.yaml.
 
 Automation (spec sensor, rebuild schedule, optional declarative conditions) and asset checks come from
 ``pipeline.automation``; which of them start running is ``SPRITES_AUTOMATION`` (docs/automation.md).
@@ -22,12 +23,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import replace
 
-from dagster import Definitions, in_process_executor
+from dagster import Definitions
 
 from pipeline.assets import build_assets
 from pipeline.automation import AutomationSettings, build_automation
 from pipeline.automation.spec_checks import build_spec_problem_assets
 from pipeline.errors import SpecProblem, SpriteError
+from pipeline.executors import ExecutorSettings, executor_definition
 from pipeline.generate import resolve_requests
 from pipeline.resources import SpritePipelineResource
 from pipeline.settings import Settings
@@ -61,6 +63,7 @@ def build_definitions(
     only: Collection[str] | None = None,
     automation: AutomationSettings | None = None,
     checks: bool = True,
+    executor: ExecutorSettings | None = None,
     spec_set: SpecSet | None = None,
 ) -> Definitions:
     """The code location for ``settings``; ``only`` limits the sprite assets (see ``build_assets``).
@@ -68,8 +71,9 @@ def build_definitions(
     The sprite and manifest checks are evaluated inside their steps, in every build (a check not run for
     the latest materialization looks passed in the UI). ``checks=False`` (``sprites build``) only leaves out
     the items of invalid spec files, which a build from the command line, refused on invalid specs, never
-    needs.
+    needs. ``executor``: where queued runs' steps execute (``pipeline.executors``; default in-process).
     """
+    executor = executor or ExecutorSettings()
     spec_set = loadable_specs(spec_set if spec_set is not None else load_spec_set(settings.specs_dir), settings)
     assets = build_assets(spec_set, settings, only=only)
     automation = automation or AutomationSettings()
@@ -82,6 +86,10 @@ def build_definitions(
         asset_checks=problem_checks,
         schedules=auto.schedules,
         sensors=auto.sensors,
-        resources={"sprites": SpritePipelineResource.from_settings(settings, offline=offline)},
-        executor=in_process_executor,
+        resources={
+            "sprites": SpritePipelineResource.from_settings(
+                settings, offline=offline, submit_run_up_front=not executor.per_step_processes
+            )
+        },
+        executor=executor_definition(executor),
     )

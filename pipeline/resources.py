@@ -17,6 +17,7 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
 from pipeline.cache import Claims, ContentCache
+from pipeline.cache_remote import open_cache
 from pipeline.generate import Backend, GenerationRequest, GenerationResult, make_backend
 from pipeline.settings import Settings
 
@@ -40,16 +41,28 @@ class SpritePipelineResource(ConfigurableResource):
     comfyui_max_inflight: int = 2
     comfyui_job_timeout: float = 1800.0
     comfyui_failover_after: float = 30.0
+    cache_url: str | None = None
     offline: bool = False
+    #: hand every render of the run to the backend before the first step (off when each step is its own
+    #: process, as on Celery workers: that process, and the jobs it submitted, end with the step)
+    submit_run_up_front: bool = True
 
     _backends: dict[str, Backend] = PrivateAttr(default_factory=dict)
     _prepared: set[str] = PrivateAttr(default_factory=set)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _claims: Claims | None = PrivateAttr(default=None)
+    _cache: ContentCache | None = PrivateAttr(default=None)
+    _generated: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @classmethod
-    def from_settings(cls, settings: Settings, offline: bool = False) -> SpritePipelineResource:
-        return cls(offline=offline, **settings.model_dump(mode="json", exclude=_NOT_CONFIG))
+    def from_settings(
+        cls, settings: Settings, offline: bool = False, submit_run_up_front: bool = True
+    ) -> SpritePipelineResource:
+        return cls(
+            offline=offline,
+            submit_run_up_front=submit_run_up_front,
+            **settings.model_dump(mode="json", exclude=_NOT_CONFIG),
+        )
 
     @property
     def settings(self) -> Settings:
@@ -59,14 +72,20 @@ class SpritePipelineResource(ConfigurableResource):
 
     @property
     def cache(self) -> ContentCache:
-        return ContentCache(Path(self.cache_dir))
+        """The run's cache: the local folder, with the remote tier behind it when ``cache_url`` is set
+        (one object per run, so the remote's state, e.g. "unreachable", is shared by the run's steps)."""
+        with self._lock:
+            if self._cache is None:
+                self._cache = open_cache(Path(self.cache_dir), self.cache_url)
+            return self._cache
 
     @property
     def claims(self) -> Claims:
         """This run's claims on cache keys (see ``pipeline.cache.Claims``)."""
+        cache = self.cache  # outside the lock: the cache property takes it too
         with self._lock:
             if self._claims is None:
-                self._claims = Claims(self.cache)
+                self._claims = Claims(cache)
             return self._claims
 
     def backend(self, kind: str) -> Backend:
@@ -80,7 +99,7 @@ class SpritePipelineResource(ConfigurableResource):
         """Hand every request of this run that the cache lacks to the backend, once, before the first
         generation. Returns the backend's report of its servers when it was contacted (for the run log)."""
         with self._lock:
-            if kind in self._prepared:
+            if kind in self._prepared or not self.submit_run_up_front:
                 return []
             self._prepared.add(kind)
         cache, claims = self.cache, self.claims
@@ -90,7 +109,9 @@ class SpritePipelineResource(ConfigurableResource):
             claims.release_all()
             return []
         backend = self.backend(kind)
-        by_key = {r.key: r for r in pending}
+        by_key: dict[str, GenerationRequest] = {}
+        for r in pending:
+            by_key.setdefault(r.key, r)
         for key, future in backend.prepare(pending).items():
             future.add_done_callback(functools.partial(self._publish, by_key[key]))
         report = getattr(backend, "preflight_report", None)
@@ -108,8 +129,17 @@ class SpritePipelineResource(ConfigurableResource):
                 if len(result.frames) == request.frames:
                     files = {f"frame{i:03d}.png": data for i, data in enumerate(result.frames)}
                     self.cache.put("generate", request.key, files, meta={"sprite": request.sprite, **result.info})
+                    self._generated[request.key] = request.sprite
         finally:
             self.claims.release("generate", request.key)
+
+    def generated_for(self, key: str) -> str | None:
+        """The sprite whose prepared render with this key this run generated (and cached) itself, if any.
+
+        Its step then finds the render in the cache, but it was made for it: its summary says ``miss``, while
+        another sprite sharing the key says ``hit``.
+        """
+        return self._generated.get(key)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         for backend in self._backends.values():

@@ -30,6 +30,10 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "cache_dir",
         "content-addressed cache (shareable between machines); default <project>/.sprites/cache",
     ),
+    "SPRITES_CACHE_URL": (
+        "cache_url",
+        "remote cache tier behind the local one: s3://bucket/prefix (AWS_* variables: endpoint, region, keys)",
+    ),
     "SPRITES_STATE_DIR": (
         "state_dir",
         "per-machine state, a cache that may be deleted at any time (fast-path record, entries of running "
@@ -89,6 +93,16 @@ class Settings(BaseModel):
     comfyui_job_timeout: float = Field(default=1800.0, gt=0)
     comfyui_failover_after: float = Field(default=30.0, gt=0)
     backend: str | None = None
+    cache_url: str | None = None
+
+    @field_validator("cache_url")
+    @classmethod
+    def _check_cache_url(cls, value: str | None) -> str | None:
+        if value:
+            from pipeline.cache_remote import parse_cache_url
+
+            parse_cache_url(value)  # ConfigError naming SPRITES_CACHE_URL
+        return value or None
 
     @field_validator("comfyui_urls", mode="before")
     @classmethod

@@ -7,7 +7,7 @@ numpy, Pillow or Dagster.
 from pipeline import __version__
 
 PROCEDURAL_VERSION = "2"
-PIXELATE_VERSION = "2"
+PIXELATE_VERSION = "3"
 EXPORT_VERSION = "1"
 
 #: changes whenever any stage's code version changes: invalidates the no-op fast path

@@ -7,8 +7,10 @@ scripts/setup.sh
 .venv/bin/ruff check pipeline tests benchmarks
 .venv/bin/ruff format --check pipeline tests benchmarks
 .venv/bin/mypy
+# PostgreSQL and Redis (apt, when missing) for the scaling tests; they start their own servers
+scripts/scale-services.sh
 set +e
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest --durations=25 "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

@@ -9,14 +9,13 @@ sprite's bytes with the committed ones.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -167,15 +166,11 @@ def assert_everything_agrees(settings: Settings, scratch: Path) -> None:
     assert from_scratch_lock(settings, scratch) == (settings.project_dir / "sprites.lock").read_bytes()
 
 
-@contextlib.contextmanager
-def publish_held(settings: Settings) -> Iterator[None]:
-    """Hold the publish lock (an flock on the project folder), as a build that is publishing would."""
-    fd = os.open(settings.project_dir, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+def publish_held(settings: Settings) -> contextlib.AbstractContextManager[None]:
+    """Hold the publish lock, as a build that is publishing would."""
+    from pipeline.buildstate.publish import publish_lock
+
+    return publish_lock(settings)
 
 
 def pending_runs(settings: Settings) -> int:

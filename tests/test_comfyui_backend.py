@@ -20,6 +20,9 @@ from pipeline.generate.comfyui.dispatch import DispatchOptions
 from tests.comfyui_server import DEFAULT_MODELS, FakeComfyServer
 from tests.comfyui_server.testing import WORKFLOWS, fast_options, make_spec, settings_for
 
+# Slow jobs below use many sampler steps: like a real server, the test server notices an interrupt only
+# between steps (or nodes), so a step must be short for a cancel to take effect quickly.
+
 pytestmark = pytest.mark.slow
 
 
@@ -119,6 +122,21 @@ def test_preflight_reports_what_is_missing_where_before_any_gpu_time(make_backen
         assert a.count("POST", "/prompt") == b.count("POST", "/prompt") == 0
 
 
+def test_a_value_out_of_the_servers_range_is_refused_before_queueing(server, make_backend, tmp_path) -> None:
+    workflows = tmp_path / "wf"
+    workflows.mkdir()
+    graph = json.loads((WORKFLOWS / "smoke_no_models.json").read_text())
+    graph["11"] = {"class_type": "ImageQuantize", "inputs": {"image": ["9", 0], "colors": 0, "dither": "none"}}
+    graph["10"]["inputs"]["images"] = ["11", 0]
+    (workflows / "quantized.json").write_text(json.dumps(graph))
+    backend = make_backend(server.url)
+    req = backend.resolve(make_spec("goblin", workflow="quantized"), settings_for(tmp_path, workflows))
+    with pytest.raises(GenerationError) as info:
+        backend.generate(req)
+    assert f"{server.url}: refuses value 0 for node 11: ImageQuantize.colors" in str(info.value)
+    assert "(min 1, max 256)" in str(info.value) and server.count("POST", "/prompt") == 0
+
+
 def test_a_job_needing_a_model_one_server_lacks_runs_on_the_other(make_backend, tmp_path) -> None:
     lacking = {"checkpoints": DEFAULT_MODELS["checkpoints"], "loras": []}
     with FakeComfyServer(models=lacking) as a, FakeComfyServer() as b:
@@ -133,16 +151,18 @@ def test_validation_error_fails_the_job_once_naming_template_node_and_input(serv
     workflows = tmp_path / "wf"
     workflows.mkdir()
     graph = json.loads((WORKFLOWS / "smoke_no_models.json").read_text())
-    graph["3"] = {"class_type": "ImageQuantize", "inputs": {"image": ["1", 0], "colors": 0, "dither": "none"}}
-    graph["2"]["inputs"]["images"] = ["3", 0]
+    # a link of the wrong type: only ComfyUI's own validation sees it (preflight checks classes, lists, ranges)
+    graph["12"] = {"class_type": "ImageToMask", "inputs": {"image": ["9", 0], "channel": "red"}}
+    graph["11"] = {"class_type": "ImageQuantize", "inputs": {"image": ["12", 0], "colors": 16, "dither": "none"}}
+    graph["10"]["inputs"]["images"] = ["11", 0]
     (workflows / "quantized.json").write_text(json.dumps(graph))
     backend = make_backend(server.url)
     req = backend.resolve(make_spec("goblin", workflow="quantized"), settings_for(tmp_path, workflows))
     with pytest.raises(WorkflowRejected) as info:
         backend.generate(req)
     text = str(info.value)
-    assert "workflow 'quantized'" in text and "node 3 (ImageQuantize) input 'colors'" in text
-    assert "Value 0 smaller than min of 1" in text and "comfy_workflows/quantized.json" in text
+    assert "workflow 'quantized'" in text and "node 11 (ImageQuantize) input 'image'" in text
+    assert "received_type(MASK) mismatch input_type(IMAGE)" in text and "comfy_workflows/quantized.json" in text
     assert server.count("POST", "/prompt") == 1  # a 400 is an answer: never retried
 
 
@@ -209,7 +229,7 @@ def test_5xx_on_submit_is_retried(server, make_backend, tmp_path) -> None:
 def test_cancel_interrupts_the_running_job(make_backend, tmp_path) -> None:
     with FakeComfyServer(latency=30.0) as server:
         backend = make_backend(server.url)
-        (req,) = _requests(backend, tmp_path, make_spec("ogre"))
+        (req,) = _requests(backend, tmp_path, make_spec("ogre", steps=150))
         backend.prepare([req])
         cancel = threading.Event()
         _wait_for(lambda: bool(server.queue()[0]), "the job to run")
@@ -225,7 +245,7 @@ def test_cancel_interrupts_the_running_job(make_backend, tmp_path) -> None:
 def test_cancel_of_a_waiting_job_deletes_it_from_the_queue(make_backend, tmp_path) -> None:
     with FakeComfyServer(latency=30.0) as server:
         backend = make_backend(server.url)
-        first, second = _requests(backend, tmp_path, make_spec("ogre"), make_spec("troll"))
+        first, second = _requests(backend, tmp_path, make_spec("ogre", steps=150), make_spec("troll", steps=150))
         backend.prepare([first, second])
         _wait_for(lambda: len(server.queue()[1]) == 1, "the second job to wait in the queue")
         waiting = server.queue()[1][0][1]
@@ -240,7 +260,7 @@ def test_an_interrupt_of_the_waiting_thread_withdraws_the_job(make_backend, tmp_
     """Dagster stops a step by raising in its thread: the job must not keep the GPU busy."""
     with FakeComfyServer(latency=30.0) as server:
         backend = make_backend(server.url)
-        (req,) = _requests(backend, tmp_path, make_spec("ogre"))
+        (req,) = _requests(backend, tmp_path, make_spec("ogre", steps=150))
 
         def progress(fraction: float, message: str) -> None:
             if message.startswith("KSampler"):
@@ -304,7 +324,7 @@ def test_configuration_and_unreachable_errors(make_backend, tmp_path) -> None:
 def test_an_idle_server_takes_over_a_job_waiting_on_a_slow_one(make_backend, tmp_path) -> None:
     with FakeComfyServer(latency=0.05) as fast, FakeComfyServer(latency=30.0) as slow:
         backend = make_backend(fast.url, slow.url)
-        reqs = _requests(backend, tmp_path, *(make_spec(f"s{i}") for i in range(4)))
+        reqs = _requests(backend, tmp_path, *(make_spec(f"s{i}", steps=150) for i in range(4)))
         backend.prepare(reqs)
         _wait_for(lambda: len(slow.queue()[1]) == 1, "a job to wait behind the slow server's running one")
         waiting = slow.queue()[1][0][1]
@@ -316,7 +336,7 @@ def test_an_idle_server_takes_over_a_job_waiting_on_a_slow_one(make_backend, tmp
 def test_a_server_back_from_failover_gets_its_moved_jobs_withdrawn(make_backend, tmp_path) -> None:
     with FakeComfyServer(latency=30.0) as sick, FakeComfyServer(latency=0.05) as healthy:
         backend = make_backend(sick.url, healthy.url)
-        reqs = _requests(backend, tmp_path, make_spec("a"), make_spec("b"))
+        reqs = _requests(backend, tmp_path, make_spec("a", steps=150), make_spec("b", steps=150))
         backend.prepare(reqs)
         _wait_for(lambda: len(sick.queue()[0]) == 1, "a job to run on the sick server")
         (running,) = (item[1] for item in sick.queue()[0])
@@ -352,7 +372,7 @@ def test_a_lost_answer_to_post_prompt_does_not_run_the_job_twice(server, make_ba
 def test_close_withdraws_every_uncollected_job(make_backend, tmp_path) -> None:
     with FakeComfyServer(latency=30.0) as server:
         backend = make_backend(server.url)
-        backend.prepare(_requests(backend, tmp_path, *(make_spec(f"s{i}") for i in range(3))))
+        backend.prepare(_requests(backend, tmp_path, *(make_spec(f"s{i}", steps=150) for i in range(3))))
         _wait_for(lambda: len(server.queue()[0]) == 1 and len(server.queue()[1]) == 1, "one running, one waiting")
         (running,) = (item[1] for item in server.queue()[0])
         backend.close()
@@ -364,7 +384,7 @@ def test_close_withdraws_every_uncollected_job(make_backend, tmp_path) -> None:
 def test_a_never_finishing_job_fails_clearly_and_is_interrupted(make_backend, tmp_path) -> None:
     with FakeComfyServer(latency=60.0) as server:
         backend = make_backend(server.url, options=fast_options(job_timeout=1.0))
-        (req,) = _requests(backend, tmp_path, make_spec("slowpoke"))
+        (req,) = _requests(backend, tmp_path, make_spec("slowpoke", steps=150))
         with pytest.raises(GenerationError, match=r"'slowpoke' was still running after 1s, so it was interrupted"):
             backend.generate(req)
         (running,) = server.executions()

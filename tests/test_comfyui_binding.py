@@ -103,8 +103,10 @@ def test_img2img_template_binds_size_batch_and_init_image() -> None:
 def test_smoke_template_uses_the_sidecar_and_ignores_model_settings() -> None:
     p = plan(load_template(WORKFLOWS, "smoke_no_models"))
     graph = bind(p, BindValues(**{**VALUES.__dict__, "seed": 2**40 + 5}))
-    assert graph["1"]["inputs"] == {"width": 256, "height": 128, "batch_size": 4, "color": (2**40 + 5) % 2**24}
-    assert set(graph) == {"1", "2"}  # no LoRA inserted into a model-free graph
+    assert graph["9"]["inputs"]["width"] == 256 and graph["9"]["inputs"]["height"] == 128  # the upscale to render size
+    assert graph["1"]["inputs"]["batch_size"] == 4  # one background per frame
+    assert graph["2"]["inputs"]["color"] == (2**40 + 5) % 2**24  # the body colour from the seed
+    assert set(graph) == {str(i) for i in range(1, 11)}  # no LoRA inserted into a model-free graph
     assert "not used" in p.summary()["positive"]
 
 
@@ -212,7 +214,9 @@ def test_resolve_payload_and_key(tmp_path: Path) -> None:
     assert same.key == req.key
     other_prompt = backend.resolve(make_spec("goblin", frames=3, size=16, seed=7, prompt="other"), settings)
     assert other_prompt.key != req.key
-    renamed = backend.resolve(make_spec("orc", frames=3, size=16, seed=7, prompt="pixel art goblin"), settings)
+    renamed = backend.resolve(
+        make_spec("orc", frames=3, size=16, render_scale=8, seed=7, prompt="pixel art goblin"), settings
+    )
     assert renamed.key == req.key  # the sprite's name is not part of the render
     assert "orc" not in json.dumps(renamed.payload)
 
@@ -224,7 +228,7 @@ def test_resolve_errors_name_sprite_template_and_fix(tmp_path: Path) -> None:
         backend.resolve(make_spec("hero", workflow="sdxl_pixel_art_img2img"), settings)
     text = str(info.value)
     assert "hero" in text and "sdxl_pixel_art_img2img.json" in text and "init_image" in text
-    with pytest.raises(SpecError, match="init image not readable"):
+    with pytest.raises(SpecError, match=r"init_image 'missing\.png' is not readable"):
         backend.resolve(make_spec("hero", workflow="sdxl_pixel_art_img2img", init_image="missing.png"), settings)
 
 
@@ -259,3 +263,38 @@ def test_prompt_text_can_never_alter_the_workflow_structure(positive: str, negat
     assert _structure(graph) == _structure(bind(plan(template), VALUES))
     texts = sorted(node["inputs"]["text"] for node in graph.values() if node["class_type"] == "CLIPTextEncode")
     assert texts == sorted([positive, negative])
+
+
+@pytest.mark.parametrize(
+    ("size", "render_scale", "expected"),
+    [
+        pytest.param(32, None, (1024, 1024), id="square-sprite-native-1024"),
+        pytest.param(16, None, (1024, 1024), id="tiny-sprite-still-1024"),
+        pytest.param("48x32", None, (1216, 832), id="wide-sprite-nearest-bucket"),
+        pytest.param("16x48", None, (640, 1536), id="tall-sprite-nearest-bucket"),
+        pytest.param(32, 8, (256, 256), id="explicit-render-scale-overrides"),
+    ],
+)
+def test_render_size_is_the_templates_native_size_unless_the_spec_sets_a_scale(
+    tmp_path: Path, size: object, render_scale: int | None, expected: tuple[int, int]
+) -> None:
+    backend = ComfyUIBackend(project_dir=tmp_path)
+    settings = settings_for(tmp_path)
+    req = backend.resolve(make_spec("goblin", size=size, seed=7, render_scale=render_scale), settings)
+    assert (req.width, req.height) == expected
+    graph = req.payload["graph"]
+    assert [n["inputs"]["width"] for n in graph.values() if "width" in n["inputs"]] == [expected[0]]
+
+
+def test_a_template_without_a_declared_size_renders_at_8x_and_a_bad_declaration_names_the_file(
+    tmp_path: Path,
+) -> None:
+    from pipeline.generate.comfyui.templates import load_template, render_size
+
+    root = Path(__file__).resolve().parents[1] / "comfy_workflows"
+    smoke = load_template(root, "smoke_no_models")
+    assert smoke.render_sizes == () and render_size(smoke, 24, 16, None) == (192, 128)
+    (tmp_path / "t.json").write_text((root / "sdxl_pixel_art.json").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "t.bindings.yaml").write_text("render: {native: [1024]}\n", encoding="utf-8")
+    with pytest.raises(BindingError, match=r"t\.bindings\.yaml.*\[1024\] is not a size \[W, H\]"):
+        load_template(tmp_path, "t")

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 SPECS = {
     "comfy.yaml": (
-        "defaults:\n  category: enemy\n  size: 16x16\n  generation: {backend: comfyui, steps: 4}\n"
+        "defaults:\n  category: enemy\n  size: 16x16\n  generation: {backend: comfyui, steps: 4, render_scale: 8}\n"
         "sprites:\n  - name: bat\n    prompt: pixel art bat\n  - name: rat\n    prompt: pixel art rat\n"
         "    animation: {frames: 2}\n"
     )
@@ -82,7 +82,7 @@ def test_concurrent_builds_never_send_the_same_render_twice(tmp_path: Path, dags
     names = [f"m{i}" for i in range(10)]
     specs = {
         f"{n}.yaml": f"name: {n}\ncategory: enemy\nsize: 16x16\nprompt: pixel art monster {n}\n"
-        "generation: {backend: comfyui, steps: 4}\n"
+        "generation: {backend: comfyui, steps: 4, render_scale: 8}\n"
         for n in names
     }
     settings = make_project(tmp_path, specs, copy_samples=False)
@@ -123,3 +123,26 @@ def test_generation_progress_reaches_the_caller(tmp_path: Path, dagster_home: Pa
     progress = [e.message for e in events if e.kind == "progress" and e.sprite == "bat"]
     assert any("%" in m and server.url in m for m in progress), progress  # per-node progress, naming the server
     assert events[-1].kind == "sprite_done"
+
+
+def test_the_smoke_template_builds_a_real_sprite_on_a_server_without_models(tmp_path: Path, dagster_home: Path) -> None:
+    """`smoke_no_models` uses core nodes only: the render has a grid and a figure, so the pixel stage keeps it."""
+    from PIL import Image
+
+    specs = {
+        "smoke.yaml": (
+            "defaults:\n  category: enemy\n  generation: {backend: comfyui, workflow: smoke_no_models}\n"
+            "sprites:\n  - {name: blob, prompt: ignored, size: 16x16}\n"
+            "  - {name: walker, prompt: ignored, size: 32x32, animation: {frames: 2}}\n"
+        )
+    }
+    settings = make_project(tmp_path, specs, copy_samples=False)
+    with FakeComfyServer(models={"checkpoints": [], "loras": []}) as server:  # no models at all
+        code, out = _cli(settings, "build", url=server.url)
+    assert code == 0 and "2 built" in out, out
+    for name, size in (("blob", (16, 16)), ("walker", (32, 64))):
+        with Image.open(settings.assets_dir / f"sprites/enemy/{name}.png") as im:
+            sheet = im.convert("RGBA")
+        assert sheet.size in (size, size[::-1])
+        opaque = sum(1 for value in sheet.getchannel("A").tobytes() if value > 0)
+        assert 0.15 * sheet.width * sheet.height < opaque < 0.6 * sheet.width * sheet.height  # a figure, no box

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 from collections.abc import Iterator
@@ -63,8 +64,8 @@ def test_doctor_prints_what_is_missing_where(project: Path, servers: tuple[FakeC
     assert f"OK    {full.url}  ComfyUI 0.3.64" in out
     assert f"{full.url}: has every node class and model for 2 sprite(s)" in out
     assert f"{part.url}: missing 2 thing(s):" in out
-    assert "checkpoint 'pixel_art_diffusion_xl.safetensors' (CheckpointLoaderSimple.ckpt_name)" in out
-    assert "LoRA '64x_pixel.safetensors' (LoraLoader.lora_name)" in out and "<- needed by slime" in out
+    assert "checkpoint 'pixel_art_diffusion_xl.safetensors' (node 4: CheckpointLoaderSimple.ckpt_name)" in out
+    assert "LoRA '64x_pixel.safetensors' (node 10: LoraLoader.lora_name)" in out and "<- needed by slime" in out
     assert "READY" in out
     assert full.count("POST", "/prompt") == part.count("POST", "/prompt") == 0
     strict, _ = _doctor(project, f"{full.url},{part.url}", "--strict")
@@ -101,3 +102,28 @@ def test_doctor_without_servers_explains_the_setting(project: Path) -> None:
     code, out = _doctor(project, "", "coin", "--all-specs")
     assert "none configured" in out and "SPRITES_COMFYUI_URL" in out
     assert code == 1  # coin needs a server once checked as a comfyui sprite
+
+
+def test_doctor_checks_value_ranges_and_names_node_ids(
+    project: Path, servers: tuple[FakeComfyServer, FakeComfyServer]
+) -> None:
+    """Numbers outside an input's range would be refused by ComfyUI only after queueing: doctor says so first,
+    naming the node; so does a node class the server lacks."""
+    full, _ = servers
+    graph = json.loads((project / "comfy_workflows" / "sdxl_pixel_art.json").read_text())
+    graph["20"] = {"class_type": "ImageQuantize", "inputs": {"image": ["8", 0], "colors": 300, "dither": "none"}}
+    graph["9"]["inputs"]["images"] = ["20", 0]
+    (project / "comfy_workflows" / "quantized.json").write_text(json.dumps(graph))
+    graph["8"]["class_type"] = "FancyDecode"
+    (project / "comfy_workflows" / "custom.json").write_text(json.dumps(graph))
+    for name in ("quantized", "custom"):
+        (project / "sprite_specs" / f"{name}.yaml").write_text(
+            f"name: {name}\ncategory: enemy\nprompt: pixel art {name}\ngeneration: {{workflow: {name}}}\n"
+        )
+    code, out = _doctor(project, full.url)
+    assert code == 1, out
+    assert "value 300 for node 20: ImageQuantize.colors  <- needed by custom, quantized" in out
+    assert "the server accepts: min 1, max 256" in out
+    assert "node class 'FancyDecode' (node 8: FancyDecode; install the custom node)  <- needed by custom" in out
+    assert "NOT READY: 2 sprite(s) can run on no server: custom, quantized" in out
+    assert full.count("POST", "/prompt") == 0

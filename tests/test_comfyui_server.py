@@ -253,3 +253,24 @@ def test_upload_object_info_system_stats_and_origin(server: FakeComfyServer) -> 
         forged = http.post("/prompt", json={"prompt": SMOKE_GRAPH}, headers={"Origin": "http://evil.example"})
         assert forged.status_code == 403
         assert http.get("/prompt").json() == {"exec_info": {"queue_remaining": 0}}
+
+
+def test_the_test_server_answers_what_a_real_comfyui_answered(server: FakeComfyServer) -> None:
+    """Every timing-independent case of `tests.comfyui_server.compare`, replayed against the answers a real
+    ComfyUI 0.3.64 gave (recorded with `--record`): error bodies, conversions, /object_info shapes."""
+    from tests.comfyui_server.compare import CASES_BY_NAME, DETERMINISTIC, RECORDED
+
+    recorded = json.loads(RECORDED.read_text())
+    assert sorted(recorded) == sorted(DETERMINISTIC)
+    for name in DETERMINISTIC:
+        assert json.loads(json.dumps(CASES_BY_NAME[name](server.url))) == recorded[name], name
+
+
+def test_a_fast_job_is_first_seen_pending_with_no_history(server: FakeComfyServer) -> None:
+    with ws_session(server.url) as (ws, http, client_id):
+        r = _post(http, SMOKE_GRAPH, client_id)
+        pid = r.json()["prompt_id"]
+        assert http.get(f"/history/{pid}").json() == {}
+        assert [i[1] for i in http.get("/queue").json()["queue_pending"]] == [pid]
+        collect_ws(ws, pid)
+        assert pid in http.get(f"/history/{pid}").json()

@@ -267,6 +267,7 @@ def test_cache_fields_cover_every_parameter() -> None:
         (PixelParams(8, 8, background="blue"), "background"),
         (PixelParams(8, 8, outline="#12345"), "outline"),
         (PixelParams(8, None), "both width and height"),
+        (PixelParams(8, 8, fit="crop"), "fit 'crop': use one of exact, resample"),
         (PixelParams(64, 64), "smaller than the sprite"),
     ],
 )

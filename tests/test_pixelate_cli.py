@@ -13,6 +13,7 @@ from PIL import Image
 from pipeline.cli.pixelate_cmd import pixelate_cmd
 from pipeline.pixelate import NAMED_PALETTES
 from pipeline.pixelate.color import hex_to_rgb
+from pipeline.pixelate.window import content_box
 from tests.pixel_fixtures import Degrade, make_fixture, recovery
 
 
@@ -44,13 +45,15 @@ def test_pixelates_with_a_size_and_prints_what_it_found(render, tmp_path: Path) 
 
 
 def test_detects_the_size_when_absent(render, tmp_path: Path) -> None:
-    src, _ = render
+    src, truth = render
     out = tmp_path / "out.png"
     code, text = invoke(src, out, "--palette", "adaptive:7")
     assert code == 0, text
-    assert "(size detected)" in text and "size        32x32" in text
+    box = content_box(truth[..., 3] > 0)
+    assert box is not None
+    assert "(size detected)" in text and f"size        {box[2]}x{box[3]}" in text
     image = np.asarray(Image.open(out))
-    assert image.shape == (32, 32, 4)
+    assert image.shape == (box[3], box[2], 4)  # the sprite's bounding box, not the canvas
     assert len(np.unique(image[image[..., 3] == 255][:, :3], axis=0)) <= 7
 
 
@@ -84,7 +87,8 @@ def test_keep_background_and_preview(render, tmp_path: Path) -> None:
         (["--palette", "adaptive:0"], "use 1 to 256"),
         (["--size", "big"], "not a size like 64x64"),
         (["--outline", "black"], "is not a colour like #rrggbb"),
-        (["--size", "50x50"], "no trustworthy pixel grid found"),
+        (["--size", "20x20"], "larger than the 20x20 asked for"),
+        (["--size", "20x20"], "pixel.fit: resample, or --fit resample"),
     ],
 )
 def test_errors_are_one_clear_line_without_traceback(render, tmp_path: Path, args: list[str], message: str) -> None:
@@ -109,3 +113,22 @@ def test_a_render_with_no_grid_fails_instead_of_writing_a_sprite(tmp_path: Path)
     code, text = invoke(src, tmp_path / "out.png")
     assert code == 1 and "no trustworthy pixel grid" in text and "--size" in text
     assert not (tmp_path / "out.png").exists()
+
+
+def test_a_render_with_a_margin_prints_the_window_and_the_background_model(tmp_path: Path) -> None:
+    from tests.pixel_fixtures import make_sprite
+    from tests.pixel_scenes import Scene, render_scene
+
+    art = make_sprite("creature", 32, 32, hex_to_rgb(NAMED_PALETTES["pico-8"])[[0, 1, 2, 4, 8, 9, 12]], 5)
+    src = tmp_path / "render.png"
+    src.write_bytes(render_scene(art, Scene(pitch=19.4, origin=(201.3, 180.8), background="gradient"), 5))
+    out = tmp_path / "out.png"
+    code, text = invoke(src, out, "--size", "40x40")
+    assert code == 0, text
+    assert "19.4 px per pixel" in text and "confidence" in text
+    assert "window      40x40 cells at (" in text and "centred in it" in text
+    assert "background  gradient #" in text and "(corners #" in text
+    assert Image.open(out).size == (40, 40)
+    code, text = invoke(src, out, "--size", "20x20", "--fit", "resample")
+    assert code == 0, text
+    assert "resampled to the size" in text and Image.open(out).size == (20, 20)

@@ -11,6 +11,7 @@ from PIL import Image, ImageFilter
 from pipeline.errors import PixelateError
 from pipeline.pixelate import NAMED_PALETTES, PixelParams, detect_grid, pixelate_frames
 from pipeline.pixelate.color import hex_to_rgb
+from pipeline.pixelate.window import content_box
 from tests.pixel_fixtures import Degrade, make_fixture, make_sprite, recovery
 
 PICO = hex_to_rgb(NAMED_PALETTES["pico-8"])
@@ -106,11 +107,18 @@ def test_a_blank_render_is_called_blank() -> None:
         pixelate_frames([Image.new("RGB", (256, 256), (0, 0, 255))], PixelParams(32, 32))
 
 
-def test_a_size_that_does_not_match_the_art_is_refused_with_a_hint() -> None:
+def test_a_size_smaller_than_the_sprite_is_refused_naming_both_sizes() -> None:
     img = _render("creature", 8, (0, 0), 85, cells=64)  # 64 art pixels drawn at 8 px: 512 px
     assert detect_grid(img, (64, 64)).confidence >= 0.5
-    with pytest.raises(PixelateError, match=r"looks like 8 px per pixel \(64x64 cells\)"):
+    box = content_box(make_sprite("creature", 64, 64, PICO[[0, 1, 2, 4, 8, 9, 12]], 9)[..., 3] > 0)
+    assert box is not None
+    bw, bh = box[2], box[3]
+    # 16 px per pixel is what 512 / 32 implies: twice the true pitch, never accepted
+    with pytest.raises(PixelateError, match=rf"sprite in the render is {bw}x{bh} pixels \(8 render px") as info:
         pixelate_frames([Image.fromarray(img)], PixelParams(32, 32))
+    assert "larger than the 32x32 asked for" in str(info.value)
+    assert "the size implies 16 px per pixel, 2 times the pitch" in str(info.value)
+    assert f"set the sprite size to {bw}x{bh}" in str(info.value) and "pixel.fit: resample" in str(info.value)
 
 
 def test_non_integer_scale_is_detected_and_recovered() -> None:
@@ -119,11 +127,17 @@ def test_non_integer_scale_is_detected_and_recovered() -> None:
     big = Image.fromarray(art).resize((1000, 1000), Image.Resampling.NEAREST).filter(ImageFilter.GaussianBlur(2))
     noisy = np.clip(np.asarray(big) + np.random.default_rng(1).normal(0, 5, (1000, 1000, 3)), 0, 255).astype(np.uint8)
     free = detect_grid(noisy)
-    assert free.x.period == pytest.approx(1000 / 48, abs=0.1)
+    assert free.x.period == pytest.approx(1000 / 48, abs=0.05)
     assert (free.x.count, free.y.count) == (48, 48)
-    for params in (PixelParams(48, 48), PixelParams(None, None)):
-        out = np.asarray(pixelate_frames([Image.fromarray(noisy)], params).frames[0])
-        assert recovery(truth, out) >= 0.99
+    out = np.asarray(pixelate_frames([Image.fromarray(noisy)], PixelParams(48, 48)).frames[0])
+    assert recovery(truth, out) >= 0.99
+    # without a size: the sprite's own bounding box
+    box = content_box(truth[..., 3] > 0)
+    assert box is not None
+    x, y, w, h = box
+    out = np.asarray(pixelate_frames([Image.fromarray(noisy)], PixelParams(None, None)).frames[0])
+    assert out.shape[:2] == (h, w)
+    assert recovery(truth[y : y + h, x : x + w], out) >= 0.99
 
 
 @pytest.mark.parametrize(("scale", "blur"), [(8, 1.0), (8, 2.0), (16, 2.0), (16, 4.0)])

@@ -230,9 +230,20 @@ def test_orphans_and_outline() -> None:
     assert ring[2, 3] and ring[3, 2] and not ring[2, 2] and not ring[3, 3]
 
 
-def test_border_background_needs_a_dominant_colour() -> None:
+def test_background_field_needs_a_smooth_border_and_follows_a_gradient() -> None:
+    from pipeline.pixelate.background import fit_background
+
     lab = srgb_to_oklab(np.random.default_rng(0).integers(0, 256, (16, 16, 3)).astype(np.uint8))
-    assert alpha.border_background(lab, np.ones((16, 16), dtype=bool), 0.08) is None
+    everywhere = np.ones((16, 16), dtype=bool)
+    assert fit_background(lab, everywhere, 0.08) is None  # a random border is no background
     lab[0, :] = lab[-1, :] = lab[:, 0] = lab[:, -1] = srgb_to_oklab(np.array([200, 200, 190], np.uint8))
-    found = alpha.border_background(lab, np.ones((16, 16), dtype=bool), 0.08)
-    assert found is not None and oklab_to_srgb(found).tolist() == [200, 200, 190]
+    flat = fit_background(lab, everywhere, 0.08)
+    assert flat is not None and flat.kind == "flat"
+    assert oklab_to_srgb(flat.field[8, 8]).tolist() == pytest.approx([200, 200, 190], abs=1)
+    # top-to-bottom gradient on the border (rows 40 levels apart): the field predicts the middle
+    shade = np.linspace(230, 170, 16).astype(np.uint8)
+    grad = np.repeat(np.repeat(shade[:, None, None], 16, axis=1), 3, axis=2)
+    lab = srgb_to_oklab(np.where(np.pad(np.zeros((14, 14), bool), 1, constant_values=True)[..., None], grad, 0))
+    found = fit_background(lab, everywhere, 0.08)
+    assert found is not None and found.kind == "gradient"
+    assert oklab_to_srgb(found.field[8, 8]).tolist() == pytest.approx(grad[8, 8].tolist(), abs=4)

@@ -30,7 +30,8 @@ def _project(root: Path) -> Settings:
     specs = root / "sprite_specs"
     specs.mkdir(parents=True)
     (specs / "gpu.yaml").write_text(
-        "defaults:\n  category: enemy\n  size: 16x16\n  generation: {backend: comfyui, steps: 4}\nsprites:\n"
+        "defaults:\n  category: enemy\n  size: 16x16\n"
+        "  generation: {backend: comfyui, steps: 4, render_scale: 8}\nsprites:\n"
         + "".join(f"  - name: g{i}\n    prompt: pixel art monster {i}\n" for i in range(3))
     )
     (root / "comfy_workflows").symlink_to(Path(__file__).resolve().parent.parent / "comfy_workflows")

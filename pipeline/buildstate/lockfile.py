@@ -10,7 +10,9 @@ Deterministic, sorted, one sprite per block, so a diff shows exactly which sprit
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -48,6 +50,11 @@ class LockEntry(BaseModel):
     """One built sprite: from what (keys) to what (hashes, manifest entry)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def as_json(self) -> dict[str, Any]:
+        """``model_dump(mode="json")``, computed once per entry (publish and status both need it, for
+        every sprite of the project, and an entry carried over from the lock on disk is the same object)."""
+        return _dumped(self)
 
     spec_file: str  # relative to the specs folder, posix
     keys: StageKeys
@@ -132,6 +139,21 @@ class OldLockError(ConfigError):
     """A lockfile written by another version of the pipeline (only a whole-project build may replace it)."""
 
 
+_DUMPS: OrderedDict[int, tuple[LockEntry, dict[str, Any]]] = OrderedDict()
+_DUMPS_MAX = 50_000
+
+
+def _dumped(entry: LockEntry) -> dict[str, Any]:
+    hit = _DUMPS.get(id(entry))
+    if hit is not None and hit[0] is entry:
+        return hit[1]
+    data = entry.model_dump(mode="json")
+    _DUMPS[id(entry)] = (entry, data)  # holds the entry, so its id is not reused while it is here
+    if len(_DUMPS) > _DUMPS_MAX:
+        _DUMPS.popitem(last=False)
+    return data
+
+
 def _compact(value: object) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
 
@@ -141,7 +163,7 @@ def render_lock(lock: Lock) -> str:
     what about it changed). Written with the C encoder: ``indent=`` would use the ten times slower one."""
     blocks = []
     for name, entry in sorted(lock.sprites.items()):
-        fields = entry.model_dump(mode="json")
+        fields = entry.as_json()
         body = ",\n".join(f"      {_compact(k)}: {_compact(v)}" for k, v in sorted(fields.items()))
         blocks.append(f"    {_compact(name)}: {{\n{body}\n    }}")
     sprites = "{\n" + ",\n".join(blocks) + "\n  }" if blocks else "{}"

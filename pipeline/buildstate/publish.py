@@ -127,7 +127,10 @@ def publish(
             atomic_write(path, text.encode(), settings.scratch_dir)
         remember_lock(path, new)
         manifest, manifest_changed = write_manifest(
-            settings.assets_dir, settings.scratch_dir, [e.entry for e in new.sprites.values()]
+            settings.assets_dir,
+            settings.scratch_dir,
+            [e.entry for e in new.sprites.values()],
+            {n: e.as_json()["entry"] for n, e in new.sprites.items()},
         )
     return PublishResult(manifest, lock_changed or manifest_changed, sorted(built), result_removed, kept)
 

@@ -124,7 +124,8 @@ def sprite_state(
 
 
 def _publication_problems(settings: Settings, lock: Lock) -> list[str]:
-    entries = [lock.sprites[n].entry for n in sorted(lock.sprites)]
+    locked = [lock.sprites[n] for n in sorted(lock.sprites)]
+    entries = [e.entry for e in locked]
     problems = []
     try:
         listed = json.loads((settings.assets_dir / MANIFEST_PATH).read_bytes()).get("sprites")
@@ -134,14 +135,16 @@ def _publication_problems(settings: Settings, lock: Lock) -> list[str]:
         problems.append(f"{MANIFEST_PATH} is missing or unreadable")
     else:
         by_name = {e.get("name"): e for e in listed if isinstance(e, dict)}
-        wrong = [e.name for e in entries if by_name.get(e.name) != e.model_dump(mode="json")]
+        wrong = [e.entry.name for e in locked if by_name.get(e.entry.name) != e.as_json()["entry"]]
         extra = sorted(str(n) for n in set(by_name) - set(lock.sprites))
         if wrong:
             problems.append(f"{MANIFEST_PATH} does not list {', '.join(wrong)} as {LOCK_FILE} records")
         if extra or len(listed) != len(entries):
             problems.append(f"{MANIFEST_PATH} lists sprites {LOCK_FILE} does not: {', '.join(extra) or 'duplicates'}")
     try:
-        ron_ok = (settings.assets_dir / ASSETS_RON_PATH).read_text(encoding="utf-8") == render_assets_ron(entries)
+        ron_ok = (settings.assets_dir / ASSETS_RON_PATH).read_text(encoding="utf-8") == render_assets_ron(
+            [e.as_json()["entry"] for e in locked]
+        )
     except OSError:
         ron_ok = False
     if not ron_ok:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from typing import Any
@@ -202,6 +201,10 @@ def build_cmd(
     from pipeline.buildstate.fastpath import remember_if_current
 
     remember_if_current(settings, spec_set, requests, snapshot)
+    if settings.cache_url and outcome is not None:
+        from pipeline.cli.cache_cmd import write_back
+
+        write_back(settings, out)  # whatever the remote tier still lacks after this build
     if outcome is None:
         out.print(f"0 built, {up_to_date} up to date ({time.perf_counter() - started:.2f}s)")
         return
@@ -224,10 +227,10 @@ def build_cmd(
 
 def _refuse_missing_offline(settings: Settings, todo: list[Any]) -> None:
     """--offline: list every render that would need a generation server, before starting anything."""
-    from pipeline.cache import ContentCache
+    from pipeline.cache_remote import open_cache
     from pipeline.generate.base import Backend
 
-    cache = ContentCache(settings.cache_dir)
+    cache = open_cache(settings.cache_dir, settings.cache_url)  # the remote tier too: offline means "no server"
     remote: dict[str, bool] = {}
     missing = []
     for st in todo:
@@ -238,10 +241,13 @@ def _refuse_missing_offline(settings: Settings, todo: list[Any]) -> None:
         if remote[kind] and not cache.has("generate", st.request.key):
             missing.append(f"{st.name} ({kind} render {st.request.key[:12]})")
     if missing:
+        where = settings.cache_dir if not settings.cache_url else f"{settings.cache_dir} or {settings.cache_url}"
+        tier = getattr(cache, "remote", None)
+        why = f" ({tier.problems[0]})" if tier is not None and tier.problems else ""
         raise GenerationError(
-            f"--offline: {len(missing)} render(s) are not in the cache at {settings.cache_dir} and would need a "
-            f"generation server: {', '.join(missing)}. Build them online once, or point SPRITES_CACHE_DIR at a "
-            "shared cache that has them."
+            f"--offline: {len(missing)} render(s) are not in the cache at {where}{why} and would need a "
+            f"generation server: {', '.join(missing)}. Build them online once, or point SPRITES_CACHE_DIR "
+            "(or SPRITES_CACHE_URL) at a shared cache that has them."
         )
 
 
@@ -345,7 +351,14 @@ def dev_cmd(host: str, port: int, dagster_args: tuple[str, ...], **kwargs: Any) 
         *dagster_args,
     ]
     click.echo(f"DAGSTER_HOME={env['DAGSTER_HOME']}  ->  http://{host}:{port}")
-    sys.exit(subprocess.call(cmd, cwd=settings.project_dir, env=env))
+    from pipeline.interrupts import exit_code_for, run_child_group, signal_name
+
+    # its own process group, stopped as a whole on SIGINT/SIGTERM: no webserver or daemon outlives us
+    status, signum = run_child_group(cmd, cwd=settings.project_dir, env=env)
+    if signum is not None:
+        click.echo(f"dagster dev stopped ({signal_name(signum)})", err=True)
+        sys.exit(exit_code_for(signum))
+    sys.exit(status)
 
 
 @main.command("schema")

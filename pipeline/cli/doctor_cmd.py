@@ -2,11 +2,13 @@
 
 Binds every selected spec into its workflow template (the same binding a build uses), asks each server for
 /system_stats and /object_info, and prints, per server, every node class and model (checkpoint, LoRA, ...) that
-a sprite needs and the server lacks.
+a sprite needs and the server lacks, and every number outside the input's range there (seed, cfg, size, ...),
+each with the graph's node id.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import sys
 from collections import defaultdict
@@ -85,7 +87,11 @@ def _doctor(settings: Settings, selection: tuple[str, ...], all_specs: bool, str
         try:
             requests[loaded.name] = backend.resolve(loaded.spec, settings)
         except SpecError as exc:
-            problems += [f"sprite_specs/{loaded.file}: {p}" for p in exc.problems]
+            for problem in exc.problems:  # a problem of the spec itself has no file yet: the spec's
+                if problem.file:
+                    problems.append(f"sprite_specs/{loaded.file}: {problem}")
+                else:
+                    problems.append(f"sprite_specs/{dataclasses.replace(problem, file=loaded.file, line=loaded.line)}")
     by_template: dict[str, list[str]] = defaultdict(list)
     for name, req in requests.items():
         by_template[req.payload["workflow"]].append(name)
@@ -118,7 +124,9 @@ def _doctor(settings: Settings, selection: tuple[str, ...], all_specs: bool, str
         click.echo(f"{p.url}: missing {len(items)} thing(s):")
         for missing, sprites in sorted(items.items(), key=lambda kv: str(kv[0])):
             click.echo(f"  {missing.need}  <- needed by {_names(sorted(sprites))}")
-            if missing.need.input is not None:
+            if missing.need.kind == "range":
+                click.echo(f"      the server accepts: {', '.join(missing.options)} (fix the spec or the template)")
+            elif missing.need.input is not None:
                 shown = ", ".join(missing.options[:10]) + (", ..." if len(missing.options) > 10 else "")
                 click.echo(f"      the server has: {shown or 'none'}")
     stranded = sorted(set(requests) - runnable)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from pipeline.errors import SpecError, SpriteError
+from pipeline.interrupts import Interrupted
 from pipeline.settings import Settings
 from pipeline.specs.categories import Categories, unknown_category
 
@@ -100,6 +101,12 @@ def user_errors(fn: F) -> F:
             click.echo(f"error: {exc}", err=True)
             click.echo("Fix the specs above and run `sprites check` again.", err=True)
             sys.exit(2)
+        except Interrupted as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:  # before any work started: nothing to clean up
+            click.echo("error: interrupted (SIGINT) before anything was built", err=True)
+            sys.exit(130)
         except SpriteError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)

@@ -6,6 +6,7 @@ import json
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from PIL import Image
@@ -14,6 +15,7 @@ from pipeline.errors import PixelateError
 from pipeline.pixelate import PixelParams, pixelate_frames
 from pipeline.pixelate.dither import DITHER_MODES
 from pipeline.pixelate.palettes import NAMED_PALETTES, normalize_hex, parse_palette_arg
+from pipeline.pixelate.window import FIT_MODES
 
 __all__ = ["pixelate_cmd"]
 
@@ -47,6 +49,48 @@ def _colour(_ctx: click.Context, param: click.Parameter, value: str | None) -> s
         raise click.BadParameter(str(exc)) from exc
 
 
+def describe(meta: dict[str, Any], size_given: bool) -> list[str]:
+    """The stage's decisions as the lines ``sprites pixelate`` prints (grid, window, size, palette, background)."""
+    sx, sy = meta["scale"]
+    scale = _num(sx) if sx == sy else f"{_num(sx)}x{_num(sy)}"
+    ox, oy = meta["offset"]
+    dx, dy = meta["drift"]
+    gw, gh = meta["grid_cells"]
+    drift = f", drift {dx * 100:+.1f} % / {dy * 100:+.1f} %" if abs(dx) >= 0.005 or abs(dy) >= 0.005 else ""
+    source = "" if meta["grid_source"] == "free" else " (pitch from the sprite size)"
+    lines = [
+        f"  grid        {scale} px per pixel, offset ({_num(ox)}, {_num(oy)}){drift}, "
+        f"{gw}x{gh} cells, confidence {meta['confidence']:.2f}{source}"
+    ]
+    win = meta["window"]
+    x, y, w, h = win["cells"]
+    cx, cy, cw, ch = win["content"]
+    px = ", ".join(f"{v:g}" for v in win["px"])
+    if win["placement"] == "canvas":
+        lines.append(f"  window      the whole grid (render = size x pitch), sprite {cw}x{ch}")
+    elif win["placement"] == "centred":
+        lines.append(f"  window      {w}x{h} cells at ({x}, {y}), render px ({px}), sprite {cw}x{ch} centred in it")
+    else:
+        scale = win.get("resample_scale", 0)
+        how = f"{scale}x, aspect kept" if scale else "stretched"
+        lines.append(f"  window      sprite {cw}x{ch} at ({cx}, {cy}) resampled to the size ({how})")
+    lines.append(f"  size        {meta['size'][0]}x{meta['size'][1]}" + ("" if size_given else " (size detected)"))
+    lines.append(
+        f"  palette     {meta['palette_source']}: {meta['colours_used']} of {meta['palette_size']} colours used"
+    )
+    model = meta.get("background_model")
+    if model:
+        holes = f", {meta['holes']} px of holes" if meta["holes"] else ""
+        corners = "" if model["model"] == "flat" else f" (corners {', '.join(model['corners'])})"
+        lines.append(
+            f"  background  {model['model']} {model['colour']}{corners} removed ({meta['background_pixels']} px{holes})"
+        )
+    elif meta["background_colour"]:
+        lines.append(f"  background  key {meta['background_colour']} removed ({meta['background_pixels']} px)")
+    lines.append(f"  cleaned     {meta['orphans_removed']} orphan px, outline {meta['outline_pixels']} px")
+    return lines
+
+
 def _num(value: float) -> str:
     """12.97 -> '13', 20.833 -> '20.8': whole render pixels read as such."""
     return str(round(value)) if abs(value - round(value)) < 0.1 else f"{value:.1f}"
@@ -78,6 +122,13 @@ def _num(value: float) -> str:
 )
 @click.option("--cleanup/--no-cleanup", default=True, show_default=True, help="Remove orphan pixels.")
 @click.option("--min-confidence", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True)
+@click.option(
+    "--fit",
+    type=click.Choice(FIT_MODES),
+    default="exact",
+    show_default=True,
+    help="When the sprite in the render is not --size: refuse (exact) or scale it to the size (resample).",
+)
 @click.option("--preview", type=click.IntRange(1, 64), default=None, help="Also write OUT upscaled N times.")
 @click.option("--json", "as_json", is_flag=True, help="Print everything detected as JSON.")
 def pixelate_cmd(
@@ -93,6 +144,7 @@ def pixelate_cmd(
     threshold: int,
     cleanup: bool,
     min_confidence: float,
+    fit: str,
     preview: int | None,
     as_json: bool,
 ) -> None:
@@ -116,6 +168,7 @@ def pixelate_cmd(
         cleanup=cleanup,
         background_tolerance=tolerance,
         min_confidence=min_confidence,
+        fit=fit,
     )
     start = time.perf_counter()
     try:
@@ -141,20 +194,10 @@ def pixelate_cmd(
     if as_json:
         click.echo(json.dumps({**meta, "palette": list(result.palette), "ms": round(elapsed * 1000, 1)}, indent=2))
         return
-    sx, sy = meta["scale"]
-    scale = _num(sx) if sx == sy else f"{_num(sx)}x{_num(sy)}"
-    ox, oy = meta["offset"]
     click.echo(f"{src} -> {dst}")
-    click.echo(
-        f"  grid        {scale} px per pixel, offset ({_num(ox)}, {_num(oy)}), confidence {meta['confidence']:.2f}"
-        + ("" if size else " (size detected)")
-    )
-    click.echo(f"  size        {meta['size'][0]}x{meta['size'][1]}")
-    click.echo(f"  palette     {meta['palette_source']}: {meta['colours_used']} of {meta['palette_size']} colours used")
-    if meta["background_colour"]:
-        click.echo(f"  background  {meta['background_colour']} removed ({meta['background_pixels']} px)")
-    click.echo(f"  cleaned     {meta['orphans_removed']} orphan px" + (f", outline {meta['outline_pixels']} px"))
+    for line in describe(meta, size_given=size is not None):
+        click.echo(line)
     if meta.get("drift_gain"):
         gains = ", ".join(f"{g:.3f}" for g in meta["drift_gain"])
-        click.echo(f"  drift       corrected (mean gain r, g, b: {gains})")
+        click.echo(f"  colour      brightness drift corrected (mean gain r, g, b: {gains})")
     click.echo(f"  time        {elapsed * 1000:.1f} ms (decode {(decoded - start) * 1000:.1f} ms)")

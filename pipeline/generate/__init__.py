@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, SpecError
 from pipeline.generate.base import Backend, GenerationRequest, GenerationResult, ProgressFn
 
 if TYPE_CHECKING:
@@ -56,5 +57,9 @@ def resolve_requests(
         kind = settings.backend or loaded.spec.generation.backend
         if kind not in backends:
             backends[kind] = make_backend(kind, settings)
-        out[loaded.name] = backends[kind].resolve(loaded.spec, settings)
+        try:
+            out[loaded.name] = backends[kind].resolve(loaded.spec, settings)
+        except SpecError as exc:  # a backend knows the sprite, not its file: say where the spec is
+            fix = [p if p.file else dataclasses.replace(p, file=loaded.file, line=loaded.line) for p in exc.problems]
+            raise SpecError(fix) from exc
     return out

@@ -8,6 +8,7 @@ change to a sprite's output path never regenerates it while a change to its prom
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -51,7 +52,7 @@ class GenerationRequest:
     #: read while resolving. The no-op fast path re-hashes them (``pipeline.buildstate.inputs``).
     input_files: dict[str, str] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         """The generation cache key: hash of backend identity and the resolved payload (not the sprite name)."""
         return sha256_hex(

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import stat
 import threading
+import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PIL import Image, UnidentifiedImageError
@@ -24,7 +27,56 @@ if TYPE_CHECKING:
     from pipeline.settings import Settings
     from pipeline.specs.model import SpriteSpec
 
-__all__ = ["ImageFileBackend"]
+__all__ = ["MAX_INPUT_IMAGE_BYTES", "MAX_INPUT_IMAGE_PIXELS", "ImageFileBackend", "read_input_image"]
+
+#: an input image (``generation.init_image``) larger than this is refused before it is read
+MAX_INPUT_IMAGE_BYTES = 32 * 2**20
+#: ... and one whose header declares more pixels than this is refused before it is decoded
+MAX_INPUT_IMAGE_PIXELS = 8192 * 8192
+
+
+def read_input_image(project_dir: Path, relative: str, sprite: str) -> tuple[Path, bytes, tuple[int, int]]:
+    """``generation.init_image`` for every backend: a regular file inside the project, of bounded size.
+
+    Refuses absolute paths, ``..``, symlinks, devices and FIFOs (``/dev/zero``), files over
+    ``MAX_INPUT_IMAGE_BYTES`` and images whose header declares more than ``MAX_INPUT_IMAGE_PIXELS``; nothing is
+    read past the limit and nothing is decoded. Returns the path, the bytes and the (width, height) it declares.
+    """
+
+    def refuse(why: str) -> SpecError:
+        return SpecError(
+            [SpecProblem("", f"init_image '{relative}' {why}", sprite=sprite, field="generation.init_image")]
+        )
+
+    try:
+        path = safe_target(project_dir, relative)
+        info = path.stat()
+    except UnsafePathError as exc:
+        raise refuse(f"is not allowed: {exc}") from exc
+    except OSError as exc:
+        raise refuse(f"is not readable: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise refuse("is not a regular file")
+    limit = MAX_INPUT_IMAGE_BYTES
+    if info.st_size > limit:
+        raise refuse(f"is {info.st_size / 2**20:.0f} MiB; input images may be at most {limit // 2**20} MiB")
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise refuse(f"is not readable: {exc.strerror or exc}") from exc
+    if len(data) > limit:
+        raise refuse(f"grew past {limit // 2**20} MiB while it was read")
+    try:
+        with warnings.catch_warnings():  # the size is compared with our own limit next
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:  # reads the header only
+                width, height = image.size
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        raise refuse(f"is not a readable image: {exc}") from exc
+    if width * height > MAX_INPUT_IMAGE_PIXELS:
+        raise refuse(f"declares {width}x{height} pixels; input images may have at most {MAX_INPUT_IMAGE_PIXELS} pixels")
+    return path, data, (width, height)
 
 
 class ImageFileBackend(Backend):
@@ -41,16 +93,7 @@ class ImageFileBackend(Backend):
         relative = spec.generation.init_image
         if not relative:
             raise SpecError([SpecProblem(spec.name, "backend 'image' needs generation.init_image", sprite=spec.name)])
-        try:
-            path = safe_target(settings.project_dir, relative)
-            data = path.read_bytes()
-            with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-        except (UnsafePathError, OSError, UnidentifiedImageError) as exc:
-            problem = SpecProblem(
-                spec.name, f"init_image '{relative}' is not a readable image: {exc}", sprite=spec.name
-            )
-            raise SpecError([problem]) from exc
+        _, data, (width, height) = read_input_image(settings.project_dir, relative, spec.name)
         digest = hashlib.sha256(data).hexdigest()
         return GenerationRequest(
             sprite=spec.name,
@@ -66,11 +109,10 @@ class ImageFileBackend(Backend):
     def generate(
         self, request: GenerationRequest, progress: ProgressFn | None = None, cancel: threading.Event | None = None
     ) -> GenerationResult:
-        path = safe_target(self.settings.project_dir, request.payload["path"])
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise GenerationError(f"{request.sprite}: cannot read {request.payload['path']}: {exc.strerror}") from exc
+            _, data, _ = read_input_image(self.settings.project_dir, request.payload["path"], request.sprite)
+        except SpecError as exc:
+            raise GenerationError(f"{request.sprite}: {exc.problems[0].message}") from exc
         if hashlib.sha256(data).hexdigest() != request.payload["image_sha256"]:
             raise GenerationError(f"{request.sprite}: {request.payload['path']} changed while building; build again")
         if progress:

@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     from pipeline.settings import Settings
     from pipeline.specs.model import SpriteSpec
 
-__all__ = ["ProceduralBackend", "background_for", "draw_sprite", "render_frame"]
+__all__ = ["PROCEDURAL_RENDER_SCALE", "ProceduralBackend", "background_for", "draw_sprite", "render_frame"]
+
+PROCEDURAL_RENDER_SCALE = 8  # render px per sprite px when the spec sets no generation.render_scale
 
 
 def draw_sprite(category: str, prompt: str, w: int, h: int, seed: int, frame: int, frames: int) -> np.ndarray:
@@ -93,9 +95,9 @@ class ProceduralBackend(Backend):
             "prompt": spec.prompt,
             "seed": spec.effective_seed,
             "size": [spec.size.width, spec.size.height],
-            "render_scale": spec.generation.render_scale,
+            "render_scale": spec.generation.render_scale or PROCEDURAL_RENDER_SCALE,
         }
-        scale = spec.generation.render_scale
+        scale = payload["render_scale"]
         return GenerationRequest(
             sprite=spec.name,
             backend=self.kind,

@@ -5,12 +5,14 @@ Public API (stable; the Dagster asset, the CLI and the MCP server call only this
     PixelParams     what the stage is asked for (logical size, palette, alpha options)
     PixelResult     frames at logical size (RGBA), the palette used, metadata of every decision
     pixelate_frames(frames, params) -> PixelResult
-    detect_grid(array, cells) -> Grid      the fake-pixel grid of one render (scale, offset, confidence)
+    detect_grid(array, cells) -> Grid      the fake-pixel grid of one render (pitch, lines, confidence)
 
-Modules: grid (scale, phase, confidence, blur), cells (one robust colour per cell), color (OKLab),
-palettes (named, files), drift (brightness drift against a fixed palette), quantize (adaptive
-palettes), dither (palette mapping), alpha (background, orphans, outline), core (the stage),
-params (its parameters and result). See docs/pixelate.md.
+Modules: pitch (free pitch from the edge spectrum, per-line positions), grid (the canvas grid, the size
+as a prior, confidence, blur), cells (one robust colour per cell), background (a smooth background
+field, holes), window (the sprite's cells in the canvas grid), color (OKLab), palettes (named, files),
+drift (brightness drift against a fixed palette), quantize (adaptive palettes), dither (palette
+mapping), alpha (flood fill, key colour, orphans, outline), core (the stage), params (its parameters
+and result). See docs/pixelate.md.
 """
 
 from pipeline.pixelate.core import pixelate_frames, render_array

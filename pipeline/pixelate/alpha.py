@@ -8,38 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["add_outline", "border_background", "flood_from_border", "key_mask", "remove_orphans"]
-
-DRIFT_REACH = 2.5  # a drifting background may end this many tolerances away from the border's colour
-BORDER_SHARE = 0.5  # the commonest border colour must cover this share of the border to be "the background"
-
-
-def _border_cells(a: np.ndarray) -> np.ndarray:
-    """The border ring of an (h, w, ...) array, each cell once."""
-    h, w = a.shape[:2]
-    if h <= 2 or w <= 2:
-        return a.reshape(h * w, *a.shape[2:])
-    return np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
-
-
-def border_background(lab: np.ndarray, candidates: np.ndarray, tolerance: float) -> np.ndarray | None:
-    """OKLab colour of the background: the commonest colour on the border, or None when none dominates.
-
-    ``candidates`` marks cells that may be background (for example: not already transparent). The
-    commonest colour is found by binning the border's colours into cubes of half the tolerance; the
-    fullest cube seeds the estimate, refined as the mean of border cells within the tolerance.
-    """
-    ring = _border_cells(lab)[_border_cells(candidates)]
-    total = len(_border_cells(candidates))
-    if len(ring) == 0:
-        return None
-    cubes = np.floor(ring / (tolerance / 2)).astype(np.int64)
-    _, inverse, counts = np.unique(cubes, axis=0, return_inverse=True, return_counts=True)
-    seed = ring[inverse.ravel() == counts.argmax()].mean(axis=0)
-    close = np.linalg.norm(ring - seed, axis=1) < tolerance
-    if close.sum() < BORDER_SHARE * total:
-        return None
-    return ring[close].mean(axis=0)
+__all__ = ["add_outline", "flood_from_border", "key_mask", "remove_orphans"]
 
 
 def key_mask(lab: np.ndarray, key_lab: np.ndarray, tolerance: float) -> np.ndarray:

@@ -29,7 +29,7 @@ def sample_positions(axis: AxisGrid, length: int) -> np.ndarray:
     fractions = 0.25 + 0.5 * (np.arange(m) + 0.5) / m
     edges = axis.edges()
     lo, hi = edges[:-1], edges[1:]
-    pos = np.floor(lo[:, None] + fractions[None, :] * axis.period).astype(np.intp)
+    pos = np.floor(lo[:, None] + fractions[None, :] * (hi - lo)[:, None]).astype(np.intp)
     # A cell cut by the image border is sampled in the part that exists.
     first = np.clip(np.ceil(lo), 0, length - 1).astype(np.intp)
     last = np.clip(np.ceil(hi) - 1, 0, length - 1).astype(np.intp)
@@ -60,7 +60,8 @@ def _own_share(axis: AxisGrid, positions: np.ndarray) -> float:
         return 1.0
     # Sample offsets from the cell centre (pixel centres), for a whole cell away from the image border.
     k = min(1, len(positions) - 1)
-    u = positions[k] + 0.5 - (axis.start + (k + 0.5) * axis.period)
+    edges = axis.edges()
+    u = positions[k] + 0.5 - (edges[k] + edges[k + 1]) / 2
     scale = axis.blur * math.sqrt(2)
     half = axis.period / 2
     shares = [(math.erf((half - d) / scale) + math.erf((half + d) / scale)) / 2 for d in u]

@@ -16,6 +16,7 @@ from PIL import Image
 
 from pipeline.errors import PixelateError
 from pipeline.pixelate import alpha as alpha_ops
+from pipeline.pixelate.background import Background, fit_background, remove_background
 from pipeline.pixelate.cells import cell_colours
 from pipeline.pixelate.color import hex_to_rgb, oklab_to_srgb, rgb_to_hex, srgb_to_oklab
 from pipeline.pixelate.dither import map_to_palette
@@ -24,21 +25,28 @@ from pipeline.pixelate.grid import Grid, detect_grid
 from pipeline.pixelate.palettes import NAMED_PALETTES, normalize_hex
 from pipeline.pixelate.params import PixelParams, PixelResult
 from pipeline.pixelate.quantize import adaptive_palette
+from pipeline.pixelate.window import Window, apply_window, content_box, place_window
 
 __all__ = ["pixelate_frames", "render_array"]
 
 _FLAT = 2.0  # a render whose colours vary less than this (std, levels) is blank
+_MULTIPLE = 0.04  # a size-implied pitch within this of k x the detected one is "a multiple"
 
 
 @dataclass
 class _Frame:
-    grid: Grid
-    rgb: np.ndarray  # (h, w, 3) uint8 cell colours
+    grid: Grid  # over the whole canvas
+    rgb: np.ndarray  # (h, w, 3) uint8 cell colours (the whole grid, then the sprite's window)
     lab: np.ndarray  # (h, w, 3) float32
     opaque: np.ndarray  # (h, w) bool
-    background: np.ndarray | None  # OKLab colour removed as background
+    canvas: tuple[int, int]  # render size (px)
+    surround: bool  # transparency surrounds the sprite (a background was removed, or the render has alpha)
+    background: Background | None
+    key: np.ndarray | None  # OKLab key colour removed everywhere
     removed_background: int
+    holes: int
     removed_orphans: int
+    window: Window | None = None
     drift_gain: list[float] | None = None
 
 
@@ -56,7 +64,7 @@ def _grid_for(arr: np.ndarray, cells: tuple[int, int] | None, params: PixelParam
     h, w = arr.shape[:2]
     if cells is not None and (w < cells[0] or h < cells[1]):
         raise PixelateError(f"render {w}x{h} is smaller than the sprite {cells[0]}x{cells[1]}")
-    grid = detect_grid(arr, cells)
+    grid = detect_grid(arr, cells, params.min_confidence)
     if grid.confidence >= params.min_confidence:
         return grid
     frame = f"frame {index}: " if index else ""
@@ -65,44 +73,76 @@ def _grid_for(arr: np.ndarray, cells: tuple[int, int] | None, params: PixelParam
         raise PixelateError(f"{frame}{found}: the render is one flat colour; a blank or failed generation?")
     if cells is None:
         raise PixelateError(f"{frame}{found}; pass the sprite size (--size WxH) or check the render")
-    free = detect_grid(arr, None)
-    hint = (
-        f"; the render looks like {free.x.period:g} px per pixel ({free.x.count}x{free.y.count} cells)"
-        if free.confidence >= params.min_confidence
-        else ""
-    )
     raise PixelateError(
-        f"{frame}{found} at {grid.x.period:g}x{grid.y.period:g} render px per pixel for a {cells[0]}x{cells[1]} "
-        f"sprite{hint}; check the sprite size and the render"
+        f"{frame}{found} on the {w}x{h} render, neither at its own pitch ({grid.x.period:.3g} px) nor at the "
+        f"{w / cells[0]:.3g}x{h / cells[1]:.3g} render px per pixel the {cells[0]}x{cells[1]} sprite size implies; "
+        "check the sprite size and the render"
     )
 
 
 def _read_frame(arr: np.ndarray, grid: Grid, params: PixelParams) -> _Frame:
+    """Cells of the whole canvas grid, with background, holes and orphans made transparent."""
     cells = cell_colours(arr, grid)
     rgb = np.ascontiguousarray(cells[..., :3])
     lab = srgb_to_oklab(rgb)
-    opaque = cells[..., 3] >= params.alpha_threshold if cells.shape[2] == 4 else np.ones(rgb.shape[:2], dtype=bool)
-    background = None
-    removed = np.zeros_like(opaque)
+    has_alpha = cells.shape[2] == 4
+    opaque = cells[..., 3] >= params.alpha_threshold if has_alpha else np.ones(rgb.shape[:2], dtype=bool)
+    background, key = None, None
+    removed = holes = np.zeros_like(opaque)
+    tol = params.background_tolerance
     if params.background == "auto":
-        tol = params.background_tolerance
-        background = alpha_ops.border_background(lab, opaque, tol)
+        background = fit_background(lab, opaque, tol)
         if background is not None:
-            distance = np.linalg.norm(lab - background, axis=-1)
-            seeds = np.zeros_like(opaque)
-            seeds[0], seeds[-1], seeds[:, 0], seeds[:, -1] = True, True, True, True
-            # Start on border cells of the background colour; grow between similar neighbours, so a
-            # drifting background is followed, but never further than DRIFT_REACH tolerances from it.
-            removed = alpha_ops.flood_from_border(
-                opaque & (distance < alpha_ops.DRIFT_REACH * tol), seeds & (distance < tol), lab, tol
-            )
+            removed, holes = remove_background(lab, opaque, background, tol)
     elif params.background != "none":
-        background = srgb_to_oklab(hex_to_rgb([normalize_hex(params.background)]))[0]
-        removed = alpha_ops.key_mask(lab, background, params.background_tolerance) & opaque
-    opaque = opaque & ~removed
+        key = srgb_to_oklab(hex_to_rgb([normalize_hex(params.background)]))[0]
+        removed = alpha_ops.key_mask(lab, key, tol) & opaque
+    opaque = opaque & ~removed & ~holes
     orphans = alpha_ops.remove_orphans(opaque) if params.cleanup else np.zeros_like(opaque)
     opaque = opaque & ~orphans
-    return _Frame(grid, rgb, lab, opaque, background, int(removed.sum()), int(orphans.sum()))
+    surround = has_alpha or background is not None or (key is not None and bool(removed.any()))
+    return _Frame(
+        grid,
+        rgb,
+        lab,
+        opaque,
+        (arr.shape[1], arr.shape[0]),
+        surround,
+        background,
+        key,
+        int(removed.sum()),
+        int(holes.sum()),
+        int(orphans.sum()),
+    )
+
+
+def _what_it_holds(f: _Frame, size: tuple[int, int] | None) -> str:
+    """The grid in words, for messages: pitch, cells, canvas, and a size that implies a multiple of the pitch."""
+    g, (w, h) = f.grid, f.canvas
+    text = f"{g.x.period:.4g} render px per pixel, {g.x.count}x{g.y.count} cells on the {w}x{h} render"
+    if size is not None:
+        implied = w / size[0]
+        k = round(implied / g.x.period)
+        if k >= 2 and abs(implied / (k * g.x.period) - 1) < _MULTIPLE:
+            text += f"; the size implies {implied:.4g} px per pixel, {k} times the pitch the render shows"
+    return text
+
+
+def _windows(read: list[_Frame], cells: tuple[int, int] | None, params: PixelParams) -> tuple[int, int]:
+    """Place every frame's window (one size for all) and cut its cells to it; returns the sprite size."""
+    if cells is None:
+        boxes = [content_box(f.opaque) for f in read]
+        if any(b is None for b in boxes):
+            i = boxes.index(None)
+            raise PixelateError(f"frame {i}: the render holds no sprite: every cell is background")
+        cells = (max(b[2] for b in boxes if b), max(b[3] for b in boxes if b))
+    for i, f in enumerate(read):
+        try:
+            f.window = place_window(f.opaque, cells, params.fit, f.surround, _what_it_holds(f, cells))
+        except PixelateError as exc:
+            raise PixelateError(f"frame {i}: {exc}" if i else str(exc)) from None
+        f.rgb, f.lab, f.opaque = apply_window(f.window, cells, f.rgb, f.lab, f.opaque)
+    return cells
 
 
 def _palette(params: PixelParams, frames: list[_Frame], outline: str | None) -> tuple[np.ndarray, str]:
@@ -131,10 +171,8 @@ def pixelate_frames(frames: Sequence[Image.Image], params: PixelParams) -> Pixel
     read: list[_Frame] = []
     for i, frame in enumerate(frames):
         arr = render_array(frame)
-        grid = _grid_for(arr, cells, params, i)
-        if cells is None:  # detected on the first frame; the others must match it
-            cells = (grid.x.count, grid.y.count)
-        read.append(_read_frame(arr, grid, params))
+        read.append(_read_frame(arr, _grid_for(arr, cells, params, i), params))
+    _windows(read, cells, params)
 
     outline = normalize_hex(params.outline) if params.outline else None
     palette_rgb, source = _palette(params, read, outline)
@@ -183,29 +221,53 @@ def _metadata(
     outline_pixels: int,
 ) -> dict[str, Any]:
     """Every decision of the stage, JSON-able (it goes into the Dagster asset metadata)."""
-    first = read[0].grid.describe()
+    first = read[0]
+    grid = first.grid.describe()
     weakest = min(read, key=lambda f: f.grid.confidence).grid
     bg = next((f.background for f in read if f.background is not None), None)
+    key = next((f.key for f in read if f.key is not None), None)
+    colour = (
+        bg.describe()["colour"] if bg is not None else (rgb_to_hex(oklab_to_srgb(key))[0] if key is not None else None)
+    )
 
+    window = _frame_window(first)
     meta: dict[str, Any] = {
-        "size": [int(read[0].rgb.shape[1]), int(read[0].rgb.shape[0])],
-        "scale": first["scale"],
-        "offset": first["offset"],
+        "size": [int(first.rgb.shape[1]), int(first.rgb.shape[0])],
+        "scale": grid["scale"],
+        "offset": grid["offset"],
+        "drift": window["drift"],
+        "grid_cells": grid["cells"],
+        "grid_source": grid["grid_source"],
         "confidence": round(weakest.confidence, 3),
+        "render_size": list(first.canvas),
+        "window": window,
         "palette_source": source,
         "palette_size": len(palette_hex),
         "colours_used": int(used.sum()),
         "colours": [c for c, u in zip(palette_hex, used, strict=True) if u],
         "background": params.background,
-        "background_colour": rgb_to_hex(oklab_to_srgb(bg))[0] if bg is not None else None,
+        "background_colour": colour,
+        "background_model": bg.describe() if bg is not None else None,
         "background_pixels": sum(f.removed_background for f in read),
+        "holes": sum(f.holes for f in read),
         "orphans_removed": sum(f.removed_orphans for f in read),
         "outline_colour": palette_hex[outline_index] if outline_index is not None else None,
         "outline_pixels": outline_pixels,
         "dither": params.dither,
-        "drift_gain": read[0].drift_gain,
+        "drift_gain": first.drift_gain,
         "opaque_pixels": int(sum(int(f.opaque.sum()) for f in read)) + outline_pixels,
     }
     if len(read) > 1:
-        meta["frames"] = [f.grid.describe() for f in read]
+        meta["frames"] = [{**f.grid.describe(), "window": _frame_window(f)} for f in read]
     return meta
+
+
+def _frame_window(f: _Frame) -> dict[str, object]:
+    """The window in cells and in render pixels (the box of the canvas the sprite came from)."""
+    assert f.window is not None
+    win = f.window.describe()
+    x0, y0, w, h = f.window.x, f.window.y, f.window.width, f.window.height
+    gx, gy = f.grid.x.window(x0, w), f.grid.y.window(y0, h)
+    win["px"] = [round(float(v), 1) for v in (gx.start, gy.start, gx.edges()[-1], gy.edges()[-1])]
+    win["drift"] = [round(gx.drift, 4), round(gy.drift, 4)]  # pitch change across the sprite, relative
+    return win

@@ -10,6 +10,7 @@ from PIL import Image
 from pipeline.errors import PixelateError
 from pipeline.pixelate.dither import DITHER_MODES
 from pipeline.pixelate.palettes import NAMED_PALETTES, normalize_hex
+from pipeline.pixelate.window import FIT_MODES
 
 __all__ = ["PixelParams", "PixelResult"]
 
@@ -24,6 +25,8 @@ class PixelParams:
     dominant colour), none, or a key colour '#rrggbb' removed everywhere. ``min_confidence``: below
     this grid confidence the stage refuses the render instead of guessing. ``correct_drift``: with a fixed
     palette, divide out a smooth brightness/colour drift fitted against the palette before mapping.
+    ``fit``: when the sprite in the render does not fit the size (the model drew more or fewer cells than
+    asked): ``exact`` refuses it naming both sizes, ``resample`` scales it to the size by nearest cell.
     """
 
     width: int | None
@@ -37,6 +40,7 @@ class PixelParams:
     background_tolerance: float = 0.08
     min_confidence: float = 0.5
     correct_drift: bool = True
+    fit: str = "exact"
 
     def cache_fields(self) -> dict[str, Any]:
         """Everything that determines the output, for the stage's cache key."""
@@ -52,6 +56,7 @@ class PixelParams:
             "background_tolerance": self.background_tolerance,
             "min_confidence": self.min_confidence,
             "correct_drift": self.correct_drift,
+            "fit": self.fit,
         }
 
     def check(self) -> None:
@@ -79,6 +84,8 @@ class PixelParams:
             raise PixelateError(f"dither '{self.dither}': use one of {', '.join(DITHER_MODES)}")
         if not 0 <= self.alpha_threshold <= 255:
             raise PixelateError(f"alpha threshold {self.alpha_threshold}: use 0 to 255")
+        if self.fit not in FIT_MODES:
+            raise PixelateError(f"fit '{self.fit}': use one of {', '.join(FIT_MODES)}")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise PixelateError(f"minimum grid confidence {self.min_confidence}: use 0 to 1")
 

@@ -124,8 +124,13 @@ class Generation(_Strict):
     scheduler: str = Field(default="normal", min_length=1)
     checkpoint: str = Field(default="sd_xl_base_1.0.safetensors", min_length=1)
     loras: list[Lora] = Field(default_factory=list)
-    render_scale: int = Field(
-        default=8, ge=1, le=32, description="Render pixels per sprite pixel (8: a 128 px sprite renders at 1024)"
+    render_scale: int | None = Field(
+        default=None,
+        ge=1,
+        le=32,
+        description="Render pixels per sprite pixel, an explicit render size of size x render_scale. Default: the "
+        "procedural backend renders at 8; ComfyUI at the workflow template's native size (SDXL: 1024x1024 or the "
+        "nearest aspect bucket), whatever the sprite size, and the pixel stage finds the grid the model drew",
     )
     init_image: str | None = Field(default=None, description="img2img input, relative to the project folder")
     denoise: float = Field(default=1.0, ge=0, le=1)
@@ -165,6 +170,11 @@ class PixelSettings(_Strict):
         default=0.5, ge=0, le=1, description="Refuse renders whose pixel grid is less certain than this"
     )
     correct_drift: bool = Field(default=True, description="With a fixed palette, correct smooth brightness drift first")
+    fit: Literal["exact", "resample"] = Field(
+        default="exact",
+        description="When the sprite in the render is not the spec's size (the model drew more or fewer cells): "
+        "exact: fail naming both sizes; resample: scale it to the size by nearest pixel",
+    )
 
     @field_validator("background")
     @classmethod

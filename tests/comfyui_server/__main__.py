@@ -16,6 +16,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8188, help="port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds of fake GPU time per image")
     parser.add_argument("--http-delay", type=float, default=0.0, help="extra seconds before every HTTP response")
+    parser.add_argument(
+        "--pickup-delay",
+        type=float,
+        default=Faults.pickup_delay,
+        help="seconds a prompt posted to an idle server stays pending before it runs",
+    )
     parser.add_argument("--checkpoint", action="append", help="available checkpoint names (repeatable)")
     parser.add_argument("--lora", action="append", help="available LoRA names (repeatable)")
     args = parser.parse_args(argv)
@@ -23,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         "checkpoints": args.checkpoint or DEFAULT_MODELS["checkpoints"],
         "loras": args.lora or DEFAULT_MODELS["loras"],
     }
-    faults = Faults(latency=args.latency, http_delay=args.http_delay)
+    faults = Faults(latency=args.latency, http_delay=args.http_delay, pickup_delay=args.pickup_delay)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

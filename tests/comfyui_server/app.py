@@ -14,11 +14,12 @@ from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tests.comfyui_server.engine import ValidationFailure
+from tests.comfyui_server.hostile import bomb_png, endless_messages, huge_body
+from tests.comfyui_server.validation import ValidationFailure
 
 if TYPE_CHECKING:
     from tests.comfyui_server.server import FakeComfyServer
@@ -56,6 +57,9 @@ def build_app(server: FakeComfyServer) -> Starlette:
             server.socket_budget.pop(id(old), None)
         server.sockets[sid] = ws
         engine = server.engine
+        if server.faults.endless_ws_bytes:
+            await endless_messages(ws, server.faults.endless_ws_bytes)
+            return
         try:
             await server.send("status", {"status": engine.queue_info(), "sid": sid}, sid)
             if engine.client_id == sid and engine.last_node_id is not None:
@@ -142,6 +146,12 @@ def build_app(server: FakeComfyServer) -> Starlette:
         path = folder / os.path.basename(filename)
         if not path.is_file():
             return Response(status_code=404)
+        faults = server.faults
+        if faults.huge_view_bytes:
+            length = {"Content-Length": str(faults.huge_view_bytes)} if faults.view_declared_length else {}
+            return StreamingResponse(huge_body(faults.huge_view_bytes), media_type="image/png", headers=length)
+        if faults.bomb_dimensions:
+            return Response(bomb_png(*faults.bomb_dimensions), media_type="image/png")
         if server.faults.truncate_views:
             data = path.read_bytes()
             return Response(data[: len(data) // 2], media_type="image/png")

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.comfyui_server.nodes import ExecContext, NodeClass, node_classes
+from tests.comfyui_server.validation import ValidationFailure, error, validate_prompt
 
 __all__ = ["Engine", "Faults", "ValidationFailure"]
 
@@ -52,6 +53,19 @@ class Faults:
     garbage_answers: int = 0  #: answer the next N matching requests 200 with an HTML page (a captive proxy)
     garbage_paths: tuple[str, ...] = ()  #: path prefixes that get garbage (empty: all paths)
     truncate_views: bool = False  #: /view sends half of each image (a connection cut mid-download)
+    #: an idle worker takes a new prompt this long after it was queued: POST /prompt answers first, and for that
+    #: moment the prompt is in queue_pending and /history says {} (as on a real server, whose worker is a thread)
+    pickup_delay: float = 0.05
+    #: class_type -> seconds of uninterruptible work (a real node checks for interrupts only before it starts)
+    node_seconds: dict[str, float] = field(default_factory=dict)
+    #: /view answers a body this many bytes long (a hostile or broken server); ``view_declared_length``: what its
+    #: Content-Length says (None: no Content-Length, chunked)
+    huge_view_bytes: int = 0
+    view_declared_length: bool = True
+    #: /view answers a valid PNG header declaring these dimensions (a decompression bomb), e.g. (12000, 12000)
+    bomb_dimensions: tuple[int, int] | None = None
+    #: every WebSocket gets one text message of this many bytes, sent in pieces, never finished
+    endless_ws_bytes: int = 0
 
     def take_garbage(self, path: str) -> bool:
         if self.garbage_answers <= 0 or (
@@ -70,20 +84,8 @@ class Faults:
         return self.http_error_status
 
 
-class ValidationFailure(Exception):
-    """POST /prompt answers 400 with this body."""
-
-    def __init__(self, body: dict[str, Any]):
-        super().__init__(body["error"]["message"])
-        self.body = body
-
-
 class Interrupted(Exception):
     pass
-
-
-def _error(kind: str, message: str, details: str = "", extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"type": kind, "message": message, "details": details, "extra_info": extra or {}}
 
 
 def _now_ms() -> int:
@@ -188,10 +190,10 @@ class Engine:
             self.number += 1
         if "prompt" not in body:
             raise ValidationFailure(
-                {"error": _error("no_prompt", "No prompt provided", "No prompt provided"), "node_errors": {}}
+                {"error": error("no_prompt", "No prompt provided", "No prompt provided"), "node_errors": {}}
             )
         prompt = body["prompt"]
-        outputs, node_errors = self.validate(prompt)
+        outputs, node_errors = validate_prompt(prompt, self.classes, self.models)
         prompt_id = str(body.get("prompt_id") or uuid.uuid4())
         extra = dict(body.get("extra_data") or {})
         if "client_id" in body:
@@ -201,147 +203,26 @@ class Engine:
         await self.put([number, prompt_id, prompt, extra, outputs])
         return {"prompt_id": prompt_id, "number": number, "node_errors": node_errors}
 
-    def validate(self, prompt: Any) -> tuple[list[str], dict[str, Any]]:
-        if not isinstance(prompt, dict):
-            raise ValidationFailure(
-                {"error": _error("invalid_prompt", "Invalid prompt: prompt must be an object"), "node_errors": {}}
-            )
-        outputs = []
-        for node_id, node in prompt.items():
-            if not isinstance(node, dict) or "class_type" not in node:
-                raise ValidationFailure(
-                    {
-                        "error": _error(
-                            "invalid_prompt",
-                            "Cannot execute because a node is missing the class_type property.",
-                            f"Node ID '#{node_id}'",
-                        ),
-                        "node_errors": {},
-                    }
-                )
-            cls = self.classes.get(node["class_type"])
-            if cls is None:
-                raise ValidationFailure(
-                    {
-                        "error": _error(
-                            "invalid_prompt",
-                            f"Cannot execute because node {node['class_type']} does not exist.",
-                            f"Node ID '#{node_id}'",
-                        ),
-                        "node_errors": {},
-                    }
-                )
-            if cls.output_node:
-                outputs.append(node_id)
-        if not outputs:
-            raise ValidationFailure({"error": _error("prompt_no_outputs", "Prompt has no outputs"), "node_errors": {}})
-        errors: dict[str, list[dict[str, Any]]] = {}
-        good, dependents = [], {}
-        for out in outputs:
-            seen: set[str] = set()
-            ok = self._validate_node(prompt, out, errors, seen)
-            for nid in seen:
-                dependents.setdefault(nid, []).append(out)
-            if ok:
-                good.append(out)
-        node_errors = {
-            nid: {"errors": errs, "dependent_outputs": dependents.get(nid, []), "class_type": prompt[nid]["class_type"]}
-            for nid, errs in errors.items()
-        }
-        if not good:
-            raise ValidationFailure(
-                {
-                    "error": _error("prompt_outputs_failed_validation", "Prompt outputs failed validation"),
-                    "node_errors": node_errors,
-                }
-            )
-        return good, node_errors
-
-    def _validate_node(self, prompt: dict[str, Any], nid: str, errors: dict[str, list[Any]], seen: set[str]) -> bool:
-        if nid in seen:
-            return nid not in errors
-        seen.add(nid)
-        node = prompt[nid]
-        cls = self.classes[node["class_type"]]
-        types = cls.inputs(self.models)
-        inputs = node.get("inputs", {})
-        mine: list[dict[str, Any]] = []
-        valid = True
-        for name, config in types.get("required", {}).items():
-            if name not in inputs:
-                mine.append(_error("required_input_missing", "Required input is missing", name, {"input_name": name}))
-                continue
-            value = inputs[name]
-            kind, opts = config[0], config[1] if len(config) > 1 else {}
-            extra = {"input_name": name, "input_config": config, "received_value": value}
-            if isinstance(value, list):
-                if len(value) != 2 or not isinstance(value[0], str) or not isinstance(value[1], int):
-                    mine.append(
-                        _error("bad_linked_input", "Bad linked input, must be a length-2 list of [string, int]", name)
-                    )
-                    continue
-                src = prompt.get(value[0])
-                if src is None or src.get("class_type") not in self.classes:
-                    mine.append(_error("bad_linked_input", "Bad linked input: node does not exist", name, extra))
-                    continue
-                produced = self.classes[src["class_type"]].outputs
-                received = produced[value[1]] if value[1] < len(produced) else None
-                if received != kind:
-                    mine.append(
-                        _error(
-                            "return_type_mismatch",
-                            "Return type mismatch between linked nodes",
-                            f"{name}, received_type({received}) mismatch input_type({kind})",
-                            extra,
-                        )
-                    )
-                    continue
-                if not self._validate_node(prompt, value[0], errors, seen):
-                    valid = False
-                continue
-            if isinstance(kind, list):
-                if value not in kind:
-                    info = f"(list of length {len(kind)})" if len(kind) > 20 else str(kind)
-                    mine.append(
-                        _error("value_not_in_list", "Value not in list", f"{name}: '{value}' not in {info}", extra)
-                    )
-                continue
-            if kind in ("INT", "FLOAT"):
-                try:
-                    value = int(value) if kind == "INT" else float(value)
-                except (TypeError, ValueError) as exc:
-                    mine.append(
-                        _error(
-                            "invalid_input_type",
-                            f"Failed to convert an input value to a {kind} value",
-                            f"{name}, {inputs[name]}, {exc}",
-                            {**extra, "exception_message": str(exc)},
-                        )
-                    )
-                    continue
-                if "min" in opts and value < opts["min"]:
-                    mine.append(
-                        _error(
-                            "value_smaller_than_min", f"Value {value} smaller than min of {opts['min']}", name, extra
-                        )
-                    )
-                if "max" in opts and value > opts["max"]:
-                    mine.append(
-                        _error("value_bigger_than_max", f"Value {value} bigger than max of {opts['max']}", name, extra)
-                    )
-        if mine:
-            errors[nid] = mine
-            return False
-        return valid
-
     # ---- execution (main.prompt_worker + execution.PromptExecutor) ------------------------------------------
 
     async def _work(self) -> None:
         while True:
-            while not self.queue:
-                self._wake.clear()
-                await self._wake.wait()
-            _, _, item = heapq.heappop(self.queue)
+            first = None
+            if not self.queue:
+                while not self.queue:
+                    self._wake.clear()
+                    await self._wake.wait()
+                if self.faults.pickup_delay:
+                    first = min(self.queue)  # what the woken worker takes; it is still listed as pending a while
+                    await asyncio.sleep(self.faults.pickup_delay)
+                    if first not in self.queue:  # deleted meanwhile
+                        continue
+            if first is None:
+                _, _, item = heapq.heappop(self.queue)
+            else:
+                self.queue.remove(first)
+                heapq.heapify(self.queue)
+                item = first[2]
             self.running = item
             await self._queue_updated()
             _, prompt_id, prompt, extra, outputs = item
@@ -439,30 +320,26 @@ class Engine:
                 current = nid
                 node = prompt[nid]
                 cls = self.classes[node["class_type"]]
-                if self.interrupt_flag:
-                    raise Interrupted
                 await progress_state(nid, "running", 0.0, 1.0)
                 self.last_node_id = nid
                 await self._send(
                     "executing", {"node": nid, "display_node": nid, "prompt_id": prompt_id}, self.client_id
                 )
+                if self.interrupt_flag:  # nodes.before_node_execution(): the only check outside sampling
+                    raise Interrupted
                 kwargs = {
                     k: values[v[0]][v[1]] if isinstance(v, list) else v for k, v in node.get("inputs", {}).items()
                 }
-                types = cls.inputs(self.models)
-                for k in kwargs:
-                    spec = types.get("required", {}).get(k) or types.get("optional", {}).get(k)
-                    if spec and spec[0] == "INT":
-                        kwargs[k] = int(kwargs[k])
-                    elif spec and spec[0] == "FLOAT":
-                        kwargs[k] = float(kwargs[k])
                 if cls.slow:
                     await self._sample(nid, prompt_id, kwargs)
+                if node["class_type"] in self.faults.node_seconds:
+                    await asyncio.sleep(self.faults.node_seconds[node["class_type"]])  # deaf to interrupts
                 if node["class_type"] in self.faults.fail_node:
                     exc_type, exc_message = self.faults.fail_node[node["class_type"]]
                     raise _InjectedError(exc_type, exc_message)
                 ctx = ExecContext(self.output_dir, self.input_dir, self.temp_dir, prompt, nid)
-                outs = cls.fn(ctx, **kwargs)
+                # in a thread, like ComfyUI's prompt worker: the HTTP side answers while a node works
+                outs = await asyncio.to_thread(cls.fn, ctx, **kwargs)
                 ui = None
                 if cls.output_node:
                     ui = outs[0]["ui"]
@@ -513,29 +390,25 @@ class Engine:
         return "success", ui_outputs, messages, meta
 
     async def _sample(self, nid: str, prompt_id: str, kwargs: dict[str, Any]) -> None:
-        """``latency`` seconds per image, spread over the steps on an absolute schedule (no drift)."""
+        """``latency`` seconds per image, spread over the steps on an absolute schedule (no drift).
+
+        An interrupt is noticed between steps, as ComfyUI's sampler callback notices it, never within one.
+        """
         steps = int(kwargs.get("steps", 1))
         latent = kwargs.get("latent_image")
         batch = int(latent.get("batch", 1)) if isinstance(latent, dict) else 1
         total = self.faults.latency * batch
-        start = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
         for step in range(steps):
             if self.interrupt_flag:
                 raise Interrupted
             if total > 0:
-                await self._sleep_until(start + total * (step + 1) / steps)
+                await asyncio.sleep(max(0.0, start + total * (step + 1) / steps - loop.time()))
             data = {"value": step + 1, "max": steps, "prompt_id": prompt_id, "node": nid}
             await self._send("progress", data, self.client_id)
         if self.interrupt_flag:
             raise Interrupted
-
-    async def _sleep_until(self, end: float) -> None:
-        """GPU time that an interrupt cuts short (ComfyUI checks inside sampling too)."""
-        while not self.interrupt_flag:
-            left = end - asyncio.get_running_loop().time()
-            if left <= 0:
-                return
-            await asyncio.sleep(min(left, 0.02))
 
 
 class _InjectedError(Exception):

@@ -1,10 +1,10 @@
 """The fake node classes: the same names, inputs and outputs as ComfyUI's core nodes, fake (but deterministic) work.
 
-Each class declares ``INPUT_TYPES`` in ComfyUI's shape (served by ``/object_info`` and used for validation,
-like ``execution.validate_inputs``) and an ``execute`` that returns a tuple of outputs. "Model" nodes pass
-small dicts along; ``VAEDecode`` draws a seeded pattern of fake pixel art upscaled 8x, so a render looks like
-what a pixel-art LoRA produces and depends on everything that should change it (seed, prompt, checkpoint,
-LoRAs, size). Images travel as uint8 arrays of shape (batch, height, width, 3).
+Each class is described by what a real ComfyUI 0.3.64 served for it at ``/object_info`` (``object_info.json``,
+served as is and used for validation like ``execution.validate_inputs``) and has a function that returns a
+tuple of outputs. "Model" nodes pass small dicts along; ``VAEDecode`` draws a seeded pattern of fake pixel art
+upscaled 8x, so a render looks like what a pixel-art LoRA produces and depends on everything that should change
+it (seed, prompt, checkpoint, LoRAs, size). Images travel as uint8 arrays of shape (batch, height, width, 3).
 """
 
 from __future__ import annotations
@@ -22,19 +22,6 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 __all__ = ["ExecContext", "NodeClass", "fake_render", "node_classes", "save_images"]
-
-SAMPLERS = ["euler", "euler_ancestral", "heun", "dpm_2", "dpmpp_2m", "dpmpp_2m_sde", "dpmpp_sde", "lcm", "ddim"]
-SCHEDULERS = ["normal", "karras", "exponential", "sgm_uniform", "simple", "ddim_uniform", "beta"]
-UPSCALE_METHODS = ["nearest-exact", "bilinear", "area", "bicubic", "lanczos"]
-MAX_RESOLUTION = 16384
-
-
-def _int(default: int, lo: int, hi: int, step: int = 1) -> list[Any]:
-    return ["INT", {"default": default, "min": lo, "max": hi, "step": step}]
-
-
-def _float(default: float, lo: float, hi: float, step: float = 0.01) -> list[Any]:
-    return ["FLOAT", {"default": default, "min": lo, "max": hi, "step": step}]
 
 
 @dataclass
@@ -54,7 +41,7 @@ class ExecContext:
 @dataclass(frozen=True)
 class NodeClass:
     name: str
-    inputs: Callable[[dict[str, list[str]]], dict[str, dict[str, Any]]]  # models -> INPUT_TYPES
+    describe: Callable[[dict[str, list[str]]], dict[str, Any]]  # models -> the class's /object_info entry
     outputs: tuple[str, ...]
     fn: Callable[..., tuple[Any, ...]]
     output_node: bool = False
@@ -64,20 +51,11 @@ class NodeClass:
 
     def info(self, models: dict[str, list[str]]) -> dict[str, Any]:
         """This class as ``/object_info`` describes it (``server.py::node_info``)."""
-        types = self.inputs(models)
-        return {
-            "input": types,
-            "input_order": {k: list(v) for k, v in types.items()},
-            "output": list(self.outputs),
-            "output_is_list": [False] * len(self.outputs),
-            "output_name": list(self.outputs),
-            "name": self.name,
-            "display_name": self.name,
-            "description": "",
-            "python_module": "nodes",
-            "category": self.category,
-            "output_node": self.output_node,
-        }
+        return self.describe(models)
+
+    def inputs(self, models: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+        """``INPUT_TYPES()``: required, optional and hidden inputs with their configs."""
+        return dict(self.info(models)["input"])
 
 
 def _seed_of(*parts: Any) -> int:
@@ -245,181 +223,84 @@ def _invert(ctx: ExecContext, image: np.ndarray) -> tuple[Any, ...]:
     return ((255 - image).astype(np.uint8),)
 
 
-def _model_list(kind: str) -> Callable[[dict[str, list[str]]], dict[str, dict[str, Any]]]:
-    def inputs(models: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
-        if kind == "ckpt":
-            return {"required": {"ckpt_name": [list(models.get("checkpoints", [])), {}]}}
-        return {
-            "required": {
-                "model": ["MODEL", {}],
-                "clip": ["CLIP", {}],
-                "lora_name": [list(models.get("loras", [])), {}],
-                "strength_model": _float(1.0, -100.0, 100.0),
-                "strength_clip": _float(1.0, -100.0, 100.0),
-            }
-        }
+#: ``GET /object_info`` of a real ComfyUI 0.3.64 for the classes faked here (tooltips, hidden inputs, display
+#: names and the ``["COMBO", {"options": [...]}]`` form of newer nodes included); model lists are filled per server
+RECORDED: dict[str, dict[str, Any]] = json.loads((Path(__file__).with_name("object_info.json")).read_text())["classes"]
 
-    return inputs
+#: list inputs whose choices are the server's own files, not fixed
+_FILE_LISTS = {("CheckpointLoaderSimple", "ckpt_name"): "checkpoints", ("LoraLoader", "lora_name"): "loras"}
 
 
-def _fixed(types: dict[str, dict[str, Any]]) -> Callable[[dict[str, list[str]]], dict[str, dict[str, Any]]]:
-    return lambda models: types
+def _recorded_info(name: str, input_dir: Path) -> Callable[[dict[str, list[str]]], dict[str, Any]]:
+    def info(models: dict[str, list[str]]) -> dict[str, Any]:
+        entry = json.loads(json.dumps(RECORDED[name]))
+        required = entry["input"].get("required", {})
+        for (cls, input_name), folder in _FILE_LISTS.items():
+            if cls == name:
+                required[input_name][0] = list(models.get(folder, []))
+        if name == "LoadImage":
+            files = sorted(p.relative_to(input_dir).as_posix() for p in input_dir.rglob("*") if p.is_file())
+            required["image"][0] = files
+        return entry
+
+    return info
 
 
-def _load_image_inputs(input_dir: Path) -> Callable[[dict[str, list[str]]], dict[str, dict[str, Any]]]:
-    def inputs(models: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
-        names = sorted(p.relative_to(input_dir).as_posix() for p in input_dir.rglob("*") if p.is_file())
-        return {"required": {"image": [names, {"image_upload": True}]}}
+def _composite(
+    ctx: ExecContext,
+    destination: np.ndarray,
+    source: np.ndarray,
+    x: int,
+    y: int,
+    resize_source: bool,
+    mask: Any = None,
+) -> tuple[Any, ...]:
+    """``ImageCompositeMasked`` without a mask: ``source`` pasted at (x, y), repeated to the destination's batch."""
+    out = destination.copy()
+    h, w = out.shape[1:3]
+    src = np.resize(source, (out.shape[0], *source.shape[1:]))
+    sh, sw = min(src.shape[1], max(0, h - y)), min(src.shape[2], max(0, w - x))
+    out[:, y : y + sh, x : x + sw] = src[:, :sh, :sw]
+    return (out,)
 
-    return inputs
 
-
-_IMAGE = ["IMAGE", {}]
+_IMPLEMENTATIONS: dict[str, tuple[Callable[..., tuple[Any, ...]], bool]] = {
+    "CheckpointLoaderSimple": (_checkpoint, False),
+    "LoraLoader": (_lora, False),
+    "CLIPTextEncode": (_text, False),
+    "EmptyLatentImage": (_empty_latent, False),
+    "RepeatLatentBatch": (_repeat_latent, False),
+    "KSampler": (_ksampler, True),
+    "VAEDecode": (_vae_decode, False),
+    "VAEEncode": (_vae_encode, False),
+    "SaveImage": (_save, False),
+    "PreviewImage": (_preview, False),
+    "LoadImage": (_load_image, False),
+    "ImageScale": (_image_scale, False),
+    "EmptyImage": (_empty_image, False),
+    "ImageQuantize": (_quantize, False),
+    "ImageToMask": (_image_to_mask, False),
+    "MaskToImage": (_mask_to_image, False),
+    "ImageInvert": (_invert, False),
+    "ImageCompositeMasked": (_composite, False),
+}
 
 
 def node_classes(input_dir: Path) -> dict[str, NodeClass]:
-    """Every fake class, keyed by ComfyUI class_type."""
-    classes = [
-        NodeClass(
-            "CheckpointLoaderSimple", _model_list("ckpt"), ("MODEL", "CLIP", "VAE"), _checkpoint, category="loaders"
-        ),
-        NodeClass("LoraLoader", _model_list("lora"), ("MODEL", "CLIP"), _lora, category="loaders"),
-        NodeClass(
-            "CLIPTextEncode",
-            _fixed({"required": {"text": ["STRING", {"multiline": True}], "clip": ["CLIP", {}]}}),
-            ("CONDITIONING",),
-            _text,
-            category="conditioning",
-        ),
-        NodeClass(
-            "EmptyLatentImage",
-            _fixed(
-                {
-                    "required": {
-                        "width": _int(512, 16, MAX_RESOLUTION, 8),
-                        "height": _int(512, 16, MAX_RESOLUTION, 8),
-                        "batch_size": _int(1, 1, 4096),
-                    }
-                }
-            ),
-            ("LATENT",),
-            _empty_latent,
-            category="latent",
-        ),
-        NodeClass(
-            "RepeatLatentBatch",
-            _fixed({"required": {"samples": ["LATENT", {}], "amount": _int(1, 1, 64)}}),
-            ("LATENT",),
-            _repeat_latent,
-            category="latent/batch",
-        ),
-        NodeClass(
-            "KSampler",
-            _fixed(
-                {
-                    "required": {
-                        "model": ["MODEL", {}],
-                        "seed": _int(0, 0, 0xFFFFFFFFFFFFFFFF),
-                        "steps": _int(20, 1, 10000),
-                        "cfg": _float(8.0, 0.0, 100.0, 0.1),
-                        "sampler_name": [SAMPLERS, {}],
-                        "scheduler": [SCHEDULERS, {}],
-                        "positive": ["CONDITIONING", {}],
-                        "negative": ["CONDITIONING", {}],
-                        "latent_image": ["LATENT", {}],
-                        "denoise": _float(1.0, 0.0, 1.0),
-                    }
-                }
-            ),
-            ("LATENT",),
-            _ksampler,
-            slow=True,
-        ),
-        NodeClass(
-            "VAEDecode",
-            _fixed({"required": {"samples": ["LATENT", {}], "vae": ["VAE", {}]}}),
-            ("IMAGE",),
-            _vae_decode,
-            category="latent",
-        ),
-        NodeClass(
-            "VAEEncode",
-            _fixed({"required": {"pixels": _IMAGE, "vae": ["VAE", {}]}}),
-            ("LATENT",),
-            _vae_encode,
-            category="latent",
-        ),
-        NodeClass(
-            "SaveImage",
-            _fixed({"required": {"images": _IMAGE, "filename_prefix": ["STRING", {"default": "ComfyUI"}]}}),
-            (),
-            _save,
-            output_node=True,
-            category="image",
-        ),
-        NodeClass("PreviewImage", _fixed({"required": {"images": _IMAGE}}), (), _preview, output_node=True),
-        NodeClass("LoadImage", _load_image_inputs(input_dir), ("IMAGE", "MASK"), _load_image, category="image"),
-        NodeClass(
-            "ImageScale",
-            _fixed(
-                {
-                    "required": {
-                        "image": _IMAGE,
-                        "upscale_method": [UPSCALE_METHODS, {}],
-                        "width": _int(512, 0, MAX_RESOLUTION),
-                        "height": _int(512, 0, MAX_RESOLUTION),
-                        "crop": [["disabled", "center"], {}],
-                    }
-                }
-            ),
-            ("IMAGE",),
-            _image_scale,
-            category="image/upscaling",
-        ),
-        NodeClass(
-            "EmptyImage",
-            _fixed(
-                {
-                    "required": {
-                        "width": _int(512, 1, MAX_RESOLUTION),
-                        "height": _int(512, 1, MAX_RESOLUTION),
-                        "batch_size": _int(1, 1, 4096),
-                        "color": _int(0, 0, 0xFFFFFF),
-                    }
-                }
-            ),
-            ("IMAGE",),
-            _empty_image,
-            category="image",
-        ),
-        NodeClass(
-            "ImageQuantize",
-            _fixed(
-                {
-                    "required": {
-                        "image": _IMAGE,
-                        "colors": _int(256, 1, 256),
-                        "dither": [["none", "floyd-steinberg", "bayer-2", "bayer-4", "bayer-8", "bayer-16"], {}],
-                    }
-                }
-            ),
-            ("IMAGE",),
-            _quantize,
-            category="image/postprocessing",
-        ),
-        NodeClass(
-            "ImageToMask",
-            _fixed({"required": {"image": _IMAGE, "channel": [["red", "green", "blue", "alpha"], {}]}}),
-            ("MASK",),
-            _image_to_mask,
-            category="mask",
-        ),
-        NodeClass(
-            "MaskToImage", _fixed({"required": {"mask": ["MASK", {}]}}), ("IMAGE",), _mask_to_image, category="mask"
-        ),
-        NodeClass("ImageInvert", _fixed({"required": {"image": _IMAGE}}), ("IMAGE",), _invert, category="image"),
-    ]
-    return {c.name: c for c in classes}
+    """Every fake class, keyed by ComfyUI class_type, described exactly as the real server describes it."""
+    classes = {}
+    for name, (fn, slow) in _IMPLEMENTATIONS.items():
+        recorded = RECORDED[name]
+        classes[name] = NodeClass(
+            name,
+            _recorded_info(name, input_dir),
+            tuple(recorded["output"]),
+            fn,
+            output_node=bool(recorded["output_node"]),
+            category=str(recorded["category"]),
+            slow=slow,
+        )
+    return classes
 
 
 def png_bytes(image: np.ndarray) -> bytes:

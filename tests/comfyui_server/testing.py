@@ -47,7 +47,13 @@ def make_spec(name: str = "goblin", **generation: Any) -> SpriteSpec:
     size = generation.pop("size", 16)
     prompt = generation.pop("prompt", f"pixel art {name}")
     seed = generation.pop("seed", None)
-    gen = {"backend": "comfyui", "steps": 4, "loras": [{"name": "pixel-art-xl.safetensors", "strength": 0.9}]}
+    # render_scale 8: the test server draws 8 px fake pixels, so a render of size x 8 holds the sprite's size
+    gen = {
+        "backend": "comfyui",
+        "steps": 4,
+        "render_scale": 8,
+        "loras": [{"name": "pixel-art-xl.safetensors", "strength": 0.9}],
+    }
     gen.update(generation)
     return SpriteSpec.model_validate(
         {

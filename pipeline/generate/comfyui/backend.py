@@ -19,13 +19,14 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import ConfigError, GenerationCancelled, ServerError, SpecError, SpecProblem
+from pipeline.errors import ConfigError, GenerationCancelled, ServerError
 from pipeline.generate.base import Backend, GenerationRequest, GenerationResult, ProgressFn
 from pipeline.generate.comfyui.binding import BindValues, Plan, bind, plan
 from pipeline.generate.comfyui.dispatch import Dispatcher, DispatchOptions
 from pipeline.generate.comfyui.jobs import Job, Upload
 from pipeline.generate.comfyui.preflight import ServerProbe, requirements
-from pipeline.generate.comfyui.templates import BindingError, Template, load_template
+from pipeline.generate.comfyui.templates import BindingError, Template, load_template, render_size
+from pipeline.generate.image import read_input_image
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
@@ -85,8 +86,9 @@ class ComfyUIBackend(Backend):
     def resolve(self, spec: SpriteSpec, settings: Settings) -> GenerationRequest:
         g = spec.generation
         try:
-            _, p = self.template(settings.workflows_dir, g.workflow, settings.project_dir)
+            template, p = self.template(settings.workflows_dir, g.workflow, settings.project_dir)
             init = _init_image(spec, settings, p) if g.init_image else None
+            width, height = render_size(template, spec.size.width, spec.size.height, g.render_scale)
             values = BindValues(
                 positive=spec.prompt,
                 negative=spec.negative_prompt,
@@ -96,8 +98,8 @@ class ComfyUIBackend(Backend):
                 sampler=g.sampler,
                 scheduler=g.scheduler,
                 denoise=g.denoise,
-                width=spec.size.width * g.render_scale,
-                height=spec.size.height * g.render_scale,
+                width=width,
+                height=height,
                 batch=spec.animation.frames,
                 checkpoint=g.checkpoint,
                 loras=tuple((lora.name, lora.strength) for lora in g.loras),
@@ -227,20 +229,7 @@ def _wait_quietly(job: Job, seconds: float) -> None:
 def _init_image(spec: SpriteSpec, settings: Settings, p: Plan) -> dict[str, Any]:
     rel = spec.generation.init_image
     assert rel is not None
-    path = (settings.project_dir / rel).resolve()
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SpecError(
-            [
-                SpecProblem(
-                    file=str(rel),
-                    message=f"init image not readable: {exc.strerror or exc}",
-                    sprite=spec.name,
-                    field="generation.init_image",
-                )
-            ]
-        ) from exc
+    path, data, _ = read_input_image(settings.project_dir, rel, spec.name)  # inside the project, bounded
     digest = hashlib.sha256(data).hexdigest()
     target = p.targets.get("init_image") or ()
     return {
@@ -257,8 +246,7 @@ def _job_for(request: GenerationRequest, project_dir: Path) -> Job:
     init = payload.get("init_image")
     uploads: tuple[Upload, ...] = ()
     if init and init.get("node"):
-        path = (project_dir / init["path"]).resolve()
-        uploads = (Upload(path, init["name"], init["sha256"], init["node"], init["input"]),)
+        uploads = (Upload(project_dir, init["path"], init["name"], init["sha256"], init["node"], init["input"]),)
     return Job(
         request=request,
         graph=payload["graph"],

@@ -307,17 +307,43 @@ class ComfyClient:
 
         return QueueState(ids(data.get("queue_running")), ids(data.get("queue_pending")))
 
-    async def view(self, filename: str, subfolder: str = "", kind: str = "output") -> bytes:
-        response = await self.request(
-            "GET", "/view", params={"filename": filename, "subfolder": subfolder, "type": kind}
-        )
+    async def view(self, filename: str, subfolder: str = "", kind: str = "output", max_bytes: int = 0) -> bytes:
+        """GET /view, streamed: refused when its Content-Length, or what it actually sends, exceeds ``max_bytes``
+        (0: no limit), so a huge or endless body never gets into memory. Retried like ``request``."""
+        shown = f"{subfolder + '/' if subfolder else ''}{filename}"
+        params = {"filename": filename, "subfolder": subfolder, "type": kind}
+        deadline = time.monotonic() + self.retry.deadline
+        attempt = 0
+        while True:
+            try:
+                async with self._http.stream("GET", "/view", params=params) as response:
+                    if response.status_code < 500:
+                        return await self._bounded_body(response, shown, max_bytes)
+                    problem = f"HTTP {response.status_code}"
+            except httpx.TransportError as exc:
+                problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            attempt += 1
+            pause = self.retry.delay(attempt - 1)
+            if time.monotonic() + pause > deadline:
+                raise ServerUnavailable(self.url, f"GET /view {shown} failed: {problem} (tried {attempt}x)")
+            await asyncio.sleep(pause)
+
+    async def _bounded_body(self, response: httpx.Response, shown: str, max_bytes: int) -> bytes:
         if response.status_code != 200:
             raise ServerError(
-                self.url,
-                f"GET /view {subfolder + '/' if subfolder else ''}{filename} answered HTTP {response.status_code} "
-                "(was the output folder cleaned?)",
+                self.url, f"GET /view {shown} answered HTTP {response.status_code} (was the output folder cleaned?)"
             )
-        return response.content
+        declared = response.headers.get("content-length", "")
+        limit = f"more than the {max_bytes / 2**20:.1f} MiB an image of the requested size can take"
+        if max_bytes and declared.isdigit() and int(declared) > max_bytes:
+            raise ServerError(self.url, f"GET /view {shown} declares {int(declared)} bytes, {limit}; not downloaded")
+        chunks, total = [], 0
+        async for chunk in response.aiter_bytes():
+            total += len(chunk)
+            if max_bytes and total > max_bytes:
+                raise ServerError(self.url, f"GET /view {shown} sent {limit}; download stopped")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def interrupt(self, prompt_id: str | None = None) -> None:
         """Interrupt ``prompt_id`` if it is the one running (ComfyUI >= 0.3.4x; older ones interrupt whatever runs)."""

@@ -42,10 +42,12 @@ from pipeline.generate.comfyui.client import (
 )
 from pipeline.generate.comfyui.jobs import Job
 from pipeline.generate.comfyui.preflight import ServerProbe, probe
-from pipeline.generate.comfyui.results import check_frames, images_of
+from pipeline.generate.comfyui.results import check_frames, images_of, max_download_bytes
 from pipeline.generate.comfyui.slots import DispatchOptions, Slot
 
-__all__ = ["DispatchOptions", "Dispatcher"]
+__all__ = ["WS_MAX_MESSAGE", "DispatchOptions", "Dispatcher"]
+
+WS_MAX_MESSAGE = 8 * 2**20
 
 
 class Dispatcher:
@@ -223,7 +225,8 @@ class Dispatcher:
             if s.url in job.excluded:
                 lines.append(f"  {s.url}: refused it ({'; '.join(n for n in job.notes if n.startswith(s.url))})")
             else:
-                lines += [f"  {s.url}: missing {m}" for m in s.missing(job)]
+                for m in s.missing(job):
+                    lines.append(f"  {s.url}: {'refuses' if m.need.kind == 'range' else 'missing'} {m}")
         lines.append("  -> install what is missing on a server (see `sprites doctor`) or change the spec")
         return GenerationError("\n".join(lines))
 
@@ -311,7 +314,7 @@ class Dispatcher:
             prompt_id = str(uuid.uuid4())
             graph, prefix = job.graph_for(prompt_id)
             for up in job.uploads:
-                data = await asyncio.to_thread(up.path.read_bytes)
+                data = await asyncio.to_thread(up.read, job.sprite)
                 if hashlib.sha256(data).hexdigest() != up.sha256:
                     raise GenerationError(
                         f"'{job.sprite}': init image {up.path} changed after the build was planned; run it again"
@@ -402,7 +405,10 @@ class Dispatcher:
             try:
                 async with websockets.connect(
                     slot.client.ws_url,
-                    max_size=None,
+                    # a message bigger than this (a hostile or broken server) closes the socket (1009); polling
+                    # follows the jobs until it is reconnected. Previews are a few hundred KiB.
+                    max_size=WS_MAX_MESSAGE,
+                    max_queue=4,
                     open_timeout=10,
                     ping_interval=20,
                     ping_timeout=20,
@@ -493,8 +499,12 @@ class Dispatcher:
     async def _result(self, job: Job, slot: Slot, entry: dict[str, Any]) -> GenerationResult:
         images = images_of(entry, job, slot.url)
         job.emit(0.97, f"downloading {len(images)} image(s) from {slot.url}")
+        cap = max_download_bytes(job.request.width, job.request.height)
         frames = await asyncio.gather(
-            *(slot.client.view(im["filename"], im.get("subfolder") or "", im.get("type", "output")) for im in images)
+            *(
+                slot.client.view(im["filename"], im.get("subfolder") or "", im.get("type", "output"), max_bytes=cap)
+                for im in images
+            )
         )
         check_frames(list(frames), images, job, slot.url)
         now = time.monotonic()
@@ -594,6 +604,9 @@ class Dispatcher:
 
     def _failover(self, slot: Slot) -> None:
         for pid, job in list(slot.jobs.items()):
+            others = [s for s in self.slots if s is not slot and s.healthy and s.can_take(job)]
+            if not others:  # nowhere to move it: keep following it here, it may well still be running
+                continue
             if job.state in ("queued", "running"):
                 slot.abandoned.add(pid)
                 secs = self.options.failover_after
@@ -609,17 +622,31 @@ class Dispatcher:
                     await slot.client.interrupt(pid)
 
     def _time_out(self, job: Job, slot: Slot) -> None:
-        """A job the server keeps running past ``job_timeout``: fail it clearly, then interrupt it there."""
+        """A job the server keeps running past ``job_timeout``: interrupt it there, then fail it clearly.
+
+        The server is told first: once the job fails, the run may end and close the backend at once.
+        """
         job.timed_out = True
+        job.state = "finishing"  # its own interrupted/executing events must not report it as cancelled
         secs = self.options.job_timeout
-        self._fail(
-            job,
-            GenerationError(
-                f"{slot.url}: '{job.sprite}' was still running after {secs:g}s, so it was interrupted; if the "
-                "workflow really takes this long, raise SPRITES_COMFYUI_JOB_TIMEOUT"
-            ),
+        error = GenerationError(
+            f"{slot.url}: '{job.sprite}' was still running after {secs:g}s, so it was interrupted; if the "
+            "workflow really takes this long, raise SPRITES_COMFYUI_JOB_TIMEOUT"
         )
-        self._spawn(self._cancel_on_server(job))
+        self._spawn(self._withdraw_then_fail(job, slot, error))
+
+    async def _withdraw_then_fail(self, job: Job, slot: Slot, error: GenerationError) -> None:
+        pid = job.prompt_id
+        try:
+            if pid is not None:
+                once = RetryPolicy(deadline=5, timeout=5)
+                await slot.client.request("POST", "/queue", json={"delete": [pid]}, retry=once)
+                if pid in (await slot.client.queue(retry=once)).running:
+                    await slot.client.request("POST", "/interrupt", json={"prompt_id": pid}, retry=once)
+        except ServerError as exc:
+            error = GenerationError(f"{error} (telling the server failed: {exc})")
+        finally:
+            self._fail(job, error)
 
     # ---- cancel ---------------------------------------------------------------------------------------------
 

@@ -26,7 +26,18 @@ __all__ = ["Job", "Upload"]
 class Upload:
     """An input image a LoadImage node reads: uploaded (POST /upload/image) before each submission."""
 
-    path: Path
+    def read(self, sprite: str) -> bytes:
+        """The file's bytes, under the same containment and size limits as when the spec was resolved."""
+        from pipeline.errors import GenerationError, SpecError
+        from pipeline.generate.image import read_input_image
+
+        try:
+            return read_input_image(self.project_dir, self.path, sprite)[1]
+        except SpecError as exc:
+            raise GenerationError(f"'{sprite}': {exc.problems[0].message}") from exc
+
+    project_dir: Path
+    path: str  # relative to the project, as the spec wrote it (re-checked when it is read)
     name: str  # content-addressed: the same bytes always have the same name
     sha256: str
     node: str

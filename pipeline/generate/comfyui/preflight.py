@@ -1,8 +1,9 @@
 """Preflight: can this server run that graph? Checked against ``/object_info`` before any GPU time is spent.
 
-A graph *needs* every node class it uses and every choice it makes from a list (checkpoint, LoRA, sampler,
-scheduler, ...): exactly what ComfyUI's own validation would reject later, after queueing. ``/object_info``
-lists each class and, for list inputs, the accepted values (the models installed on that server).
+A graph *needs* every node class it uses, every choice it makes from a list (checkpoint, LoRA, sampler,
+scheduler, ...) and every number to be within the input's min/max (a seed of -1, a cfg of 200): exactly what
+ComfyUI's own validation would reject later, after queueing. ``/object_info`` lists each class and, per input,
+the accepted values (for list inputs, the models installed on that server) and the numeric range.
 """
 
 from __future__ import annotations
@@ -35,14 +36,23 @@ class Need:
     class_type: str
     input: str | None = None  # None: the class itself
     value: Any = None
+    node: str = ""  #: the graph's node id (messages name it; a template's ids are stable)
+    kind: str = "choice"  #: choice (a string: checked when the input is a list) | range (a number: min/max)
+
+    @property
+    def where(self) -> str:
+        node = f"node {self.node}: " if self.node else ""
+        return f"{node}{self.class_type}.{self.input}" if self.input else f"{node}{self.class_type}"
 
     def __str__(self) -> str:
         if self.input is None:
-            return f"node class '{self.class_type}' (install the custom node)"
+            return f"node class '{self.class_type}' ({self.where}; install the custom node)"
+        if self.kind == "range":
+            return f"value {self.value} for {self.where}"
         kind = _KIND.get(self.input)
         if kind:
-            return f"{kind} '{self.value}' ({self.class_type}.{self.input})"
-        return f"value '{self.value}' for {self.class_type}.{self.input}"
+            return f"{kind} '{self.value}' ({self.where})"
+        return f"value '{self.value}' for {self.where}"
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,9 @@ class Missing:
 
     def __str__(self) -> str:
         text = str(self.need)
-        if self.need.input is not None and self.options:
+        if self.need.kind == "range":
+            text += f" is outside what the server accepts ({', '.join(self.options)})"
+        elif self.need.input is not None and self.options:
             shown = ", ".join(self.options[:8]) + (", ..." if len(self.options) > 8 else "")
             text += f"; the server has: {shown}"
         elif self.need.input is not None:
@@ -61,15 +73,28 @@ class Missing:
 
 
 def requirements(graph: Mapping[str, Any]) -> frozenset[Need]:
-    """Every class and every literal list-choice in ``graph`` (list-ness is decided against object_info later)."""
+    """Every class, literal list-choice and literal number in ``graph`` (checked against object_info later)."""
     needs = set()
-    for node in graph.values():
+    for node_id, node in graph.items():
         cls = node["class_type"]
-        needs.add(Need(cls))
+        needs.add(Need(cls, node=str(node_id)))
         for name, value in node.get("inputs", {}).items():
             if isinstance(value, str) and (cls, name) not in _UPLOADED:
-                needs.add(Need(cls, name, value))
+                needs.add(Need(cls, name, value, str(node_id)))
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                needs.add(Need(cls, name, value, str(node_id), kind="range"))
     return frozenset(needs)
+
+
+def _out_of_range(value: Any, config: Any) -> tuple[str, ...]:
+    """The bounds ``value`` breaks (``min 0``, ``max 100``) of an INT/FLOAT input; empty when it is inside."""
+    if not isinstance(config, list) or len(config) < 2 or config[0] not in ("INT", "FLOAT"):
+        return ()
+    options = config[1] if isinstance(config[1], dict) else {}
+    low, high = options.get("min"), options.get("max")
+    if (low is not None and value < low) or (high is not None and value > high):
+        return tuple(f"{k} {v}" for k, v in (("min", low), ("max", high)) if v is not None)
+    return ()
 
 
 def _options(config: Any) -> list[Any] | None:
@@ -96,6 +121,11 @@ def missing_on(needs: Iterable[Need], object_info: Mapping[str, Any]) -> list[Mi
             continue
         inputs = info.get("input", {}) if isinstance(info, dict) else {}
         config = (inputs.get("required") or {}).get(need.input) or (inputs.get("optional") or {}).get(need.input)
+        if need.kind == "range":
+            bounds = _out_of_range(need.value, config)
+            if bounds:
+                out.append(Missing(need, bounds))
+            continue
         options = _options(config)
         if options is not None and need.value not in options:
             out.append(Missing(need, tuple(str(o) for o in options)))

@@ -16,9 +16,22 @@ from pipeline.errors import GenerationCancelled, GenerationError, ServerError
 from pipeline.generate.comfyui.client import ExecutionFailed
 from pipeline.generate.comfyui.jobs import Job
 
-__all__ = ["check_frames", "images_of"]
+__all__ = ["MAX_RENDER_PIXELS", "check_frames", "images_of", "max_download_bytes", "png_dimensions"]
 
 _PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def max_download_bytes(width: int, height: int) -> int:
+    """The most a PNG of ``width`` x ``height`` may take: uncompressed RGBA twice over, plus 16 MiB of chunks
+    (ComfyUI's SaveImage embeds the prompt as text). Anything bigger is refused before it is read."""
+    return 2 * (width * 4 + 1) * height + 16 * 2**20
+
+
+def png_dimensions(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the IHDR chunk, without decoding anything; None when it is not there."""
+    if len(data) < 24 or not data.startswith(_PNG) or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
 def images_of(entry: dict[str, Any], job: Job, server: str) -> list[dict[str, Any]]:
@@ -59,16 +72,22 @@ def images_of(entry: dict[str, Any], job: Job, server: str) -> list[dict[str, An
     return mine
 
 
+#: a render larger than this is refused from its PNG header, before it is decoded (8192 x 8192)
+MAX_RENDER_PIXELS = 8192 * 8192
+
+
 def check_frames(frames: list[bytes], images: list[dict[str, Any]], job: Job, server: str) -> None:
     """Every download is a complete PNG at the render size the spec asked for.
 
     Decoded in full here, before anything is cached: a download cut short must fail now, not become a
     cache entry that breaks every later build.
     """
-    req = job.request
     for im, data in zip(images, frames, strict=True):
         if not data.startswith(_PNG):
             raise ServerError(server, f"'{job.sprite}': {im['filename']} is not a PNG")
+        declared = png_dimensions(data)
+        if declared is not None and declared[0] * declared[1] > MAX_RENDER_PIXELS:  # before decoding a byte
+            raise _too_large(server, job, declared)
         try:
             with Image.open(io.BytesIO(data)) as decoded:
                 decoded.load()
@@ -79,9 +98,14 @@ def check_frames(frames: list[bytes], images: list[dict[str, Any]], job: Job, se
                 f"'{job.sprite}': {im['filename']} is truncated or corrupt ({exc}); the download was cut short "
                 "or the server's output file is damaged; build again",
             ) from exc
-        if size != (req.width, req.height):
-            raise GenerationError(
-                f"{server}: '{job.sprite}': workflow '{job.template}' rendered {size[0]}x{size[1]}, "
-                f"the spec needs {req.width}x{req.height} (size x render_scale); "
-                "check the template's width/height binding"
-            )
+        # Any render size up to MAX_RENDER_PIXELS is accepted: a model may draw at another size than asked;
+        # the pixel stage finds the grid and the sprite in whatever comes back.
+        del size
+
+
+def _too_large(server: str, job: Job, size: tuple[int, int]) -> GenerationError:
+    return GenerationError(
+        f"{server}: '{job.sprite}': workflow '{job.template}' rendered {size[0]}x{size[1]}, more than the "
+        f"{MAX_RENDER_PIXELS} pixels a render may have (asked for {job.request.width}x{job.request.height}); "
+        "check the template's width/height binding"
+    )

@@ -15,6 +15,7 @@ input). Pure: no network, no dagster.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,20 @@ import yaml
 
 from pipeline.errors import SpecError, SpecProblem
 
-__all__ = ["PARAMS", "BindingError", "Target", "Template", "list_templates", "load_template", "problem"]
+__all__ = [
+    "DEFAULT_RENDER_SCALE",
+    "PARAMS",
+    "BindingError",
+    "Target",
+    "Template",
+    "list_templates",
+    "load_template",
+    "problem",
+    "render_size",
+]
+
+#: render px per sprite px for a template that declares no native render size (and a spec without render_scale)
+DEFAULT_RENDER_SCALE = 8
 
 #: every parameter a spec can bind into a template
 PARAMS = (
@@ -66,6 +80,7 @@ class Template:
     explicit: dict[str, tuple[Target, ...] | None]
     sidecar: Path | None = None
     shown: str = ""  # the path as messages show it (relative to the project when possible)
+    render_sizes: tuple[tuple[int, int], ...] = ()  # native size first, then the other aspect buckets
 
     def describe(self, node: str) -> str:
         return f"node {node} ({self.graph[node]['class_type']})"
@@ -115,8 +130,32 @@ def load_template(workflows_dir: Path, name: str, display_root: Path | None = No
     if problems:
         raise BindingError(problems)
     sidecar = path.with_name(f"{name}.bindings.yaml")
-    explicit = _load_sidecar(sidecar, graph, display_root) if sidecar.is_file() else {}
-    return Template(name, path, graph, explicit, sidecar if sidecar.is_file() else None, shown)
+    explicit, sizes = _load_sidecar(sidecar, graph, display_root) if sidecar.is_file() else ({}, ())
+    return Template(name, path, graph, explicit, sidecar if sidecar.is_file() else None, shown, sizes)
+
+
+def render_size(template: Template, width: int, height: int, render_scale: int | None) -> tuple[int, int]:
+    """The render size for a ``width`` x ``height`` sprite: ``size x render_scale`` when the spec sets one,
+    else the template's native size or the declared bucket nearest the sprite's aspect ratio, else 8x."""
+    if render_scale is not None:
+        return width * render_scale, height * render_scale
+    if not template.render_sizes:
+        return width * DEFAULT_RENDER_SCALE, height * DEFAULT_RENDER_SCALE
+    aspect = math.log(width / height)
+    return min(template.render_sizes, key=lambda wh: abs(math.log(wh[0] / wh[1]) - aspect))
+
+
+def _render_sizes(raw: Any, shown: str) -> tuple[tuple[int, int], ...]:
+    """``render: {native: [W, H], buckets: [[W, H], ...]}`` -> ((W, H), ...), native first."""
+    if not isinstance(raw, dict) or "native" not in raw or set(raw) - {"native", "buckets"}:
+        raise BindingError([problem(shown, "'render' is {native: [W, H], buckets: [[W, H], ...]} (buckets optional)")])
+    sizes = []
+    for item in [raw["native"], *(raw.get("buckets") or [])]:
+        ok = isinstance(item, list) and len(item) == 2 and all(isinstance(v, int) and 64 <= v <= 8192 for v in item)
+        if not ok:
+            raise BindingError([problem(shown, f"'render': {item!r} is not a size [W, H] of 64 to 8192 px")])
+        sizes.append((int(item[0]), int(item[1])))
+    return tuple(dict.fromkeys(sizes))
 
 
 def _shown(path: Path, root: Path | None) -> str:
@@ -128,14 +167,17 @@ def _shown(path: Path, root: Path | None) -> str:
     return str(path)
 
 
-def _load_sidecar(path: Path, graph: dict[str, Any], root: Path | None) -> dict[str, tuple[Target, ...] | None]:
+def _load_sidecar(
+    path: Path, graph: dict[str, Any], root: Path | None
+) -> tuple[dict[str, tuple[Target, ...] | None], tuple[tuple[int, int], ...]]:
     shown = _shown(path, root)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise BindingError([problem(shown, f"not readable YAML: {exc}")]) from exc
-    if not isinstance(data, dict) or set(data) - {"bindings"}:
-        raise BindingError([problem(shown, "expected a mapping with one key, 'bindings'")])
+    if not isinstance(data, dict) or set(data) - {"bindings", "render"}:
+        raise BindingError([problem(shown, "expected a mapping with the keys 'bindings' and (optionally) 'render'")])
+    sizes = _render_sizes(data["render"], shown) if "render" in data else ()
     bindings = data.get("bindings") or {}
     if not isinstance(bindings, dict):
         raise BindingError([problem(shown, "'bindings' must map parameter names to targets")])
@@ -187,4 +229,4 @@ def _load_sidecar(path: Path, graph: dict[str, Any], root: Path | None) -> dict[
         out[param] = tuple(targets)
     if problems:
         raise BindingError(problems)
-    return out
+    return out, sizes
