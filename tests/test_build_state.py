@@ -172,3 +172,17 @@ def test_an_output_that_moves_leaves_no_file_behind(two: Settings) -> None:
     assert "1 built, 1 up to date" in cli(two, "build")
     assert not old.exists() and not old.with_name("orc.png.meta").exists()
     assert (two.assets_dir / "monsters/orc.png").is_file() and _check_locked(two)[0] == 0
+
+
+@pytest.mark.parametrize("status", ["built", "skipped", "canceled", "anything new"])
+def test_every_sprite_status_prints_in_the_summary(status: str) -> None:
+    """A status without a colour (a sprite whose step never ran is "skipped") must not break rich's markup."""
+    from rich.console import Console
+
+    from pipeline.cli.commands import _print_summary
+    from pipeline.launch import RunOutcome, SpriteOutcome
+
+    console = Console(record=True, width=200)
+    outcome = RunOutcome("run", False, {"goblin": SpriteOutcome("goblin", status=status)})
+    _print_summary(console, outcome, [], [])
+    assert status in console.export_text()

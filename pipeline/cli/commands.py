@@ -18,7 +18,20 @@ from pipeline.generate import GenerationRequest, make_backend, resolve_requests
 from pipeline.settings import Settings
 from pipeline.specs import SpecSet, load_specs
 
-_STATUS_STYLE = {"up to date": "green", "stale": "yellow", "missing": "cyan", "built": "green", "failed": "red"}
+_STATUS_STYLE = {
+    "up to date": "green",
+    "stale": "yellow",
+    "missing": "cyan",
+    "built": "green",
+    "failed": "red",
+    "skipped": "dim",
+}
+
+
+def _styled(status: str) -> str:
+    """A status in its colour (an unknown one plain: rich reads "[]x[/]" as broken markup and raises)."""
+    style = _STATUS_STYLE.get(status)
+    return f"[{style}]{status}[/]" if style else status
 
 
 @main.command("check")
@@ -94,14 +107,13 @@ def list_cmd(selection: tuple[str, ...], category: str | None, as_json: bool, **
         table.add_column(col)
     for st in states:
         spec = st.loaded.spec
-        style = _STATUS_STYLE.get(st.status, "")
         table.add_row(
             spec.name,
             spec.category,
             str(spec.size),
             str(spec.animation.frames),
             st.request.backend,
-            f"[{style}]{st.status}[/]",
+            _styled(st.status),
             st.reason or spec.output_path,
         )
     out = console()
@@ -294,11 +306,10 @@ def _print_summary(out: Any, outcome: Any, states: list[Any], todo: list[Any]) -
     for col in ("sprite", "result", "raw", "pixel", "bevy", "seconds", "why"):
         table.add_column(col)
     for name, o in outcome.sprites.items():
-        style = _STATUS_STYLE.get(o.status, "")
         written = {"hit": "unchanged", "miss": "written"}.get(o.cache.get("bevy", ""), "-")
         table.add_row(
             name,
-            f"[{style}]{o.status}[/]",
+            _styled(o.status),
             o.cache.get("raw", "-"),
             o.cache.get("pixel", "-"),
             written,
