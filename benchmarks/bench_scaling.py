@@ -36,7 +36,7 @@ from tests.comfyui_server import FakeComfyServer  # noqa: E402
 from tests.conftest import sprites_cmd  # noqa: E402
 from tests.dagster_dev_harness import make_dagster_home  # noqa: E402
 from tests.scaling_services import postgres, redis_server  # noqa: E402
-from tests.test_scaling_celery import celery_worker, comfy_project, materialize_cmd  # noqa: E402
+from tests.test_scaling_celery import celery_env, celery_worker, comfy_project, materialize_cmd  # noqa: E402
 from tests.test_scaling_postgres import EXAMPLE  # noqa: E402
 
 
@@ -107,14 +107,7 @@ def celery(n: int, latency: float) -> None:
             with contextlib.ExitStack() as stack:
                 broker = stack.enter_context(redis_server(root / "redis"))
                 gpus = [stack.enter_context(FakeComfyServer(latency=latency)) for _ in range(workers)]
-                common = {
-                    **project_env(project),
-                    "DAGSTER_HOME": str(home),
-                    "SPRITES_AUTOMATION": "none",
-                    "SPRITES_DAGSTER_URL": "off",
-                    "SPRITES_EXECUTOR": "celery",
-                    "SPRITES_CELERY_BROKER": broker,
-                }
+                common = celery_env(project, home, broker)
                 for i, gpu in enumerate(gpus, 1):
                     stack.enter_context(
                         celery_worker(f"w{i}", {**common, "SPRITES_COMFYUI_URL": gpu.url}, root / f"w{i}.log")

@@ -82,6 +82,18 @@ def workers_of_steps(instance: DagsterInstance, run_id: str) -> dict[str, str]:
     return out
 
 
+def celery_env(project: Settings, home: Path, broker: str) -> dict[str, str]:
+    """The environment shared by the run's launcher and the workers: this project, steps on Celery."""
+    return {
+        **project_env(project),
+        "DAGSTER_HOME": str(home),
+        "SPRITES_AUTOMATION": "none",
+        "SPRITES_DAGSTER_URL": "off",
+        "SPRITES_EXECUTOR": "celery",
+        "SPRITES_CELERY_BROKER": broker,
+    }
+
+
 @pytest.mark.slow
 def test_sprite_steps_are_spread_over_two_celery_workers(tmp_path: Path) -> None:
     project = comfy_project(tmp_path / "game", NAMES)
@@ -91,14 +103,7 @@ def test_sprite_steps_are_spread_over_two_celery_workers(tmp_path: Path) -> None
         FakeComfyServer(latency=0.3) as gpu1,
         FakeComfyServer(latency=0.3) as gpu2,
     ):
-        common = {
-            **project_env(project),
-            "DAGSTER_HOME": str(home),
-            "SPRITES_AUTOMATION": "none",
-            "SPRITES_DAGSTER_URL": "off",
-            "SPRITES_EXECUTOR": "celery",
-            "SPRITES_CELERY_BROKER": broker,
-        }
+        common = celery_env(project, home, broker)
         with (
             celery_worker("w1", {**common, "SPRITES_COMFYUI_URL": gpu1.url}, tmp_path / "w1.log"),
             celery_worker("w2", {**common, "SPRITES_COMFYUI_URL": gpu2.url}, tmp_path / "w2.log"),
