@@ -45,11 +45,12 @@ def _sha(path: str) -> str | None:
         return None  # vanished between listing and reading: the next look sees it gone
 
 
-def hash_tree(specs_dir: Path, workflows_dir: Path) -> dict[str, str]:
-    """sha256 of every spec file (``specs/<rel>``) and workflow template (``workflows/<rel>``), sorted."""
+def hash_tree(specs_dir: Path | None, workflows_dir: Path | None) -> dict[str, str]:
+    """sha256 of every spec file (``specs/<rel>``) and workflow template (``workflows/<rel>``), sorted
+    (None: leave that folder out)."""
     out: dict[str, str] = {}
     for label, root, suffixes in ((SPECS, specs_dir, (".yaml", ".yml")), (WORKFLOWS, workflows_dir, None)):
-        if not os.path.isdir(root):
+        if root is None or not os.path.isdir(root):
             continue
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))

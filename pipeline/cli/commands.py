@@ -212,7 +212,7 @@ def build_cmd(
         publish(settings, {}, project.removed)  # nothing to build: render the manifest from the lock
     from pipeline.buildstate.fastpath import remember_if_current
 
-    remember_if_current(settings, spec_set, requests, snapshot)
+    remember_if_current(settings, spec_set, requests, snapshot, known=project)
     if settings.cache_url and outcome is not None:
         from pipeline.cli.cache_cmd import write_back
 
