@@ -34,6 +34,7 @@ from pipeline.generate import resolve_requests
 from pipeline.resources import SpritePipelineResource
 from pipeline.settings import Settings
 from pipeline.specs import SpecSet, load_spec_set
+from pipeline.specs.parse_cache import PARSE_CACHE_FILE
 
 __all__ = ["build_definitions", "loadable_specs"]
 
@@ -79,7 +80,11 @@ def build_definitions(
     needs. ``executor``: where queued runs' steps execute (``pipeline.executors``; default in-process).
     """
     executor = executor or ExecutorSettings()
-    spec_set = loadable_specs(spec_set if spec_set is not None else load_spec_set(settings.specs_dir), settings, only)
+    spec_set = loadable_specs(
+        spec_set if spec_set is not None else load_spec_set(settings.specs_dir, settings.state_dir / PARSE_CACHE_FILE),
+        settings,
+        only,
+    )
     assets = build_assets(spec_set, settings, only=only)
     automation = automation or AutomationSettings()
     auto = build_automation(spec_set, settings, automation, assets, only=only)
