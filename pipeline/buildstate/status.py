@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from pipeline.buildstate.hashmemo import HASH_MEMO_FILE, HashMemo, Stat
 from pipeline.buildstate.keys import export_key, pixelate_key
 from pipeline.buildstate.lockfile import LOCK_FILE, Lock, LockEntry, generate_inputs
 from pipeline.export.bevy import IMAGE_META
@@ -82,9 +83,6 @@ class ProjectState:
         return lines
 
 
-Stat = tuple[int, int, int]
-
-
 def stat_of(path: Path) -> Stat | None:
     """(size, mtime_ns, inode), or None when the file is missing."""
     try:
@@ -94,26 +92,22 @@ def stat_of(path: Path) -> Stat | None:
     return st.st_size, st.st_mtime_ns, st.st_ino
 
 
-def _sha(path: Path) -> tuple[str | None, Stat | None]:
-    """The file's sha256 and its stat as of that read."""
-    try:
-        with open(path, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            return hashlib.sha256(fh.read()).hexdigest(), (st.st_size, st.st_mtime_ns, st.st_ino)
-    except OSError:
-        return None, None
-
-
 def _changed(old: Mapping[str, str], new: Mapping[str, str]) -> str:
     fields = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     return ", ".join(fields) if fields else "backend version, frame count or render size"
 
 
 def sprite_state(
-    settings: Settings, loaded: LoadedSpec, request: GenerationRequest, locked: LockEntry | None
+    settings: Settings,
+    loaded: LoadedSpec,
+    request: GenerationRequest,
+    locked: LockEntry | None,
+    hashes: HashMemo | None = None,
 ) -> SpriteState:
-    """One sprite against its lock entry and its files in the Bevy folder."""
+    """One sprite against its lock entry and its files in the Bevy folder (``hashes``: a memo to read
+    their hashes through)."""
     spec = loaded.spec
+    memo = hashes or HashMemo(None)
 
     stats: tuple[Stat | None, Stat | None] = (None, None)
 
@@ -133,12 +127,12 @@ def sprite_state(
     if locked.spec_file != loaded.file:
         return state("stale", f"its spec moved from {locked.spec_file} to {loaded.file}")
     png = settings.assets_dir / spec.output_path
-    sha, png_stat = _sha(png)
+    sha, png_stat = memo.sha(png)
     if sha is None:
         return state("stale", f"{spec.output_path} is missing from the Bevy folder")
     if sha != locked.entry.sha256:
         return state("stale", f"{spec.output_path} was modified in the Bevy folder (not the bytes {LOCK_FILE} records)")
-    meta_sha, meta_stat = _sha(png.with_name(png.name + ".meta"))
+    meta_sha, meta_stat = memo.sha(png.with_name(png.name + ".meta"))
     if meta_sha != _META_SHA:
         return state("stale", f"{spec.output_path}.meta is missing or modified")
     stats = (png_stat, meta_stat)
@@ -203,8 +197,10 @@ def project_state(
                 stat_of(png.with_name(png.name + ".meta")),
             ):
                 return was
-        return sprite_state(settings, loaded, request, locked)
+        return sprite_state(settings, loaded, request, locked, memo)
 
+    memo = HashMemo(settings.state_dir / HASH_MEMO_FILE)
     sprites = {n: state_of(n) for n in chosen}
+    memo.save()
     removed = sorted(set(lock.sprites) - set(spec_set.specs))
     return ProjectState(sprites, lock, removed, _publication_problems(settings, lock))
