@@ -163,7 +163,7 @@ def build_cmd(
             return
     snapshot = inputs.hash_tree(settings.specs_dir, settings.workflows_dir)  # the inputs as this build reads them
     service = BuildService(settings)
-    spec_set = service.load()
+    spec_set = load_specs(settings.specs_dir)
     requests = resolve_requests(spec_set, settings)
     names = select_names(spec_set, selection, category)
     # a lockfile of an older version counts as empty when the whole project is rebuilt (every entry is then
