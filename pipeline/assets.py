@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 #: the tag under which Dagster stores a materialization's data version (as its docs spell it; Dagster has no
-#: public constant for it, tests/test_definitions.py checks it against Dagster's own)
+#: public constant for it, tests/test_service.py checks it against Dagster's own)
 DATA_VERSION_TAG = "dagster/data_version"
 
 MANIFEST_GROUP = "publish"

@@ -121,3 +121,26 @@ def test_a_run_is_cancelled_through_dagster_by_a_service_that_did_not_start_it(
     assert b.instance().get_run_by_id(run.handle).status.value == "CANCELED"
     assert b.cancel(run.handle).message == "the run already ended"
     assert not (settings.assets_dir / "sprites" / "enemy" / "ant.png").exists()
+
+
+def test_pipeline_uses_public_dagster_apis_only_and_no_ctypes() -> None:
+    """No ``dagster._`` import (private, changes without notice) and no ``ctypes`` (no thread injection)."""
+    import re
+
+    from tests.conftest import REPO
+
+    offending = [
+        f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+        for path in sorted((REPO / "pipeline").rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"^\s*(from|import)\s+(dagster\._|ctypes\b)", line)
+    ]
+    assert offending == []
+
+
+def test_the_data_version_tag_is_dagsters() -> None:
+    from dagster._core.definitions.data_version import DATA_VERSION_TAG as DAGSTERS
+
+    from pipeline.assets import DATA_VERSION_TAG
+
+    assert DATA_VERSION_TAG == DAGSTERS
