@@ -35,7 +35,6 @@ from dagster import (
     MetadataValue,
     multi_asset,
 )
-from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
 from pipeline.asset_keys import MANIFEST_KEY, op_name, sprite_keys
 from pipeline.automation.checks import (
@@ -48,7 +47,7 @@ from pipeline.automation.checks import (
 )
 from pipeline.buildstate.keys import stage_versions
 from pipeline.buildstate.publish import PublishResult, publish_run, record_export, removed_specs
-from pipeline.errors import GenerationError, SpriteError
+from pipeline.errors import GenerationCancelled, GenerationError, SpriteError
 from pipeline.generate import GenerationRequest, resolve_requests
 from pipeline.generate.base import canonical_json, sha256_hex
 from pipeline.previews import preview_markdown
@@ -57,7 +56,19 @@ from pipeline.settings import Settings
 from pipeline.specs import LoadedSpec, SpecSet
 from pipeline.stages import export_stage, generate_stage, pixelate_stage
 
-__all__ = ["MANIFEST_GROUP", "MANIFEST_KEY", "build_assets", "op_name", "record_manifest", "sprite_keys"]
+__all__ = [
+    "DATA_VERSION_TAG",
+    "MANIFEST_GROUP",
+    "MANIFEST_KEY",
+    "build_assets",
+    "op_name",
+    "record_manifest",
+    "sprite_keys",
+]
+
+#: the tag under which Dagster stores a materialization's data version (as its docs spell it; Dagster has no
+#: public constant for it, tests/test_service.py checks it against Dagster's own)
+DATA_VERSION_TAG = "dagster/data_version"
 
 MANIFEST_GROUP = "publish"
 #: kinds are shown as tags under each node in the asset graph's default view (descriptions are not): the
@@ -154,6 +165,9 @@ def _sprite_asset(
         if not selected:  # the check alone, from the UI's Checks tab: judge the files as they are
             yield evaluate_sprite(loaded, settings, None, latest_materialized_sha(context.instance, bevy_key))
             return
+        cancel = sprites.cancel_event(context.instance, context.run.run_id)
+        if cancel.is_set():  # the run is being terminated: the steps not started yet end at once
+            raise GenerationCancelled(f"{name}: the run was cancelled before this sprite's step started")
         cache = sprites.cache
         backend = sprites.backend(request.backend)
         selection = context.run.asset_selection
@@ -180,7 +194,9 @@ def _sprite_asset(
                 f"{name}: raw/{name} has no stored render for its current inputs; "
                 f"materialize raw/{name} too (it is part of this sprite's step)"
             )
-        raw = generate_stage(request, backend, cache, offline=sprites.offline, progress=progress, claims=sprites.claims)
+        raw = generate_stage(
+            request, backend, cache, offline=sprites.offline, progress=progress, cancel=cancel, claims=sprites.claims
+        )
         if raw_key in selected:
             yield MaterializeResult(
                 asset_key=raw_key,

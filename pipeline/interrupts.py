@@ -1,10 +1,10 @@
 """Ctrl-C and SIGTERM for the long-running commands: stop the work cleanly, say so, exit without a traceback.
 
-* ``sprites build``: the Dagster run executes in a worker thread. The first SIGINT/SIGTERM marks the run
-  CANCELING and raises ``DagsterExecutionInterruptedError`` in that thread, the way Dagster's own run workers are
-  stopped: the running step withdraws its ComfyUI job (POST /interrupt), the run's resources close (every job
-  still queued is deleted from its server), and the run ends CANCELED instead of staying STARTED forever. A
-  second signal while that happens stops at once.
+* ``sprites build``: the Dagster run executes in a worker thread. The first SIGINT/SIGTERM sets the run's
+  cancel event: the run is marked CANCELING (Dagster's own termination record, ``pipeline.service.instance``),
+  its running step sees it and withdraws its ComfyUI jobs (POST /queue delete, POST /interrupt), the steps
+  not started end at once, the run's resources close, and the run ends CANCELED instead of staying STARTED
+  forever. A second signal while that happens stops at once.
 * ``sprites dev``: ``dagster dev`` runs in its own process group; SIGINT/SIGTERM to us is passed on as SIGINT
   (what stops ``dagster dev`` cleanly), then SIGTERM and SIGKILL to the whole group if it does not stop in time,
   so no webserver, daemon or code server outlives the command.
@@ -16,7 +16,6 @@ these helpers install nothing and signals keep their usual meaning.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -32,10 +31,8 @@ from pipeline.errors import SpriteError
 __all__ = [
     "Interrupted",
     "SignalState",
-    "cancel_in_process_run",
     "exit_code_for",
     "interrupted_message",
-    "raise_in_thread",
     "run_child_group",
     "shield_children_from_sigint",
     "signal_name",
@@ -104,26 +101,6 @@ def stop_on_signals(on_first: Callable[[int], None] | None = None) -> Iterator[S
     finally:
         for number, old in previous.items():
             signal.signal(number, old)
-
-
-def raise_in_thread(thread: threading.Thread, exc_type: type[BaseException]) -> bool:
-    """Raise ``exc_type`` in ``thread`` at its next Python instruction (how a step waiting on a server is stopped)."""
-    ident = thread.ident
-    if ident is None or not thread.is_alive():
-        return False
-    done = ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exc_type))
-    return bool(done == 1)
-
-
-def cancel_in_process_run(instance: Any, run_id: str, worker: threading.Thread) -> None:
-    """Stop a run that ``execute_in_process`` runs in ``worker``: mark it CANCELING (so it ends CANCELED, not
-    FAILURE), then interrupt the worker as Dagster interrupts its own run workers."""
-    from dagster._core.errors import DagsterExecutionInterruptedError
-
-    run = instance.get_run_by_id(run_id)
-    if run is not None and not run.is_finished:
-        instance.report_run_canceling(run, message="Stopped by a signal to `sprites build`")
-    raise_in_thread(worker, DagsterExecutionInterruptedError)
 
 
 def interrupted_message(signum: int, run_id: str, status: str, built: int, stopped: int) -> str:

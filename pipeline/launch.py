@@ -1,14 +1,14 @@
 """Run sprite builds through Dagster, in-process, against the project's Dagster instance.
 
-Used by ``sprites build`` (and the MCP server): the runs land in the same instance ``dagster dev``
-shows, so CLI builds appear in the UI with their lineage and metadata. Progress is read back from the
-instance's event log while the run executes.
+The build service's in-process path (``pipeline.service``; ``sprites build``, and the MCP server when no
+webserver serves the project): the runs land in the same instance ``dagster dev`` shows, so they appear
+in the UI with their lineage and metadata. Progress is read back from the instance's event log while the
+run executes. A run is stopped through Dagster's own record (``pipeline.service.instance``): the run is
+marked CANCELING, its steps see it and set the cancel event the backends honour, and it ends CANCELED.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
 import threading
 import time
 import uuid
@@ -16,18 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.buildstate.publish import pending_entries, publish_run
-from pipeline.errors import ConfigError, SpriteError, message_of
+from pipeline.errors import SpriteError, message_of
 from pipeline.settings import Settings
 from pipeline.specs import SpecSet
 
-__all__ = ["BuildEvent", "RunOutcome", "SpriteOutcome", "ensure_dagster_home", "run_sprites", "user_message"]
+__all__ = ["BuildEvent", "RunOutcome", "SpriteOutcome", "run_sprites", "user_message"]
 
 
 @dataclass
 class SpriteOutcome:
     name: str
-    status: str = "pending"  # built | failed | skipped
+    status: str = "pending"  # built | failed | skipped | canceled
     error: str | None = None
     cache: dict[str, str] = field(default_factory=dict)  # asset -> hit/miss
     seconds: float = 0.0
@@ -41,6 +40,7 @@ class RunOutcome:
     sprites: dict[str, SpriteOutcome]
     manifest_error: str | None = None
     seconds: float = 0.0
+    canceled: bool = False  # Dagster ended the run CANCELED (cancel event, signal, Terminate)
 
 
 @dataclass(frozen=True)
@@ -48,12 +48,6 @@ class BuildEvent:
     kind: str  # "sprite_done" | "sprite_failed" | "progress"
     sprite: str | None
     message: str
-
-
-def ensure_dagster_home(settings: Settings) -> None:
-    """Point Dagster at the settings' instance (DAGSTER_HOME / --dagster-home, default <project>/dagster_home)."""
-    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
-    os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
 
 
 def _sprite_of_step(step_key: str | None) -> str | None:
@@ -74,38 +68,23 @@ def run_sprites(
     run_id: str | None = None,
     on_event: Callable[[BuildEvent], None] | None = None,
     spec_set: SpecSet | None = None,
+    cancel: threading.Event | None = None,
 ) -> RunOutcome:
     """Materialize the three assets of each named sprite (and the manifest) in one Dagster run.
 
     The run ends in one publish (``pipeline.buildstate.publish``): its manifest step, or, when Dagster
     skipped that step because a sprite failed, a publish here of what the run did export.
-    ``spec_set``: the specs as the caller already loaded them (the run builds exactly those).
+    ``spec_set``: the specs as the caller already loaded them (the run builds exactly those). ``run_id``: the
+    Dagster run id to use (so that the caller knows it before the run exists). ``cancel``: set it to stop the
+    run (as SIGINT/SIGTERM do in the main thread); the outcome then says ``canceled``.
     """
-    from dagster import AssetKey, DagsterEventType, DagsterInstance
-    from dagster._core.errors import DagsterInvalidConfigError
+    from dagster import AssetKey, DagsterEventType
 
     from pipeline.assets import MANIFEST_KEY, sprite_keys
     from pipeline.location import build_definitions
+    from pipeline.service.instance import open_instance
 
-    ensure_dagster_home(settings)
-    try:
-        # Dagster's SQLite storage creates its tables on first use; two builds starting together on a
-        # fresh DAGSTER_HOME would race on that, so the first open is serialised across processes.
-        with open(os.path.join(os.environ["DAGSTER_HOME"], ".sprites-instance.lock"), "a+b") as lock:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-            instance = DagsterInstance.get()
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
-    except DagsterInvalidConfigError as exc:
-        raise ConfigError(
-            f"the Dagster instance at {os.environ['DAGSTER_HOME']} has an invalid dagster.yaml: {exc}"
-        ) from exc
-    except Exception as exc:  # its storage cannot be opened (e.g. a Postgres server down or refusing us)
-        cause = exc.__cause__ or exc
-        raise ConfigError(
-            f"cannot open the Dagster instance at {os.environ['DAGSTER_HOME']} (storage of its dagster.yaml): "
-            f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}; check "
-            "that its database is up and reachable (DAGSTER_PG_* for dagster_home/examples/postgres)"
-        ) from exc
+    instance = open_instance(settings)
     defs = build_definitions(settings, offline=offline, only=set(names), checks=checks, spec_set=spec_set)
     job = defs.resolve_implicit_global_asset_job_def()
     keys: list[AssetKey] = [k for n in names for k in sprite_keys(n)]
@@ -195,44 +174,57 @@ def run_sprites(
 
     from pipeline.interrupts import stop_on_signals
 
-    with stop_on_signals() as stopped:
-        _wait_for_run(worker, drain, stopped, instance, run_id)
+    cancel = cancel or threading.Event()
+    with stop_on_signals(lambda signum: cancel.set()) as stopped:
+        _wait_for_run(worker, drain, cancel, instance, run_id, stopped)
     drain()
-    latest = instance.get_latest_materialization_event(MANIFEST_KEY) if include_manifest else None
-    if include_manifest and (pending_entries(settings, run_id) or latest is None or latest.run_id != run_id):
+    if include_manifest:
         try:  # the manifest step did not run (a sprite failed, or the run was stopped): publish what it exported
-            from pipeline.assets import record_manifest
+            from pipeline.service.publishing import publish_after_run
             from pipeline.specs import load_spec_set
 
-            published = publish_run(settings, run_id)
-            # so that the UI shows the manifest as it is, not as the run whose manifest step was skipped
-            record_manifest(instance, settings, spec_set or load_spec_set(settings.specs_dir), published)
+            publish_after_run(
+                instance, settings, run_id, spec_set or load_spec_set(settings.specs_dir), manifest_wanted=True
+            )
         except SpriteError as exc:
             manifest_error = manifest_error or str(exc)
     if stopped.signum is not None:
         raise _interrupted(stopped.signum, instance, run_id, outcomes)
     if "exc" in result:
         raise result["exc"]
+    run = instance.get_run_by_id(run_id)
+    canceled = run is not None and run.status.value == "CANCELED"
     for o in outcomes.values():
-        if o.status == "pending":
-            o.status = "skipped"
+        if o.status == "pending" or (canceled and o.status == "failed"):
+            o.status = "canceled" if canceled else "skipped"
     res = result["res"]
-    return RunOutcome(run_id, bool(res.success), outcomes, manifest_error, time.perf_counter() - start)
+    return RunOutcome(run_id, bool(res.success), outcomes, manifest_error, time.perf_counter() - start, canceled)
 
 
 def _wait_for_run(
-    worker: threading.Thread, drain: Callable[[], None], stopped: Any, instance: Any, run_id: str
+    worker: threading.Thread,
+    drain: Callable[[], None],
+    cancel: threading.Event,
+    instance: Any,
+    run_id: str,
+    stopped: Any,
 ) -> None:
-    """Follow the run until it ends; a SIGINT/SIGTERM cancels it (see ``pipeline.interrupts``)."""
-    from pipeline.interrupts import Interrupted, cancel_in_process_run
+    """Follow the run until it ends; once ``cancel`` is set (by the caller or a signal), ask Dagster to end it."""
+    from pipeline.interrupts import Interrupted
+    from pipeline.service.instance import request_cancel
 
-    cancelled = False
+    requested = False
+    why = "Cancelled through the build service."
     try:
         while worker.is_alive():
             worker.join(0.2)
-            if stopped.signum is not None and not cancelled:
-                cancelled = True
-                cancel_in_process_run(instance, run_id, worker)
+            # asked once the run has started: Dagster's start event would overwrite an earlier CANCELING
+            run = instance.get_run_by_id(run_id) if cancel.is_set() and not requested else None
+            if run is not None and run.status.value == "STARTED":
+                requested = True
+                if stopped.signum is not None:
+                    why = "Stopped by a signal to `sprites build`."
+                request_cancel(instance, run_id, why)
             drain()
     except KeyboardInterrupt:  # a second signal while the run winds down
         raise Interrupted(

@@ -2,7 +2,9 @@
 
 Configured explicitly from ``Settings`` by ``definitions.py`` (or by a test). One instance serves one
 run (the executor is in-process), so backends are created lazily and closed at the end of the run, and
-``prepare_once`` lets a remote backend receive every request of the run up front.
+``prepare_once`` lets a remote backend receive every request of the run up front. ``cancel_event`` is the run's
+cancel event: set once Dagster records the run as being terminated (``pipeline.service.instance``), and
+passed to every generation, which the backends honour.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
-from dagster import ConfigurableResource, InitResourceContext
+from dagster import ConfigurableResource, DagsterInstance, InitResourceContext
 from pydantic import PrivateAttr
 
 from pipeline.cache import Claims, ContentCache
@@ -53,6 +55,9 @@ class SpritePipelineResource(ConfigurableResource):
     _claims: Claims | None = PrivateAttr(default=None)
     _cache: ContentCache | None = PrivateAttr(default=None)
     _generated: dict[str, str] = PrivateAttr(default_factory=dict)
+    _cancel: threading.Event = PrivateAttr(default_factory=threading.Event)
+    _stop_watching: threading.Event = PrivateAttr(default_factory=threading.Event)
+    _watching: bool = PrivateAttr(default=False)
 
     @classmethod
     def from_settings(
@@ -141,7 +146,19 @@ class SpritePipelineResource(ConfigurableResource):
         """
         return self._generated.get(key)
 
+    def cancel_event(self, instance: DagsterInstance, run_id: str) -> threading.Event:
+        """The run's cancel event, watched from the first step on: set when the run is marked CANCELING
+        (``cancel_run``, a signal to ``sprites build``, the UI's Terminate), whichever process executes it."""
+        from pipeline.service.instance import watch_for_cancel
+
+        with self._lock:
+            if not self._watching:
+                self._watching = True
+                watch_for_cancel(instance, run_id, self._cancel, self._stop_watching)
+        return self._cancel
+
     def teardown_after_execution(self, context: InitResourceContext) -> None:
+        self._stop_watching.set()
         for backend in self._backends.values():
             backend.close()
         self._backends.clear()

@@ -9,6 +9,11 @@ scripts/setup.sh
 .venv/bin/mypy
 # PostgreSQL and Redis (apt, when missing) for the scaling tests; they start their own servers
 scripts/scale-services.sh
+# The MCP Inspector CLI (npm, the version pinned in tests/inspector) for tests/test_mcp_inspector.py; without
+# node the test skips, saying so (CI installs node: .ci/run)
+if command -v npm >/dev/null 2>&1 && [ ! -x tests/inspector/node_modules/.bin/mcp-inspector ]; then
+  (cd tests/inspector && npm ci --no-audit --no-fund --loglevel=error)
+fi
 set +e
 .venv/bin/python -m pytest --durations=25 "$@"
 status=$?

@@ -1,14 +1,33 @@
-"""Shared by the MCP transport tests and benchmarks/bench_mcp.py: a small project and its environment."""
+"""Shared by the MCP tests and benchmarks/bench_mcp.py: a small project and its environment, and a server
+over a project's build service (what `sprites mcp` makes, in memory)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tests.conftest import REPO
 
-__all__ = ["SPRITES", "mcp_project_env"]
+if TYPE_CHECKING:
+    from fastmcp import FastMCP
+
+    from pipeline.settings import Settings
+
+__all__ = ["SPRITES", "mcp_project_env", "mcp_server"]
+
+
+def mcp_server(settings: Settings, *, dagster_home: Path | str | None = None, dagster_url: str = "off") -> FastMCP:
+    """``create_server`` over a build service for ``settings`` (its instance in ``dagster_home`` when given;
+    ``dagster_url``: the webserver to launch through, ``off``: in-process)."""
+    from pipeline.mcp.server import create_server
+    from pipeline.service import BuildService
+
+    if dagster_home is not None:
+        settings = settings.model_copy(update={"dagster_home": Path(dagster_home)})
+    return create_server(BuildService(settings, dagster_url=dagster_url))
+
 
 #: `sprites` as a `python -c` program (this checkout's code, whatever is installed)
 SPRITES = "from pipeline.cli import run; run()"

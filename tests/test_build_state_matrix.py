@@ -25,7 +25,7 @@ import pytest
 from dagster import DagsterInstance
 
 from pipeline.automation.sensors import SPEC_SENSOR_NAME
-from pipeline.mcp.webserver import DagsterWebserver
+from pipeline.service.webserver import DagsterWebserver
 from pipeline.settings import Settings
 from tests.automation_project import load_defs, materialize, project_env
 from tests.build_state_support import (
@@ -59,14 +59,13 @@ def origin(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 def _mcp(settings: Settings, tool: str, args: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     from fastmcp import Client
 
-    from pipeline.mcp import server
+    from tests.mcp_support import mcp_server
 
-    monkeypatch.setenv("SPRITES_DAGSTER_URL", "off")
     monkeypatch.setenv("DAGSTER_HOME", str(settings.dagster_home))
-    server.configure(settings)
+    app = mcp_server(settings)
 
     async def call() -> dict[str, Any]:
-        async with Client(server.mcp) as client:
+        async with Client(app) as client:
             result = await client.call_tool(tool, {**args, "wait_seconds": 600})
             return dict(result.structured_content or {})
 

@@ -18,10 +18,10 @@ from fastmcp.exceptions import ToolError
 from pipeline.cli import main
 from pipeline.errors import SpecError
 from pipeline.location import build_definitions
-from pipeline.mcp import server
 from pipeline.settings import Settings
 from pipeline.specs import DEFAULT_CATEGORIES, load_specs, read_categories
 from tests.conftest import REPO
+from tests.mcp_support import mcp_server
 
 GAME_CATEGORIES = ["hero", "npc", "vfx", "weapon"]
 DEFAULTS = (
@@ -160,9 +160,7 @@ async def test_mcp_tool_schemas_list_the_projects_categories_with_a_default(
     home.mkdir()
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", home)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setenv("SPRITES_DAGSTER_URL", "off")
-    server.configure(settings)
-    async with Client(server.mcp) as client:
+    async with Client(mcp_server(settings, dagster_home=home)) as client:
         tools = {t.name: t.input_schema for t in await client.list_tools()}
         for name in ("generate_sprite", "deploy_to_bevy", "generate_batch"):
             category = tools[name]["properties"]["category"]

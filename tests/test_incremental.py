@@ -153,13 +153,12 @@ def _mcp_materialize(settings: Settings, names: list[str], monkeypatch: pytest.M
     import anyio
     from fastmcp import Client
 
-    from pipeline.mcp import server
+    from tests.mcp_support import mcp_server
 
-    monkeypatch.setenv("SPRITES_DAGSTER_URL", "off")
-    server.configure(settings)
+    app = mcp_server(settings)
 
     async def call() -> dict[str, object]:
-        async with Client(server.mcp) as client:
+        async with Client(app) as client:
             result = await client.call_tool("materialize", {"sprites": names, "wait_seconds": 600})
             return dict(result.structured_content or {})
 

@@ -17,10 +17,10 @@ from dagster import AssetKey, DagsterInstance
 from fastmcp import Client
 
 from pipeline.location import build_definitions
-from pipeline.mcp import server
-from pipeline.mcp.history import VIA_TAG
-from pipeline.mcp.webserver import DagsterWebserver
+from pipeline.service.build import VIA_TAG
+from pipeline.service.webserver import DagsterWebserver
 from pipeline.settings import Settings
+from tests.mcp_support import mcp_server
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.anyio
@@ -42,15 +42,14 @@ def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dagster_url: s
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", home)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("SPRITES_DAGSTER_URL", dagster_url)
-    return Settings.for_project(root)
+    return Settings.for_project(root, dagster_home=home)
 
 
 async def test_a_sprite_made_through_mcp_is_materialized_in_the_instance_with_lineage(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = make_project(tmp_path, monkeypatch, "off")
-    server.configure(settings)
-    async with Client(server.mcp) as client:
+    async with Client(mcp_server(settings)) as client:
         made = (
             await client.call_tool("generate_sprite", {"prompt": "bog witch", "category": "enemy"})
         ).structured_content
@@ -126,8 +125,7 @@ def dagster_dev(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignor
 @pytest.mark.slow
 async def test_with_a_webserver_running_mcp_runs_go_through_it(dagster_dev) -> None:  # type: ignore[no-untyped-def]
     settings, webserver = dagster_dev
-    server.configure(settings)
-    async with Client(server.mcp) as client:
+    async with Client(mcp_server(settings, dagster_url=webserver.url)) as client:
         made = (
             await client.call_tool(
                 "generate_sprite", {"prompt": "marsh wisp", "category": "enemy", "wait_seconds": 120}

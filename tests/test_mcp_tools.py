@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fastmcp import Client
+from fastmcp import Client, FastMCP
 from fastmcp.exceptions import ToolError
 from mcp.shared.exceptions import MCPError as McpError
 from PIL import Image, ImageDraw
 
-from pipeline.mcp import server
 from pipeline.mcp.deploy import import_backend_available
+from pipeline.mcp.server import create_server
+from pipeline.service import BuildService
 from pipeline.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,10 +42,18 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     home.mkdir()
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", home)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setenv("SPRITES_DAGSTER_URL", "off")
-    settings = Settings.for_project(root)
-    server.configure(settings)
-    return settings
+    return Settings.for_project(root, dagster_home=home)
+
+
+@pytest.fixture
+def service(project: Settings) -> BuildService:
+    """The build service the server is made over (no webserver: runs execute in-process)."""
+    return BuildService(project, dagster_url="off")
+
+
+@pytest.fixture
+def app(service: BuildService) -> FastMCP:
+    return create_server(service)
 
 
 def files_under(path: Path) -> set[str]:
@@ -56,8 +65,8 @@ def png_size(data: bytes) -> tuple[int, int]:
         return image.size
 
 
-async def test_every_tool_is_typed_with_constraints_and_output_schema() -> None:
-    async with Client(server.mcp) as client:
+async def test_every_tool_is_typed_with_constraints_and_output_schema(app: FastMCP) -> None:
+    async with Client(app) as client:
         tools = {t.name: t for t in await client.list_tools()}
     assert set(tools) == {
         "generate_sprite",
@@ -85,13 +94,15 @@ async def test_every_tool_is_typed_with_constraints_and_output_schema() -> None:
     ]
 
 
-async def test_generate_sprite_writes_a_spec_materializes_and_returns_the_image(project: Settings) -> None:
+async def test_generate_sprite_writes_a_spec_materializes_and_returns_the_image(
+    app: FastMCP, project: Settings
+) -> None:
     progress: list[tuple[float, float | None, str | None]] = []
 
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
         progress.append((done, total, message))
 
-    async with Client(server.mcp, progress_handler=on_progress) as client:
+    async with Client(app, progress_handler=on_progress) as client:
         result = await client.call_tool(
             "generate_sprite", {"prompt": "a 32x32 goblin archer", "category": "enemy", "palette": "PICO-8"}
         )
@@ -138,9 +149,9 @@ async def test_generate_sprite_writes_a_spec_materializes_and_returns_the_image(
     assert second["spec_written"] is False and second["sha256"] == data["sha256"]
 
 
-async def test_an_existing_sprite_is_never_silently_overwritten(project: Settings) -> None:
+async def test_an_existing_sprite_is_never_silently_overwritten(app: FastMCP, project: Settings) -> None:
     goblin = (project.specs_dir / "enemies" / "goblin.yaml").read_bytes()
-    async with Client(server.mcp) as client:
+    async with Client(app) as client:
         with pytest.raises(
             ToolError, match=r"name: sprite 'goblin' already exists in sprite_specs/enemies/goblin\.yaml"
         ):
@@ -163,11 +174,13 @@ async def test_an_existing_sprite_is_never_silently_overwritten(project: Setting
     assert replaced.structured_content["cache"]["raw"] == "miss"
 
 
-async def test_a_file_in_the_bevy_folder_the_pipeline_did_not_write_is_not_replaced(project: Settings) -> None:
+async def test_a_file_in_the_bevy_folder_the_pipeline_did_not_write_is_not_replaced(
+    app: FastMCP, project: Settings
+) -> None:
     handmade = project.assets_dir / "sprites" / "item" / "potion.png"
     handmade.parent.mkdir(parents=True)
     handmade.write_bytes(b"hand-drawn")
-    async with Client(server.mcp) as client:
+    async with Client(app) as client:
         with pytest.raises(ToolError, match=r"sprites/item/potion\.png already exists in the Bevy assets folder"):
             await client.call_tool("generate_sprite", {"prompt": "potion", "category": "item", "name": "potion"})
         derived = await client.call_tool("generate_sprite", {"prompt": "potion", "category": "item"})
@@ -194,9 +207,11 @@ async def test_a_file_in_the_bevy_folder_the_pipeline_did_not_write_is_not_repla
         ({"wait_seconds": 10_000}, "wait_seconds"),
     ],
 )
-async def test_bad_arguments_name_the_field_and_write_nothing(project: Settings, arguments: dict, field: str) -> None:
+async def test_bad_arguments_name_the_field_and_write_nothing(
+    app: FastMCP, project: Settings, arguments: dict, field: str
+) -> None:
     before = files_under(project.project_dir.parent)
-    async with Client(server.mcp) as client:
+    async with Client(app) as client:
         with pytest.raises(ToolError) as err:
             await client.call_tool("generate_sprite", {"prompt": "goblin", "category": "enemy", **arguments})
     message = str(err.value)
@@ -205,18 +220,18 @@ async def test_bad_arguments_name_the_field_and_write_nothing(project: Settings,
     assert files_under(project.project_dir.parent) - before <= {"game/.sprites/state/mcp-audit.jsonl"}
 
 
-async def test_a_spec_that_breaks_the_set_is_removed_again(project: Settings) -> None:
+async def test_a_spec_that_breaks_the_set_is_removed_again(app: FastMCP, project: Settings) -> None:
     (project.specs_dir / "enemies" / "warlord.yaml").write_text(
         "name: warlord\ncategory: enemy\nprompt: orc warlord\noutput:\n  path: sprites/enemy/orc.png\n"
     )
-    async with Client(server.mcp) as client:
+    async with Client(app) as client:
         with pytest.raises(ToolError, match=r"output path 'sprites/enemy/orc\.png' is also used by sprite 'warlord'"):
             await client.call_tool("generate_sprite", {"prompt": "orc", "category": "enemy", "name": "orc"})
     assert not (project.specs_dir / "mcp" / "orc.yaml").exists()
 
 
-async def test_generate_batch_reports_each_prompt(project: Settings) -> None:
-    async with Client(server.mcp) as client:
+async def test_generate_batch_reports_each_prompt(app: FastMCP, project: Settings) -> None:
+    async with Client(app) as client:
         result = await client.call_tool(
             "generate_batch",
             {
@@ -242,8 +257,8 @@ async def test_generate_batch_reports_each_prompt(project: Settings) -> None:
     assert sorted(p.name for p in (project.specs_dir / "mcp").iterdir()) == ["blue-gem.yaml", "golden-key.yaml"]
 
 
-async def test_materialize_by_name_and_by_dagster_selection(project: Settings) -> None:
-    async with Client(server.mcp) as client:
+async def test_materialize_by_name_and_by_dagster_selection(app: FastMCP, project: Settings) -> None:
+    async with Client(app) as client:
         first = (await client.call_tool("materialize", {"sprites": ["sli*"]})).structured_content
         again = (await client.call_tool("materialize", {"sprites": ["slime"]})).structured_content
         group = (await client.call_tool("materialize", {"selection": "group:enemy"})).structured_content
@@ -260,10 +275,10 @@ async def test_materialize_by_name_and_by_dagster_selection(project: Settings) -
     assert group["up_to_date"] == ["slime"]
 
 
-async def test_list_sprites_shows_up_to_date_stale_missing_and_failed(project: Settings) -> None:
+async def test_list_sprites_shows_up_to_date_stale_missing_and_failed(app: FastMCP, project: Settings) -> None:
     blocked = project.assets_dir / "sprites" / "enemy" / "goblin.png"
     blocked.mkdir(parents=True)  # a folder where the PNG must go: the export step fails
-    async with Client(server.mcp) as client:
+    async with Client(app) as client:
         run = (await client.call_tool("materialize", {"sprites": ["goblin", "slime"]})).structured_content
         slime = project.specs_dir / "enemies" / "slime.yaml"
         slime.write_text(slime.read_text().replace("seed: 77", "seed: 78"))
@@ -279,8 +294,8 @@ async def test_list_sprites_shows_up_to_date_stale_missing_and_failed(project: S
     assert [r["name"] for r in only_failed["sprites"]] == ["goblin"]
 
 
-async def test_sprite_status_shows_lineage_and_the_run(project: Settings) -> None:
-    async with Client(server.mcp) as client:
+async def test_sprite_status_shows_lineage_and_the_run(app: FastMCP, project: Settings) -> None:
+    async with Client(app) as client:
         built = (
             await client.call_tool("generate_sprite", {"prompt": "cave bat", "category": "enemy"})
         ).structured_content
@@ -300,8 +315,8 @@ async def test_sprite_status_shows_lineage_and_the_run(project: Settings) -> Non
     assert (last["source"], last["launched_via"], last["sprites"]) == ("mcp", "in-process", ["cave-bat"])
 
 
-async def test_view_sprite_and_the_resources(project: Settings) -> None:
-    async with Client(server.mcp) as client:
+async def test_view_sprite_and_the_resources(app: FastMCP, project: Settings) -> None:
+    async with Client(app) as client:
         with pytest.raises(ToolError, match="has not been built yet"):
             await client.call_tool("view_sprite", {"name": "slime"})
         with pytest.raises(McpError, match="no manifest yet"):
@@ -326,8 +341,10 @@ async def test_view_sprite_and_the_resources(project: Settings) -> None:
     assert "prompt" in json.loads(schema[0].text)["properties"]
 
 
-async def test_a_run_past_the_wait_bound_returns_a_run_id_that_sprite_status_follows(project: Settings) -> None:
-    async with Client(server.mcp) as client:
+async def test_a_run_past_the_wait_bound_returns_a_run_id_that_sprite_status_follows(
+    app: FastMCP, project: Settings
+) -> None:
+    async with Client(app) as client:
         started = (
             await client.call_tool("generate_sprite", {"prompt": "lava slug", "category": "enemy", "wait_seconds": 0})
         ).structured_content
@@ -344,46 +361,56 @@ async def test_a_run_past_the_wait_bound_returns_a_run_id_that_sprite_status_fol
     assert followed["last_run"]["status"] == "SUCCESS"
 
 
-async def test_cancel_run_stops_a_queued_and_a_running_run(project: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_cancel_run_stops_a_queued_and_a_running_run(
+    app: FastMCP, service: BuildService, project: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import threading
 
+    import anyio
+
+    from pipeline.errors import GenerationCancelled
     from pipeline.generate.procedural import ProceduralBackend
 
-    svc = server.service()
     release = threading.Event()
+    generating: list[str] = []
+    cancelled: list[str] = []
     original = ProceduralBackend.generate
 
     def slow_generate(self, request, progress=None, cancel=None):  # type: ignore[no-untyped-def]
-        while not release.wait(0.01):  # Python-level waiting: interruptible like real work
-            pass
+        """A long render that honours the run's cancel event, as the real backends do."""
+        generating.append(request.sprite)
+        while not release.wait(0.01):
+            if cancel is not None and cancel.is_set():
+                cancelled.append(request.sprite)
+                raise GenerationCancelled(f"{request.sprite}: generation cancelled")
         return original(self, request, progress, cancel)
 
     monkeypatch.setattr(ProceduralBackend, "generate", slow_generate)
-    async with Client(server.mcp) as client:
+    async with Client(app) as client:
         running = (await client.call_tool("materialize", {"sprites": ["goblin"], "wait_seconds": 0})).structured_content
         queued = (await client.call_tool("materialize", {"sprites": ["slime"], "wait_seconds": 0})).structured_content
         assert queued["status"] == "queued" and queued["run_id"].startswith("job-")
         cancel_queued = (await client.call_tool("cancel_run", {"run_id": queued["run_id"]})).structured_content
-        job = svc.runner.find(running["run_id"])
+        job = service.find(running["run_id"])
         assert job is not None
-        while svc.runner.run_id(job) is None or not any(
-            t.name.startswith("dagster-run-") for t in threading.enumerate()
-        ):
-            await __import__("anyio").sleep(0.05)
-        cancel_running = (await client.call_tool("cancel_run", {"run_id": svc.runner.run_id(job)})).structured_content
+        while not generating:  # the run's step is inside the backend
+            await anyio.sleep(0.05)
+        assert job.run_id is not None
+        cancel_running = (await client.call_tool("cancel_run", {"run_id": job.run_id})).structured_content
         job.done.wait(30)
         release.set()
         with pytest.raises(ToolError, match="no run"):
             await client.call_tool("cancel_run", {"run_id": "nope"})
     assert cancel_queued["status"] == "canceled"
-    assert svc.runner.find(queued["run_id"]).state == "canceled"
+    assert service.find(queued["run_id"]).state == "canceled"
     assert cancel_running["status"] == "canceling" and cancel_running["launched_via"] == "in-process"
     assert job.state == "canceled"
-    assert svc.history.run_info(job.run_id).status == "CANCELED"
+    assert cancelled == ["goblin"]  # the backend was handed the run's cancel event, and it was set
+    assert service.instance().get_run_by_id(job.run_id).status.value == "CANCELED"
     assert not (project.assets_dir / "sprites" / "enemy" / "goblin.png").exists()
 
 
-async def test_deploy_to_bevy_checks_its_picture(project: Settings, tmp_path: Path) -> None:
+async def test_deploy_to_bevy_checks_its_picture(app: FastMCP, project: Settings, tmp_path: Path) -> None:
     outside = tmp_path / "outside.png"
     Image.new("RGBA", (64, 64), (255, 0, 0, 255)).save(outside)
     inside = project.project_dir / "art" / "hero.png"
@@ -392,7 +419,7 @@ async def test_deploy_to_bevy_checks_its_picture(project: Settings, tmp_path: Pa
     ImageDraw.Draw(art).rectangle((8, 6, 23, 25), fill=(255, 200, 0, 255))
     art.resize((64, 64), Image.Resampling.NEAREST).save(inside)
     base = {"name": "hero", "category": "character"}
-    async with Client(server.mcp) as client:
+    async with Client(app) as client:
         for extra, message in [
             ({"image_path": str(outside)}, "outside the project folder"),
             ({"image_path": "../outside.png"}, "outside the project folder"),
@@ -415,12 +442,16 @@ async def test_deploy_to_bevy_checks_its_picture(project: Settings, tmp_path: Pa
     assert Path(result["png_path"]).is_file()
 
 
-async def test_unexpected_failures_are_masked_and_logged(project: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_unexpected_failures_are_masked_and_logged(
+    app: FastMCP, project: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internals at /root/.ssh")
 
-    monkeypatch.setattr(server.service(), "list_sprites", broken)
-    async with Client(server.mcp) as client:
+    from pipeline.mcp.operations import SpriteOperations
+
+    monkeypatch.setattr(SpriteOperations, "list_sprites", broken)
+    async with Client(app) as client:
         result = await client.call_tool("list_sprites", {}, raise_on_error=False)
         await client.call_tool("list_sprites", {"sprites": ["../x"]}, raise_on_error=False)
     assert result.is_error and "secret" not in result.content[0].text
@@ -455,9 +486,9 @@ async def test_the_image_backend_reads_the_picture_as_the_render(project: Settin
         backend.resolve(escaping, project)
 
 
-async def test_nothing_is_written_while_the_project_specs_are_invalid(project: Settings) -> None:
+async def test_nothing_is_written_while_the_project_specs_are_invalid(app: FastMCP, project: Settings) -> None:
     (project.specs_dir / "enemies" / "broken.yaml").write_text("name: broken\ncategory: enemy\npromt: typo\n")
-    async with Client(server.mcp) as client:
+    async with Client(app) as client:
         with pytest.raises(ToolError, match=r"(?s)must be valid.*broken\.yaml.*did you mean 'prompt'"):
             await client.call_tool("generate_sprite", {"prompt": "imp", "category": "enemy"})
     assert not (project.specs_dir / "mcp").exists()

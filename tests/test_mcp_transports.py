@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -96,6 +97,18 @@ async def test_http_requires_the_bearer_token(project_env: dict[str, str]) -> No
     assert [s["name"] for s in listing.structured_content["sprites"]] == ["goblin"]
     assert (raw.status_code, wrong.status_code) == (401, 401)
     assert right.status_code != 401  # past authentication (this bare request is not a full MCP session)
+    # every rejected attempt is in the audit log (never the token it sent), beside the tool call that passed
+    audit = Path(project_env["SPRITES_PROJECT_DIR"]) / ".sprites" / "state" / "mcp-audit.jsonl"
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    rejected = [line for line in lines if line["outcome"].startswith("rejected")]
+    assert {line["outcome"] for line in rejected} == {
+        "rejected: HTTP 401, no token",
+        "rejected: HTTP 401, wrong bearer token",
+    }
+    assert len(rejected) >= 4 and all(line["request"].endswith(" /mcp") for line in rejected)
+    assert all(line["client"].startswith("127.0.0.1:") for line in rejected)
+    assert [line["tool"] for line in lines if line["outcome"] == "ok"] == ["list_sprites"]
+    assert "wrong-token" not in audit.read_text() and "nope" not in audit.read_text()
 
 
 def test_http_refuses_a_public_address_without_a_token(project_env: dict[str, str]) -> None:

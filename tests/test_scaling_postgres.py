@@ -113,14 +113,14 @@ def test_cli_webserver_and_mcp_runs_all_land_in_postgres(
 
         from fastmcp import Client
 
-        from pipeline.mcp import server
+        from tests.mcp_support import mcp_server
 
         for name, value in {**env, "SPRITES_DAGSTER_URL": dev.url}.items():
             monkeypatch.setenv(name, value)
-        server.configure(project)
+        app = mcp_server(project, dagster_home=home, dagster_url=dev.url)
 
         async def mcp_materialize() -> Any:
-            async with Client(server.mcp) as client:
+            async with Client(app) as client:
                 result = await client.call_tool("materialize", {"sprites": ["s00"], "force": True, "wait_seconds": 180})
                 return result.structured_content
 

@@ -19,9 +19,7 @@ from dagster import (
 from pipeline.asset_keys import MANIFEST_KEY, sprite_keys
 from pipeline.automation.sensors import ASSET_JOB
 from pipeline.automation.settings import AutomationSettings
-from pipeline.buildstate.lockfile import OldLockError, read_lock
-from pipeline.buildstate.status import project_state
-from pipeline.generate import resolve_requests
+from pipeline.service.plan import plan_build
 from pipeline.settings import Settings
 from pipeline.specs import SpecSet, load_spec_set
 
@@ -57,12 +55,10 @@ def build_rebuild_schedule(spec_set: SpecSet, settings: Settings, automation: Au
             {n: s for n, s in current.specs.items() if n in known}, current.file_hashes, current.categories
         )
         unknown = sorted(set(current.specs) - known)
-        try:
-            lock = read_lock(settings)
-        except OldLockError:
-            lock = None  # every sprite counts as never built: the run rewrites the lock
-        state = project_state(settings, in_defs, resolve_requests(in_defs, settings), lock)
-        states, todo = list(state.sprites.values()), state.todo
+        # the build service's plan; an older lockfile counts as empty (the run rewrites the lock)
+        plan = plan_build(settings, in_defs)
+        state, todo = plan.project, plan.todo
+        states = list(state.sprites.values())
         note = (
             f"; not in the loaded definitions yet (reload the code location): {', '.join(unknown)}" if unknown else ""
         ) + invalid

@@ -36,7 +36,6 @@ from pipeline.automation.reload import request_reload
 from pipeline.automation.settings import AutomationSettings
 from pipeline.automation.spec_changes import SpecChanges, evaluate_spec_changes, loaded_input_hashes
 from pipeline.automation.spec_checks import spec_problem_evaluations
-from pipeline.buildstate.publish import pending_entries, publish_run
 from pipeline.errors import SpriteError
 from pipeline.generate import resolve_requests
 from pipeline.settings import Settings
@@ -177,7 +176,7 @@ def build_failure_sensor(spec_set: SpecSet, settings: Settings, automation: Auto
     own error states it (spec file and line, step, error class and message). The full text is in the
     sensor's log and, of course, in the run's own event log.
     """
-    from pipeline.assets import record_manifest
+    from pipeline.service.publishing import publish_after_run
 
     specs_by_op = {op_name(name): loaded for name, loaded in spec_set.specs.items()}
 
@@ -199,17 +198,13 @@ def build_failure_sensor(spec_set: SpecSet, settings: Settings, automation: Auto
         failed = [specs_by_op[ev.step_key].name if ev.step_key in specs_by_op else str(ev.step_key) for ev in steps]
         run_id = context.dagster_run.run_id
         context.log.info(f"run {run_id} failed:\n" + "\n".join(lines))
-        latest = context.instance.get_latest_materialization_event(MANIFEST_KEY)
-        manifest_done = latest is not None and latest.run_id == run_id
         wanted = MANIFEST_KEY in (context.dagster_run.asset_selection or ())
-        if pending_entries(settings, run_id) or (wanted and not manifest_done):
-            try:
-                published = publish_run(settings, run_id)
+        try:  # the run's manifest step was skipped: the build service's one rule for publishing what it exported
+            published = publish_after_run(context.instance, settings, run_id, spec_set, manifest_wanted=wanted)
+            if published is not None:
                 context.log.info(f"published what the run exported: {', '.join(published.published) or 'nothing'}")
-                # the run's manifest step was skipped: record the manifest as it now is, checks included
-                record_manifest(context.instance, settings, spec_set, published)
-            except SpriteError as exc:
-                context.log.warning(f"could not publish what run {run_id} exported: {exc}")
+        except SpriteError as exc:
+            context.log.warning(f"could not publish what run {run_id} exported: {exc}")
         context.instance.add_run_tags(
             context.dagster_run.run_id,
             {"sprites/failed": _clip(", ".join(failed) or "run"), "sprites/failure": _clip(lines[0])},

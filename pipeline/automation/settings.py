@@ -66,10 +66,14 @@ class AutomationSettings(BaseModel):
     @field_validator("schedule_cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
-        from dagster._utils.schedules import is_valid_cron_string  # the parser Dagster itself uses
+        from dagster import DagsterInvalidDefinitionError, ScheduleDefinition
 
-        if not is_valid_cron_string(value):
-            raise ValueError(f"'{value}' is not a valid cron expression (e.g. '0 3 * * *': every day at 03:00)")
+        try:  # the parser Dagster itself uses, through its public API
+            ScheduleDefinition(name="cron_check", cron_schedule=value, job_name="cron_check")
+        except DagsterInvalidDefinitionError:
+            raise ValueError(
+                f"'{value}' is not a valid cron expression (e.g. '0 3 * * *': every day at 03:00)"
+            ) from None
         return value
 
     @field_validator("dagster_url")

@@ -14,9 +14,10 @@ from pipeline.buildstate import inputs
 from pipeline.cli import main
 from pipeline.cli.options import CATEGORY, console, project_options, select_names, settings_from, user_errors
 from pipeline.errors import ConfigError, GenerationError
-from pipeline.generate import GenerationRequest, make_backend, resolve_requests
+from pipeline.generate import make_backend, resolve_requests
+from pipeline.service import BuildService
 from pipeline.settings import Settings
-from pipeline.specs import SpecSet, load_specs
+from pipeline.specs import load_specs
 from pipeline.specs.parse_cache import PARSE_CACHE_FILE
 
 _STATUS_STYLE = {
@@ -78,10 +79,8 @@ def list_cmd(selection: tuple[str, ...], category: str | None, as_json: bool, **
     """List sprites with their status: up to date, stale (and why) or missing."""
     settings = settings_from(kwargs)
     spec_set = load_specs(settings.specs_dir, settings.state_dir / PARSE_CACHE_FILE)
-    names = select_names(
-        list(spec_set.specs), selection, {s.name: s.spec.category for s in spec_set}, category, spec_set.categories
-    )
-    project = _project_state(settings, spec_set, resolve_requests(spec_set, settings), names, whole=False)
+    names = select_names(spec_set, selection, category)
+    project = BuildService(settings).plan(spec_set, names, old_lock_ok=False).project
     states = list(project.sprites.values())
     if as_json:
         rows = [
@@ -121,28 +120,6 @@ def list_cmd(selection: tuple[str, ...], category: str | None, as_json: bool, **
     out.print(table)
     for line in project.unpublished + [f"{n}: spec deleted, still in sprites.lock" for n in project.removed]:
         out.print(f"[yellow]publication:[/] {line} (`sprites build` republishes)")
-
-
-def _project_state(
-    settings: Settings,
-    spec_set: SpecSet,
-    requests: dict[str, GenerationRequest],
-    names: list[str] | None,
-    *,
-    whole: bool,
-) -> Any:
-    """The state of ``names`` against sprites.lock. A lockfile of an older version counts as empty when the
-    whole project is being rebuilt (every entry is then rewritten), and is an error otherwise."""
-    from pipeline.buildstate.lockfile import OldLockError, read_lock
-    from pipeline.buildstate.status import project_state
-
-    try:
-        lock = read_lock(settings)
-    except OldLockError:
-        if not whole:
-            raise
-        lock = None
-    return project_state(settings, spec_set, requests, lock, names)
 
 
 @main.command("build")
@@ -187,14 +164,15 @@ def build_cmd(
             out.print(f"0 built, {known} up to date ({time.perf_counter() - started:.2f}s)")
             return
     snapshot = snapshot or inputs.hash_tree(settings.specs_dir, settings.workflows_dir)
+    service = BuildService(settings)
     spec_set = load_specs(settings.specs_dir, settings.state_dir / PARSE_CACHE_FILE)
     requests = resolve_requests(spec_set, settings)
-    names = select_names(
-        list(spec_set.specs), selection, {s.name: s.spec.category for s in spec_set}, category, spec_set.categories
-    )
-    project = _project_state(settings, spec_set, requests, names, whole=whole_project)
+    names = select_names(spec_set, selection, category)
+    # a lockfile of an older version counts as empty when the whole project is rebuilt (every entry is then
+    # rewritten), and is an error otherwise
+    plan = service.plan(spec_set, names, force=force, old_lock_ok=whole_project, requests=requests)
+    project, todo = plan.project, plan.todo
     states = list(project.sprites.values())
-    todo = [st for st in states if force or not st.current]
     up_to_date = len(states) - len(todo)
     if dry_run:
         for st in todo:
@@ -207,11 +185,9 @@ def build_cmd(
         _refuse_missing_offline(settings, todo)
     outcome = None
     if todo:
-        outcome = _run_with_progress(settings, spec_set, todo, offline, verbose, checks, out)
+        outcome = _run_with_progress(service, spec_set, todo, offline, verbose, checks, out)
     elif not project.published:
-        from pipeline.buildstate.publish import publish
-
-        publish(settings, {}, project.removed)  # nothing to build: render the manifest from the lock
+        service.publish(plan)  # nothing to build: render the manifest from the lock
     from pipeline.buildstate.fastpath import remember_if_current
 
     remember_if_current(settings, spec_set, requests, snapshot, known=project)
@@ -266,11 +242,9 @@ def _refuse_missing_offline(settings: Settings, todo: list[Any]) -> None:
 
 
 def _run_with_progress(
-    settings: Settings, spec_set: SpecSet, todo: list[Any], offline: bool, verbose: bool, checks: bool, out: Any
+    service: BuildService, spec_set: Any, todo: list[Any], offline: bool, verbose: bool, checks: bool, out: Any
 ) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from pipeline.launch import run_sprites
 
     with Progress(
         TextColumn("{task.description}"),
@@ -288,8 +262,7 @@ def _run_with_progress(
                 progress.advance(task)
             progress.update(task, description=f"{ev.sprite}: {ev.message}"[:60])
 
-        outcome = run_sprites(
-            settings,
+        outcome = service.build(
             [st.name for st in todo],
             offline=offline,
             on_event=on_event,
@@ -330,7 +303,7 @@ def _print_summary(out: Any, outcome: Any, states: list[Any], todo: list[Any]) -
 def dev_cmd(host: str, port: int, dagster_args: tuple[str, ...], **kwargs: Any) -> None:
     """Open the Dagster UI (`dagster dev`) on this project with its own DAGSTER_HOME."""
     settings = settings_from(kwargs)
-    from pipeline.launch import ensure_dagster_home
+    from pipeline.service.instance import ensure_dagster_home
 
     ensure_dagster_home(settings)
     env = dict(os.environ)

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 import click
+from starlette.middleware import Middleware
 
 from pipeline.cli.options import project_options, settings_from, user_errors
 
@@ -37,27 +38,36 @@ def mcp_cmd(use_http: bool, host: str, port: int, dagster_url: str | None, no_pr
     Runs go through a running `sprites dev` webserver when there is one, else in-process; same instance.
     """
     settings = settings_from(kwargs)
-    from pipeline.launch import ensure_dagster_home
-    from pipeline.mcp.auth import TOKEN_ENV, BearerToken, resolve_token
-    from pipeline.mcp.server import configure, mcp
+    from pipeline.mcp.auth import TOKEN_ENV, BearerToken, RejectedAuthAudit, resolve_token
+    from pipeline.mcp.server import create_server
+    from pipeline.service import BuildService
+    from pipeline.service.instance import ensure_dagster_home
 
     token = None
     generated = False
     if use_http:
         token, generated = resolve_token(host, os.environ.get(TOKEN_ENV))
     ensure_dagster_home(settings)
-    svc = configure(settings, dagster_url=dagster_url)
+    service = BuildService(settings, dagster_url=dagster_url)
+    server = create_server(service)
     if not no_prewarm:
-        svc.runner.prewarm()
+        service.prewarm()
     try:
         if use_http:
-            mcp.auth = BearerToken(token or "")
+            server.auth = BearerToken(token or "")
             if generated:
                 click.echo(f"{TOKEN_ENV} was not set; this server's bearer token: {token}", err=True)
             click.echo(f"sprites MCP on http://{host}:{port}/mcp (project {settings.project_dir})", err=True)
-            mcp.run(transport="http", host=host, port=port, show_banner=False)
+            audit = settings.state_dir / "mcp-audit.jsonl"
+            server.run(
+                transport="http",
+                host=host,
+                port=port,
+                show_banner=False,
+                middleware=[Middleware(RejectedAuthAudit, audit_file=audit)],
+            )
         else:
-            mcp.run(transport="stdio", show_banner=False)
+            server.run(transport="stdio", show_banner=False)
     finally:
-        svc.runner.wait_all(timeout=30)
+        service.wait_all(timeout=30)
     sys.exit(0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import sys
 from collections.abc import Callable
@@ -13,7 +12,7 @@ import click
 from pipeline.errors import SpecError, SpriteError
 from pipeline.interrupts import Interrupted
 from pipeline.settings import Settings
-from pipeline.specs.categories import Categories, unknown_category
+from pipeline.specs import SpecSet
 
 __all__ = ["CATEGORY", "console", "project_options", "select_names", "settings_from", "user_errors"]
 
@@ -135,29 +134,15 @@ class _CategoryType(click.ParamType):
 CATEGORY = _CategoryType()
 
 
-def select_names(
-    all_names: list[str],
-    patterns: tuple[str, ...],
-    categories: dict[str, str],
-    category: str | None = None,
-    allowed: Categories | None = None,
-) -> list[str]:
+def select_names(spec_set: SpecSet, patterns: tuple[str, ...], category: str | None = None) -> list[str]:
     """Sprite names matching ``patterns`` (names or globs; all when empty), optionally of one category
-    (which must be one of the project's, ``allowed``)."""
-    if category and allowed is not None and category not in allowed:
-        raise click.BadParameter(unknown_category(category, allowed), param_hint="'--category'")
-    chosen: list[str] = []
-    if not patterns:
-        chosen = list(all_names)
-    for pattern in patterns:
-        matches = fnmatch.filter(all_names, pattern)
-        if not matches:
-            import difflib
+    (one of the project's): the build service's selection, with the command line's hints."""
+    from pipeline.service import NoSuchSprite, UnknownCategory, select
 
-            near = difflib.get_close_matches(pattern, all_names, n=3)
-            hint = f" Did you mean: {', '.join(near)}?" if near else " Run `sprites list` to see them."
-            raise click.BadParameter(f"no sprite matches '{pattern}'.{hint}", param_hint="SELECTION")
-        chosen += [m for m in matches if m not in chosen]
-    if category:
-        chosen = [n for n in chosen if categories[n] == category]
-    return chosen
+    try:
+        return select(spec_set, patterns, category)
+    except UnknownCategory as exc:
+        raise click.BadParameter(str(exc), param_hint="'--category'") from None
+    except NoSuchSprite as exc:
+        hint = f" Did you mean: {', '.join(exc.near)}?" if exc.near else " Run `sprites list` to see them."
+        raise click.BadParameter(f"no sprite matches '{exc.pattern}'.{hint}", param_hint="SELECTION") from None

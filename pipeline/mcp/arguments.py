@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.mcp.categories import MARKER
+from pipeline.mcp.styles import STYLES, StyleName
 from pipeline.pixelate.palettes import NAMED_PALETTES
 from pipeline.specs.model import SLUG
 
@@ -19,6 +20,8 @@ __all__ = [
     "Cfg",
     "Frames",
     "HexColor",
+    "Lora",
+    "LoraStrength",
     "Name",
     "NegativePrompt",
     "OptionalName",
@@ -29,6 +32,7 @@ __all__ = [
     "SelectionPattern",
     "Size",
     "Steps",
+    "Style",
     "Upscale",
     "WaitSeconds",
 ]
@@ -81,6 +85,27 @@ Steps = Annotated[int | None, Field(ge=1, le=200, description="Sampler steps (Co
 Cfg = Annotated[float | None, Field(ge=0, le=30, description="Classifier-free guidance scale (ComfyUI)")]
 Frames = Annotated[int | None, Field(ge=1, le=64, description="Animation frames, laid out as one sheet")]
 Outline = Annotated[str | None, Field(pattern=r"^#?[0-9a-fA-F]{6}$", description="Add a 1 px outline in this colour")]
+Style = Annotated[
+    StyleName | None,
+    Field(
+        description="A style preset: "
+        + "; ".join(
+            f"{name}: " + (", ".join(f"{k} {v}" for k, v in vars(p).items() if v) or "the project's defaults")
+            for name, p in STYLES.items()
+        )
+        + " (explicit palette/outline win)"
+    ),
+]
+Lora = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9_.+ -]+(/[A-Za-z0-9_.+ -]+)*$",
+        description="A LoRA for the workflow (generation.loras) as ComfyUI lists it, e.g. 'pixel-xl.safetensors'",
+    ),
+]
+LoraStrength = Annotated[float | None, Field(ge=-5, le=5, description="The LoRA's strength (default 1.0)")]
 Upscale = Annotated[
     int | None,
     Field(ge=1, le=16, description="Nearest-neighbour factor for the returned image; default: about 256 px wide"),

@@ -5,6 +5,8 @@
 * Every tool call is audited: one JSON line per call (tool, arguments, client, outcome, seconds) in
   ``<state>/mcp-audit.jsonl`` and the ``pipeline.mcp.audit`` logger. Unexpected errors are logged with
   their traceback here, while the client only sees that the call failed (``mask_error_details``).
+* Every HTTP request the bearer check rejects (no token, a wrong one) is audited too (``RejectedAuthAudit``):
+  the client address, the method and path, and why, never the token it sent.
 """
 
 from __future__ import annotations
@@ -30,7 +32,15 @@ from pydantic import ValidationError as PydanticValidationError
 from pipeline.errors import ConfigError, SpriteError
 from pipeline.mcp.requests import argument_error
 
-__all__ = ["TOKEN_ENV", "AuditMiddleware", "BearerToken", "is_loopback", "resolve_token"]
+__all__ = [
+    "TOKEN_ENV",
+    "AuditMiddleware",
+    "BearerToken",
+    "RejectedAuthAudit",
+    "is_loopback",
+    "resolve_token",
+    "write_audit",
+]
 
 TOKEN_ENV = "SPRITES_MCP_TOKEN"
 MIN_TOKEN_LENGTH = 16
@@ -72,6 +82,53 @@ class BearerToken(TokenVerifier):
         if not hmac.compare_digest(token.encode(), self._token):
             return None
         return AccessToken(token=token, client_id="sprites-mcp-client", scopes=[], expires_at=None)
+
+
+def write_audit(path: Path | None, line: dict[str, Any]) -> None:
+    """One audit line: to the ``pipeline.mcp.audit`` logger and appended to ``path``."""
+    audit_log.info("%s", json.dumps(line))
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line) + "\n")
+    except OSError as exc:
+        audit_log.warning("cannot write the audit file %s: %s", path, exc)
+
+
+class RejectedAuthAudit:
+    """ASGI middleware: record every request answered 401/403 by the bearer check."""
+
+    def __init__(self, app: Any, audit_file: Path | None = None):
+        self.app = app
+        self.audit_file = audit_file
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def watch(message: Any) -> None:
+            if message.get("type") == "http.response.start" and message.get("status") in (401, 403):
+                headers = {k.decode("latin-1").lower(): v for k, v in scope.get("headers", [])}
+                client = scope.get("client")
+                write_audit(
+                    self.audit_file,
+                    {
+                        "time": round(time.time(), 3),
+                        "tool": None,
+                        "request": f"{scope.get('method')} {scope.get('path')}",
+                        "client": f"{client[0]}:{client[1]}" if client else "unknown",
+                        "outcome": f"rejected: HTTP {message['status']}, "
+                        + ("wrong bearer token" if b"authorization" in {k.encode() for k in headers} else "no token"),
+                        "seconds": round(time.perf_counter() - started, 4),
+                    },
+                )
+            await send(message)
+
+        await self.app(scope, receive, watch)
 
 
 def _summary(arguments: dict[str, Any] | None) -> dict[str, Any]:
@@ -132,12 +189,4 @@ class AuditMiddleware(Middleware):
             "outcome": outcome[:500],
             "seconds": round(seconds, 4),
         }
-        audit_log.info("%s", json.dumps(line))
-        path = self.audit_file()
-        if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with path.open("a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(line) + "\n")
-            except OSError as exc:
-                audit_log.warning("cannot write the audit file %s: %s", path, exc)
+        write_audit(self.audit_file(), line)

@@ -16,20 +16,21 @@ import typing
 from pathlib import Path
 from typing import Annotated
 
-from fastmcp import Context
+from fastmcp import Context, FastMCP
 from fastmcp.exceptions import ToolError
 from fastmcp.tools import ToolResult
 from PIL import Image, UnidentifiedImageError
 from pydantic import Field
 
 from pipeline.mcp import arguments as a
+from pipeline.mcp.models import SpriteResult
+from pipeline.mcp.operations import SpriteOperations
 from pipeline.mcp.requests import SpriteRequest
-from pipeline.mcp.server import _WRITES, SpriteResult, make_sprite, mcp, service
 from pipeline.mcp.specfiles import MCP_FOLDER
 from pipeline.settings import Settings
 from pipeline.specs.model import Generation
 
-__all__ = ["IMAGES_FOLDER", "deploy_to_bevy", "import_backend_available"]
+__all__ = ["IMAGES_FOLDER", "import_backend_available", "read_picture", "register"]
 
 IMAGES_FOLDER = f"{MCP_FOLDER}/images"
 MAX_BYTES = 16 * 1024 * 1024
@@ -55,7 +56,7 @@ def read_picture(settings: Settings, image_path: str | None, image_base64: str |
         path = Path(image_path)
         resolved = (path if path.is_absolute() else root / path).resolve()
         if not _inside(root, resolved):
-            raise ToolError(f"image_path: '{image_path}' is outside the project folder {root}; only files inside it")
+            raise ToolError(f"image_path: '{image_path}' is outside the project folder; only files inside it")
         try:
             if resolved.stat().st_size > MAX_BYTES:
                 raise ToolError(f"image_path: larger than {MAX_BYTES // 2**20} MiB")
@@ -99,46 +100,55 @@ def _store_picture(settings: Settings, name: str, png: bytes, overwrite: bool) -
     return relative, previous, True
 
 
-@mcp.tool(annotations=_WRITES, output_schema=SpriteResult.model_json_schema())
-async def deploy_to_bevy(
-    ctx: Context,
-    name: a.Name,
-    category: a.Category = None,
-    image_path: Annotated[
-        str | None, Field(max_length=1000, description="A picture inside the project folder (relative or absolute)")
-    ] = None,
-    image_base64: Annotated[str | None, Field(max_length=23_000_000, description="The picture as base64")] = None,
-    prompt: Annotated[str, Field(min_length=1, max_length=4000, description="What it shows (for the manifest)")] = (
-        "imported image"
-    ),
-    size: a.Size = None,
-    palette: a.Palette = None,
-    overwrite: Annotated[bool, Field(description="Replace an MCP-written sprite of the same name")] = False,
-    wait_seconds: a.WaitSeconds = 60,
-    upscale: a.Upscale = None,
-) -> ToolResult:
-    """Turn an existing picture (e.g. a render from elsewhere) into a sprite: pixel stage (grid, palette,
-    alpha), then the Bevy assets folder and the manifest. The picture is kept under sprite_specs/mcp/images/
-    with a spec beside it, so the sprite rebuilds when the picture changes."""
-    svc = service()
-    png = read_picture(svc.settings, image_path, image_base64)
-    if not import_backend_available():
-        raise ToolError(
-            "deploy_to_bevy needs the 'image' generation backend (generation.backend: image), which this "
-            "pipeline version does not register yet"
+def register(mcp: FastMCP, svc: SpriteOperations) -> None:
+    """Add ``deploy_to_bevy`` over ``svc`` to ``mcp``."""
+    from pipeline.mcp.server import WRITES, make_sprite
+
+    @mcp.tool(annotations=WRITES, output_schema=SpriteResult.model_json_schema())
+    async def deploy_to_bevy(
+        ctx: Context,
+        name: a.Name,
+        category: a.Category = None,
+        image_path: Annotated[
+            str | None, Field(max_length=1000, description="A picture inside the project folder (relative or absolute)")
+        ] = None,
+        image_base64: Annotated[str | None, Field(max_length=23_000_000, description="The picture as base64")] = None,
+        prompt: Annotated[str, Field(min_length=1, max_length=4000, description="What it shows (for the manifest)")] = (
+            "imported image"
+        ),
+        size: a.Size = None,
+        palette: a.Palette = None,
+        overwrite: Annotated[bool, Field(description="Replace an MCP-written sprite of the same name")] = False,
+        wait_seconds: a.WaitSeconds = 60,
+        upscale: a.Upscale = None,
+    ) -> ToolResult:
+        """Turn an existing picture (e.g. a render from elsewhere) into a sprite: pixel stage (grid, palette,
+        alpha), then the Bevy assets folder and the manifest. The picture is kept under sprite_specs/mcp/images/
+        with a spec beside it, so the sprite rebuilds when the picture changes."""
+        png = read_picture(svc.settings, image_path, image_base64)
+        if not import_backend_available():
+            raise ToolError(
+                "deploy_to_bevy needs the 'image' generation backend (generation.backend: image), which this "
+                "pipeline version does not register yet"
+            )
+        relative, previous, written = _store_picture(svc.settings, name, png, overwrite)
+        request = SpriteRequest(
+            prompt=prompt,
+            category=category,
+            name=name,
+            size=size,
+            palette=palette,
+            backend="image",
+            init_image=relative,
         )
-    relative, previous, written = _store_picture(svc.settings, name, png, overwrite)
-    request = SpriteRequest(
-        prompt=prompt, category=category, name=name, size=size, palette=palette, backend="image", init_image=relative
-    )
-    try:
-        return await make_sprite(ctx, svc, request, overwrite=overwrite, wait_seconds=wait_seconds, upscale=upscale)
-    except ToolError:
-        if written:  # the spec was refused: put the picture folder back as it was
-            target = svc.settings.project_dir / relative
-            if previous is None:
-                with contextlib.suppress(FileNotFoundError):
-                    target.unlink()
-            else:
-                target.write_bytes(previous)
-        raise
+        try:
+            return await make_sprite(ctx, svc, request, overwrite=overwrite, wait_seconds=wait_seconds, upscale=upscale)
+        except ToolError:
+            if written:  # the spec was refused: put the picture folder back as it was
+                target = svc.settings.project_dir / relative
+                if previous is None:
+                    with contextlib.suppress(FileNotFoundError):
+                        target.unlink()
+                else:
+                    target.write_bytes(previous)
+            raise

@@ -6,79 +6,37 @@ launched. Dagster is imported lazily: listing up-to-date sprites never needs it.
 
 from __future__ import annotations
 
-import os
-import re
-import threading
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import ConfigError
-from pipeline.launch import ensure_dagster_home, user_message
+from pipeline.asset_keys import op_name
+from pipeline.launch import user_message
 from pipeline.mcp.models import MaterializationInfo, RunInfo
+from pipeline.service.build import VIA_TAG
+from pipeline.service.runs import clean_error
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
-__all__ = ["JOB_TAG", "VIA_TAG", "History", "clean_error"]
+__all__ = ["History"]
 
-#: tags every MCP run carries: which MCP job it belongs to, and which path launched it
-JOB_TAG = "sprites/mcp_job"
-VIA_TAG = "sprites/launched_via"
 _WAITING = {"QUEUED", "NOT_STARTED", "STARTING", "MANAGED"}
 _FAILED = {"FAILURE", "CANCELED", "CANCELING"}
 
 
-def clean_error(message: str | None) -> str | None:
-    """'pipeline.errors.ExportError: could not write x' -> 'could not write x' (the class is noise to a user)."""
-    return re.sub(r"^(?:[a-z_]+\.)+[A-Za-z]+(?:Error|Cancelled): ", "", message) if message else message
-
-
-def _op(name: str) -> str:
-    return "sprite__" + name.replace("-", "_")
-
-
 class History:
-    """Lazy, thread-safe access to the project's Dagster instance."""
+    """Reads of the project's Dagster instance (``instance``: the build service's, opened on first use)."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, instance: Callable[[], DagsterInstance], settings: Settings):
+        self.instance = instance
         self.settings = settings
-        self._instance: DagsterInstance | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def home(self) -> Path:
-        return Path(os.environ.get("DAGSTER_HOME") or self.settings.dagster_home)
 
     def exists(self) -> bool:
         """Whether any run was ever recorded (a fresh project has no storage yet)."""
-        return (self.home / "history").is_dir()
-
-    def instance(self) -> DagsterInstance:
-        with self._lock:
-            if self._instance is None:
-                from dagster import DagsterInstance
-                from dagster._core.errors import DagsterInvalidConfigError
-
-                ensure_dagster_home(self.settings)
-                try:
-                    self._instance = DagsterInstance.get()
-                except DagsterInvalidConfigError as exc:
-                    raise ConfigError(
-                        f"the Dagster instance at {self.home} has an invalid dagster.yaml: {exc}"
-                    ) from exc
-            return self._instance
+        return (self.settings.dagster_home / "history").is_dir()
 
     # -- runs -------------------------------------------------------------------------------------------
-
-    def run_id_for_job(self, job_id: str) -> str | None:
-        """The Dagster run an MCP job started (found by its tag), once it exists."""
-        if not self.exists():
-            return None
-        from dagster import RunsFilter
-
-        ids = self.instance().get_run_ids(filters=RunsFilter(tags={JOB_TAG: job_id}), limit=1)
-        return ids[0] if ids else None
 
     def run_info(self, run_id: str) -> RunInfo | None:
         if not self.exists():
@@ -107,20 +65,9 @@ class History:
 
         for entry in self.instance().all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
             event = entry.dagster_event
-            if event is not None and (sprite is None or event.step_key == _op(sprite)):
+            if event is not None and (sprite is None or event.step_key == op_name(sprite)):
                 return clean_error(user_message(event.event_specific_data.error))  # type: ignore[union-attr]
         return None
-
-    def mark_canceling(self, run_id: str) -> str | None:
-        """Record a cancellation request on a run; returns its status before, or None if unknown."""
-        instance = self.instance()
-        run = instance.get_run_by_id(run_id)
-        if run is None:
-            return None
-        before = run.status.value
-        if before in ("STARTED", "STARTING", "QUEUED", "NOT_STARTED"):
-            instance.report_run_canceling(run, message="Cancellation requested through the MCP server.")
-        return before
 
     # -- sprites ----------------------------------------------------------------------------------------
 

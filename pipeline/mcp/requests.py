@@ -23,6 +23,7 @@ _ARGUMENT = {
     "generation.steps": "steps",
     "generation.cfg": "cfg",
     "generation.init_image": "image_path",
+    "generation.loras": "lora",
     "animation.frames": "frames",
     "animation.fps": "fps",
     "pixel.outline": "outline",
@@ -56,6 +57,8 @@ class SpriteRequest:
     outline: str | None = None
     background: str | None = None
     init_image: str | None = None  # a picture relative to the project folder (backend ``image``)
+    lora: str | None = None  # one LoRA (``generation.loras``), at ``lora_strength`` (default: the model's 1.0)
+    lora_strength: float | None = None
 
 
 def spec_body(request: SpriteRequest, name: str, categories: Categories | None = None) -> dict[str, Any]:
@@ -78,6 +81,7 @@ def spec_body(request: SpriteRequest, name: str, categories: Categories | None =
             "steps": request.steps,
             "cfg": request.cfg,
             "init_image": request.init_image,
+            "loras": [_lora(request)] if request.lora else None,
         },
         "animation": {"frames": request.frames, "fps": request.fps},
         "pixel": {"outline": request.outline, "background": request.background},
@@ -93,6 +97,13 @@ def spec_body(request: SpriteRequest, name: str, categories: Categories | None =
     if "palette" in body:  # as the model spells it: 'PICO-8' -> 'pico-8', 'FFF000' -> '#fff000'
         body["palette"] = spec.palette
     return body
+
+
+def _lora(request: SpriteRequest) -> dict[str, Any]:
+    lora: dict[str, Any] = {"name": request.lora}
+    if request.lora_strength is not None:
+        lora["strength"] = request.lora_strength
+    return lora
 
 
 def _argument(loc: tuple[Any, ...]) -> str:

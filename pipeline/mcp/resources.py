@@ -5,53 +5,54 @@ from __future__ import annotations
 import json
 import re
 
+from fastmcp import FastMCP
 from fastmcp.exceptions import ResourceError
 
 from pipeline.errors import SpriteError
 from pipeline.export.manifest import MANIFEST_PATH
 from pipeline.mcp.images import read_png
-from pipeline.mcp.server import mcp, service
+from pipeline.mcp.operations import SpriteOperations
 from pipeline.specs import SpriteSpec, read_categories
 from pipeline.specs.model import SLUG
 
-__all__ = ["manifest_json", "spec_schema", "sprite_png"]
+__all__ = ["register"]
 
 
-@mcp.resource("sprite://{name}", mime_type="image/png", description="A sprite's PNG as exported to the Bevy folder")
-def sprite_png(name: str) -> bytes:
-    if not re.fullmatch(SLUG, name):
-        raise ResourceError(f"'{name}' is not a sprite name (lowercase letters, digits, '-' and '_')")
-    svc = service()
-    try:
-        spec_set = svc.load()
-        loaded = svc.require(spec_set, name)
-        return read_png(svc.settings, loaded.spec.output_path)
-    except SpriteError as exc:
-        raise ResourceError(str(exc)) from exc
+def register(mcp: FastMCP, svc: SpriteOperations) -> None:
+    """Add the resources over ``svc`` to ``mcp``."""
 
+    @mcp.resource("sprite://{name}", mime_type="image/png", description="A sprite's PNG as exported to the Bevy folder")
+    def sprite_png(name: str) -> bytes:
+        if not re.fullmatch(SLUG, name):
+            raise ResourceError(f"'{name}' is not a sprite name (lowercase letters, digits, '-' and '_')")
+        try:
+            spec_set = svc.load()
+            loaded = svc.require(spec_set, name)
+            return read_png(svc.settings, loaded.spec.output_path)
+        except SpriteError as exc:
+            raise ResourceError(str(exc)) from exc
 
-@mcp.resource(
-    "sprites://manifest.json",
-    mime_type="application/json",
-    description="The Bevy sprite manifest (sprites/manifest.json in the assets folder)",
-)
-def manifest_json() -> str:
-    path = service().settings.assets_dir / MANIFEST_PATH
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ResourceError("no manifest yet: generate or materialize a sprite first") from None
+    @mcp.resource(
+        "sprites://manifest.json",
+        mime_type="application/json",
+        description="The Bevy sprite manifest (sprites/manifest.json in the assets folder)",
+    )
+    def manifest_json() -> str:
+        path = svc.settings.assets_dir / MANIFEST_PATH
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ResourceError("no manifest yet: generate or materialize a sprite first") from None
 
-
-@mcp.resource(
-    "sprites://sprite-spec.schema.json",
-    mime_type="application/schema+json",
-    description="JSON Schema of a sprite spec (what sprite_specs/*.yaml may contain)",
-)
-def spec_schema() -> str:
-    schema = SpriteSpec.model_json_schema()
-    try:  # the project's own category list, as `sprites schema` writes it
-        schema["properties"]["category"]["enum"] = list(read_categories(service().settings.specs_dir).names)
-    except SpriteError as exc:
-        raise ResourceError(str(exc)) from exc
-    return json.dumps(schema, indent=2)
+    @mcp.resource(
+        "sprites://sprite-spec.schema.json",
+        mime_type="application/schema+json",
+        description="JSON Schema of a sprite spec (what sprite_specs/*.yaml may contain)",
+    )
+    def spec_schema() -> str:
+        schema = SpriteSpec.model_json_schema()
+        try:  # the project's own category list, as `sprites schema` writes it
+            schema["properties"]["category"]["enum"] = list(read_categories(svc.settings.specs_dir).names)
+        except SpriteError as exc:
+            raise ResourceError(str(exc)) from exc
+        return json.dumps(schema, indent=2)

@@ -15,8 +15,7 @@ def sprites_in_selection(settings: Settings, selection: str) -> list[str]:
 
     A selection of only ``bevy/manifest`` gives no sprites: the run then publishes the manifest alone.
     """
-    from dagster import AssetSelection
-    from dagster._core.errors import DagsterError
+    from dagster import AssetSelection, DagsterError
 
     from pipeline.location import build_definitions
 

@@ -5,8 +5,9 @@
   reaches the cache key) plus the init image's content hash.
 * ``prepare`` probes every server (/system_stats, /object_info) and submits every request of the run at once;
   the dispatcher keeps each server's queue fed.
-* ``generate`` waits for its own job, relaying progress in the caller's thread; ``cancel`` (or an interrupt of
-  the calling thread, which is how Dagster stops a step) withdraws the job from its server.
+* ``generate`` waits for its own job, relaying progress in the caller's thread; ``cancel`` (the run's cancel
+  event) withdraws every job of the run from its server, as does an interrupt of the calling thread (how
+  Dagster stops a step in a run worker).
 """
 
 from __future__ import annotations
@@ -185,7 +186,12 @@ class ComfyUIBackend(Backend):
                     pass
                 _drain(job, report)
                 if cancel is not None and cancel.is_set():
-                    dispatcher.cancel(job)
+                    # the run is being stopped: the jobs submitted for its other sprites leave the queue first,
+                    # so that no GPU starts one of them when this one's interrupt takes effect
+                    with self._lock:
+                        prepared, self._jobs = list(self._jobs.values()), {}
+                    for other in [*prepared, job]:
+                        dispatcher.cancel(other)
                     _wait_quietly(job, self.options.cancel_grace)
                     raise GenerationCancelled(f"'{request.sprite}': generation cancelled")
         except GenerationCancelled:

@@ -1,12 +1,13 @@
-"""The operations behind the MCP tools, as synchronous functions over the pipeline's own modules.
+"""The operations behind the MCP tools, as synchronous functions over the build service.
 
-The tools (``server.py``) add only what MCP needs: argument schemas, progress notifications, waiting,
-images and error translation. Everything here raises the project's ``SpriteError`` tree.
+Selecting, planning, launching, following and cancelling are the build service's (``pipeline.service``);
+what is MCP's own is here: writing specs for requests, and the results, listings and lineage the tools
+return. The tools (``server.py``) add only argument schemas, progress notifications, waiting, images and
+error translation. Everything here raises the project's ``SpriteError`` tree.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import os
 import threading
@@ -15,10 +16,9 @@ from pathlib import Path
 
 from pipeline.buildstate.keys import export_key, pixelate_key
 from pipeline.buildstate.lockfile import LockEntry, OldLockError, read_lock
-from pipeline.buildstate.status import ProjectState, SpriteState, project_state
+from pipeline.buildstate.status import SpriteState
 from pipeline.errors import ConfigError, SpecError, SpriteError
 from pipeline.export.manifest import MANIFEST_PATH
-from pipeline.generate import GenerationRequest, resolve_requests
 from pipeline.mcp import specfiles
 from pipeline.mcp.history import History
 from pipeline.mcp.models import (
@@ -31,62 +31,51 @@ from pipeline.mcp.models import (
     Timings,
 )
 from pipeline.mcp.requests import InvalidArgument, SpriteRequest, argument_error, spec_body
-from pipeline.mcp.runs import Job, Runner
-from pipeline.settings import Settings
-from pipeline.specs import LoadedSpec, SpecSet, load_specs
-from pipeline.specs.categories import unknown_category
+from pipeline.service import BuildService, CancelOutcome, NoSuchSprite, Plan, Run, RunState, UnknownCategory
+from pipeline.specs import LoadedSpec, SpecSet
 
-__all__ = ["SpriteService"]
+__all__ = ["SpriteOperations"]
 
 log = logging.getLogger(__name__)
-_JOB_STATUS = {"queued": "QUEUED", "running": "STARTED", "done": "SUCCESS", "canceled": "CANCELED", "error": "FAILURE"}
+_RUN_STATUS = {
+    RunState.QUEUED: "QUEUED",
+    RunState.RUNNING: "STARTED",
+    RunState.DONE: "SUCCESS",
+    RunState.CANCELED: "CANCELED",
+    RunState.ERROR: "FAILURE",
+}
 
 
-class SpriteService:
-    """One project's sprites, as the MCP server sees them."""
+class SpriteOperations:
+    """One project's sprites, as the MCP server sees them, over its build service."""
 
-    def __init__(self, settings: Settings, dagster_url: str | None = None):
-        self.settings = settings
-        self.history = History(settings)
-        self.runner = Runner(settings, self.history, dagster_url)
+    def __init__(self, build: BuildService):
+        self.build = build
+        self.settings = build.settings
+        self.history = History(build.instance, self.settings)
         self._spec_lock = threading.Lock()
 
     # -- reading -----------------------------------------------------------------------------------------
 
     def load(self) -> SpecSet:
-        return load_specs(self.settings.specs_dir)
-
-    def requests(self, spec_set: SpecSet, names: list[str] | None = None) -> dict[str, GenerationRequest]:
-        return resolve_requests(spec_set, self.settings, names)
-
-    def project(self, spec_set: SpecSet, names: list[str]) -> ProjectState:
-        """``names`` against sprites.lock (an older lockfile counts as empty: its sprites read as never built)."""
-        try:
-            lock = read_lock(self.settings)
-        except OldLockError:
-            lock = None
-        return project_state(self.settings, spec_set, self.requests(spec_set, names), lock, names)
+        return self.build.load()
 
     def states(self, spec_set: SpecSet, names: list[str]) -> list[SpriteState]:
-        return list(self.project(spec_set, names).sprites.values())
+        return list(self.build.plan(spec_set, names).project.sprites.values())
 
     def spec_file(self, loaded: LoadedSpec) -> str:
         """The spec's file relative to the project folder (posix)."""
         return Path(os.path.relpath(self.settings.specs_dir / loaded.file, self.settings.project_dir)).as_posix()
 
-    def select(self, spec_set: SpecSet, patterns: list[str]) -> list[str]:
-        """Sprite names matching names or globs; an unknown one is an error naming near matches."""
-        import difflib
-
-        names: list[str] = []
-        for pattern in patterns:
-            matches = fnmatch.filter(list(spec_set.specs), pattern)
-            if not matches:
-                near = difflib.get_close_matches(pattern, list(spec_set.specs), n=3)
-                hint = f"; did you mean {', '.join(near)}?" if near else "; list_sprites shows every sprite"
-                raise InvalidArgument(f"sprites: no sprite matches '{pattern}'{hint}")
-            names += [m for m in matches if m not in names]
-        return names
+    def select(self, spec_set: SpecSet, patterns: list[str], category: str | None = None) -> list[str]:
+        """Sprite names matching names or globs (and a category); an unknown one names near matches."""
+        try:
+            return self.build.select(spec_set, patterns, category)
+        except NoSuchSprite as exc:
+            hint = "" if exc.near else "; list_sprites shows every sprite"
+            raise InvalidArgument(f"sprites: {exc}{hint}") from None
+        except UnknownCategory as exc:
+            raise InvalidArgument(f"category: {exc}") from None
 
     # -- writing specs -----------------------------------------------------------------------------------
 
@@ -126,7 +115,7 @@ class SpriteService:
                     results[i] = argument_error(rejected[r.name])
                     continue
                 try:  # bind the workflow too: a template that cannot take this spec is the caller's error
-                    self.requests(spec_set, [r.name])
+                    self.build.plan(spec_set, [r.name])
                 except SpriteError as exc:
                     specfiles.rollback(r)
                     unbound.append(r.name)
@@ -134,29 +123,19 @@ class SpriteService:
             if unbound:
                 spec_set = self.load()
         if any(isinstance(r, specfiles.SpecWrite) and r.written for r in results):
-            self._reload_webserver()
+            self.build.reload_location()  # new spec files become assets in a running `dagster dev`
         return spec_set, results
-
-    def _reload_webserver(self) -> None:
-        """New spec files become assets in a running ``dagster dev`` (its UI shows them at once)."""
-        server = self.runner.webserver()
-        if server is None:
-            return
-        try:
-            server.reload_location()
-        except SpriteError as exc:
-            log.warning("could not reload the Dagster code location: %s", exc)
 
     # -- planning and launching --------------------------------------------------------------------------
 
-    def plan(self, spec_set: SpecSet, names: list[str], force: bool = False) -> tuple[list[str], list[str], bool]:
-        """(sprites to build, sprites up to date, whether the manifest and .assets.ron are what the lock says)."""
-        state = self.project(spec_set, names)
-        todo = [s.name for s in state.sprites.values() if force or not s.current]
-        return todo, [n for n in state.sprites if n not in todo], state.published
+    def ensure(
+        self, spec_set: SpecSet, names: list[str], force: bool = False, *, republish_alone: bool = False
+    ) -> tuple[Plan, Run | None]:
+        """Start what ``names`` need (or join the identical run already under way); None: all up to date."""
+        return self.build.ensure(spec_set, names, force=force, source="mcp", republish_alone=republish_alone)
 
-    def launch(self, names: list[str]) -> Job:
-        return self.runner.submit(names)
+    def cancel(self, ident: str) -> CancelOutcome:
+        return self.build.cancel(ident)
 
     # -- results -----------------------------------------------------------------------------------------
 
@@ -165,7 +144,7 @@ class SpriteService:
         spec_set: SpecSet,
         name: str,
         *,
-        job: Job | None,
+        job: Run | None,
         written: bool,
         started: float,
         spec_s: float = 0.0,
@@ -178,14 +157,14 @@ class SpriteService:
         elif outcome is not None and outcome.status in ("built", "failed"):
             status = outcome.status
             message = "built" if status == "built" else f"failed: {outcome.error}"
-        elif job.state == "canceled":
+        elif job.state == RunState.CANCELED or (outcome is not None and outcome.status == "canceled"):
             status, message = "canceled", "the run was canceled"
-        elif job.state == "error":
+        elif job.state == RunState.ERROR:
             status, message = "failed", job.error or "the run failed"
         elif job.done.is_set():
             status, message = "skipped", "the run ended before this sprite's step ran"
         else:
-            status = "queued" if job.state == "queued" else "running"
+            status = "queued" if job.state == RunState.QUEUED else "running"
             message = "still running past the wait bound: follow it with sprite_status(name, run_id)"
         record = self._locked(name) if status in ("built", "up to date") else None
         png = self.settings.assets_dir / spec.output_path
@@ -205,7 +184,7 @@ class SpriteService:
             palette=list(record.entry.palette.colors) if record else [],
             seed=spec.effective_seed,
             cache=dict(outcome.cache) if outcome else {},
-            run_id=(self.runner.run_id(job) or job.id) if job else None,
+            run_id=job.handle if job else None,
             launched_via=job.via if job else "none",  # type: ignore[arg-type]
             error=(outcome.error if outcome and outcome.error else job.error) if job and status == "failed" else None,
             timings=Timings(
@@ -223,14 +202,14 @@ class SpriteService:
             return None
         return lock.sprites.get(name) if lock else None
 
-    def job_info(self, job: Job) -> RunInfo:
-        run_id = self.runner.run_id(job)
+    def job_info(self, job: Run) -> RunInfo:
+        run_id = job.run_id
         info = self.history.run_info(run_id) if run_id and job.via == "in-process" else None
         if info is not None:
             return info
         return RunInfo(
-            run_id=run_id or job.id,
-            status=_JOB_STATUS[job.state],
+            run_id=job.handle,
+            status=_RUN_STATUS[job.state],
             launched_via=job.via,  # type: ignore[arg-type]
             source="mcp",
             sprites=job.names,
@@ -241,11 +220,7 @@ class SpriteService:
 
     def list_sprites(self, patterns: list[str], category: str | None, status: str | None) -> SpriteList:
         spec_set = self.load()
-        names = self.select(spec_set, patterns) if patterns else list(spec_set.specs)
-        if category:
-            if category not in spec_set.categories:
-                raise InvalidArgument(f"category: {unknown_category(category, spec_set.categories)}")
-            names = [n for n in names if spec_set.specs[n].spec.category == category]
+        names = self.select(spec_set, patterns, category)
         states = self.states(spec_set, names)
         attempts = self.history.attempts([s.name for s in states if s.status != "up to date"])
         rows = []
@@ -253,9 +228,9 @@ class SpriteService:
             spec = st.loaded.spec
             row_status: str = st.status
             reason = st.reason
-            job = self.runner.active_for(st.name)
+            job = self.build.active_for(st.name)
             if job is not None:
-                row_status, reason = ("queued" if job.state == "queued" else "running"), f"MCP job {job.id}"
+                row_status, reason = ("queued" if job.state == RunState.QUEUED else "running"), f"run {job.handle}"
             elif st.name in attempts:
                 row_status, run_id, error = attempts[st.name]
                 reason = error or f"run {run_id}"
@@ -296,7 +271,7 @@ class SpriteService:
         recorded = StageKeys(**record.keys.model_dump()) if record else None
         status: str = state.status
         reason = state.reason
-        job = self.runner.active_for(name)
+        job = self.build.active_for(name)
         active = self.job_info(job) if job else None
         materializations = self.history.materializations(name)
         attempt = self.history.attempts([name]).get(name) if status != "up to date" else None
@@ -308,7 +283,7 @@ class SpriteService:
             else None
         )
         if active:
-            status, reason = ("queued" if job and job.state == "queued" else "running"), f"run {active.run_id}"
+            status, reason = ("queued" if job and job.state == RunState.QUEUED else "running"), f"run {active.run_id}"
         elif attempt:
             status, reason = attempt[0], attempt[2] or reason
         return SpriteStatus(

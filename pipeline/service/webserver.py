@@ -1,6 +1,6 @@
 """A running Dagster webserver for this project, driven over GraphQL (no dagster import needed).
 
-When ``dagster dev`` (or ``sprites dev``) serves the project, MCP runs are launched through it with
+When ``dagster dev`` (or ``sprites dev``) serves the project, the build service launches runs through it with
 ``launchRun`` on ``__ASSET_JOB``: they enter the run queue and respect the ``comfyui`` pool like runs
 started from the UI. A webserver counts as "for this project" only when it serves the ``sprites``
 code location *and* its instance stores under the same ``DAGSTER_HOME``.
@@ -21,7 +21,7 @@ import httpx
 from pipeline.errors import ConfigError
 from pipeline.launch import RunOutcome, SpriteOutcome, user_message
 
-__all__ = ["DEFAULT_URL", "LOCATION", "URL_ENV", "DagsterWebserver", "RunLog", "detect_webserver"]
+__all__ = ["DEFAULT_URL", "LOCATION", "URL_ENV", "DagsterWebserver", "RunLog", "WebserverProbe"]
 
 log = logging.getLogger(__name__)
 
@@ -237,31 +237,36 @@ class DagsterWebserver:
         return RunOutcome(run_id, status == "SUCCESS", log.outcomes, log.manifest_error, seconds)
 
 
-_detected: dict[str, tuple[float, DagsterWebserver | None]] = {}
+class WebserverProbe:
+    """Finds the project's running webserver (or None: runs then execute in-process), remembering the
+    answer for ``ttl`` seconds so that a burst of tool calls does not probe it each time.
 
-
-def detect_webserver(dagster_home: str, url: str | None = None, ttl: float = 10.0) -> DagsterWebserver | None:
-    """The project's running webserver, or None (then runs execute in-process).
-
-    ``url`` (or ``SPRITES_DAGSTER_URL``) names it; ``off`` disables the lookup; by default the
-    ``sprites dev`` address is probed with a short timeout. The answer is remembered for ``ttl`` seconds.
+    ``url`` names it; ``off`` (or ``none``, ``false``...) disables the lookup; None probes the ``sprites dev``
+    address with a short timeout.
     """
-    chosen = (url if url is not None else os.environ.get(URL_ENV, "")).strip() or DEFAULT_URL
-    if chosen.lower() in _DISABLED:
-        return None
-    now = time.monotonic()
-    cached = _detected.get(chosen)
-    if cached and now - cached[0] < ttl:
-        return cached[1]
-    server: DagsterWebserver | None = DagsterWebserver(chosen)
-    try:
-        why_not = server.serves(dagster_home)  # type: ignore[union-attr]
-    except ConfigError:
-        why_not = "unreachable"
-    if why_not is not None:
-        if why_not != "unreachable":
-            log.warning("not launching through the Dagster webserver at %s: %s", chosen, why_not)
-        server.close()  # type: ignore[union-attr]
-        server = None
-    _detected[chosen] = (now, server)
-    return server
+
+    def __init__(self, dagster_home: str, url: str | None = None, ttl: float = 10.0):
+        self.dagster_home = dagster_home
+        self.url = (url or "").strip() or DEFAULT_URL
+        self.disabled = self.url.lower() in _DISABLED
+        self.ttl = ttl
+        self._cached: tuple[float, DagsterWebserver | None] | None = None
+
+    def find(self) -> DagsterWebserver | None:
+        if self.disabled:
+            return None
+        now = time.monotonic()
+        if self._cached is not None and now - self._cached[0] < self.ttl:
+            return self._cached[1]
+        server: DagsterWebserver | None = DagsterWebserver(self.url)
+        try:
+            why_not = server.serves(self.dagster_home)  # type: ignore[union-attr]
+        except ConfigError:
+            why_not = "unreachable"
+        if why_not is not None:
+            if why_not != "unreachable":
+                log.warning("not launching through the Dagster webserver at %s: %s", self.url, why_not)
+            server.close()  # type: ignore[union-attr]
+            server = None
+        self._cached = (now, server)
+        return server
