@@ -288,13 +288,10 @@ async def test_sprite_status_shows_lineage_and_the_run(project: Settings) -> Non
         with pytest.raises(ToolError, match="did you mean"):
             await client.call_tool("sprite_status", {"name": "cave-bot"})
     assert status["status"] == "up to date" and status["spec_file"] == "sprite_specs/mcp/cave-bat.yaml"
-    assert status["asset_keys"] == ["raw/cave-bat", "pixel/cave-bat", "bevy/cave-bat", "bevy/manifest"]
+    stages = ["cave-bat/cave-bat_render", "cave-bat/cave-bat_pixel_art", "cave-bat/cave-bat_bevy"]
+    assert status["asset_keys"] == [*stages, "bevy/manifest"]
     assert status["current_keys"] == status["recorded_keys"]
-    assert {m["asset_key"]: m["run_id"] for m in status["materializations"]} == {
-        "raw/cave-bat": built["run_id"],
-        "pixel/cave-bat": built["run_id"],
-        "bevy/cave-bat": built["run_id"],
-    }
+    assert {m["asset_key"]: m["run_id"] for m in status["materializations"]} == dict.fromkeys(stages, built["run_id"])
     last = status["last_run"]
     assert last["run_id"] == built["run_id"] and last["status"] == "SUCCESS"
     assert (last["source"], last["launched_via"], last["sprites"]) == ("mcp", "in-process", ["cave-bat"])
