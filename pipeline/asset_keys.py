@@ -1,7 +1,9 @@
 """The asset keys and op names of the code location: the one place that spells them.
 
 A sprite's three assets are ``<sprite>/<sprite>_render`` (generate), ``<sprite>/<sprite>_pixel_art``
-(pixelate) and ``<sprite>/<sprite>_bevy`` (export); the manifest is ``bevy/manifest``. Why this shape,
+(pixelate) and ``<sprite>/<sprite>_bevy`` (export); the manifest is ``bevy/manifest``; an invalid spec
+file is ``spec/<file slug>`` (``spec/enemies__goblin_yaml``: it ends in ``_yaml``, so it is never a
+stage of a sprite named ``spec``). Why this shape,
 from what Dagster 1.13's UI renders (``js_modules/dagster-ui/packages/ui-core``):
 
 - the asset graph labels a node with the LAST part of its key only (``AssetNode.tsx``, middle-truncated
@@ -39,6 +41,7 @@ __all__ = [
     "legacy_sprite_keys",
     "legacy_sprite_paths",
     "op_name",
+    "spec_problem_key",
     "sprite_key",
     "sprite_keys",
     "sprite_of_key",
@@ -121,6 +124,15 @@ def sprite_of_key(key: AssetKey) -> str | None:
     """The sprite a key belongs to (any of its three stages), or None."""
     found = stage_of_path(key.path)
     return found[0] if found else None
+
+
+def spec_problem_key(file: str) -> AssetKey:
+    """The failing item standing for an invalid spec file: ``enemies/goblin.yaml`` -> ``spec/enemies__goblin_yaml``."""
+    from dagster import AssetKey
+
+    from pipeline.specs.problems import file_slug
+
+    return AssetKey(["spec", file_slug(file)])
 
 
 def legacy_sprite_keys(name: str) -> tuple[AssetKey, AssetKey, AssetKey]:

@@ -16,6 +16,7 @@ from pipeline.asset_keys import (
     MANIFEST_KEY,
     STAGES,
     legacy_sprite_keys,
+    spec_problem_key,
     sprite_key,
     sprite_keys,
     sprite_selection,
@@ -49,7 +50,8 @@ def test_the_last_part_of_each_key_names_the_sprite_and_its_stage(name: str, key
     "key",
     [
         MANIFEST_KEY,
-        AssetKey(["spec", "items_yaml"]),
+        spec_problem_key("items.yaml"),
+        spec_problem_key("spec_render.yaml"),  # beside a sprite named `spec`: spec/spec_render_yaml
         AssetKey(["raw", "goblin"]),  # the key before the renaming
         AssetKey(["goblin", "king_render"]),
         AssetKey(["goblin", "goblin_king_render"]),

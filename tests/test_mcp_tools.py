@@ -247,6 +247,9 @@ async def test_materialize_by_name_and_by_dagster_selection(project: Settings) -
         first = (await client.call_tool("materialize", {"sprites": ["sli*"]})).structured_content
         again = (await client.call_tool("materialize", {"sprites": ["slime"]})).structured_content
         group = (await client.call_tool("materialize", {"selection": "group:enemy"})).structured_content
+        by_key = (await client.call_tool("materialize", {"selection": 'key:"slime/*"'})).structured_content
+        with pytest.raises(ToolError, match=r"selects no asset; a sprite's asset keys are <name>/<name>_render"):
+            await client.call_tool("materialize", {"selection": 'key:"raw/slime"'})  # a key before the renaming
         with pytest.raises(ToolError, match="did you mean slime"):
             await client.call_tool("materialize", {"sprites": ["slim"]})
         with pytest.raises(ToolError, match="selection:"):
@@ -258,6 +261,7 @@ async def test_materialize_by_name_and_by_dagster_selection(project: Settings) -
     assert again["status"] == "nothing to do" and again["up_to_date"] == ["slime"] and again["run_id"] is None
     assert group["status"] == "success" and [s["name"] for s in group["sprites"]] == ["goblin"]
     assert group["up_to_date"] == ["slime"]
+    assert by_key["status"] == "nothing to do" and by_key["up_to_date"] == ["slime"]
 
 
 async def test_list_sprites_shows_up_to_date_stale_missing_and_failed(project: Settings) -> None:

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.asset_keys import sprite_key, sprite_keys, sprite_of_key, stage_of_key
+from pipeline.asset_keys import sprite_key, sprite_keys, stage_of_key
 from pipeline.errors import ConfigError
 from pipeline.launch import ensure_dagster_home, user_message
 from pipeline.mcp.models import MaterializationInfo, RunInfo
@@ -134,7 +134,8 @@ class History:
             return {}
         instance = self.instance()
         out: dict[str, tuple[str, str, str | None]] = {}
-        for record in instance.get_asset_records([sprite_key(n, "bevy") for n in names]):
+        by_key = {sprite_key(n, "bevy"): n for n in names}
+        for record in instance.get_asset_records(list(by_key)):
             entry = record.asset_entry
             # the SQLite storage leaves last_planned_materialization_run_id empty; last_run_id is the latest
             # run that targeted the asset
@@ -145,7 +146,7 @@ class History:
             run = instance.get_run_by_id(planned)
             if run is None:
                 continue
-            name = sprite_of_key(entry.asset_key) or entry.asset_key.to_user_string()
+            name = by_key[entry.asset_key]
             status = run.status.value
             if status in _FAILED:
                 why = self._run_error(planned, name) or f"run {planned[:8]} ended {status.lower()}"

@@ -1,8 +1,8 @@
 """The sprites MCP server: agents and editors ask for sprites; the project's Dagster assets make them.
 
 Every sprite made here is declarative: the tool writes a spec under ``sprite_specs/mcp/``, then
-materializes that sprite's assets (``<name>_render`` -> ``_pixel_art`` -> ``_bevy``, then ``bevy/manifest``) against the
-project's Dagster instance, through a running webserver when there is one, so the run shows in
+materializes that sprite's assets (``<name>_render`` -> ``_pixel_art`` -> ``_bevy``, then ``bevy/manifest``)
+against the project's Dagster instance, through a running webserver when there is one, so the run shows in
 ``dagster dev`` with its lineage. Results say which path they took (``launched_via``).
 """
 
