@@ -1,17 +1,18 @@
 """The asset factory: one sprite spec -> its Dagster assets; all specs -> plus the manifest.
 
-Per sprite, ``raw/<name>`` (generation) -> ``pixel/<name>`` (pixelation) -> ``bevy/<name>`` (export)
-are three assets of ONE ``multi_asset`` step (``can_subset=True``), which also evaluates the sprite's
-check (``pipeline.automation.checks``). Why one step: Dagster's per-step
-overhead dominates this work (measured ~70 ms/step on SQLite, more than a whole 32 px sprite takes),
-and a third as many steps keeps a 500-sprite build a third as long while lineage stays per asset.
-``bevy/manifest`` (group ``publish``) depends on every ``bevy/<name>``; a deleted spec's assets leave the
-catalog when the manifest step removes its files.
+Per sprite, ``<name>/<name>_render`` (generation) -> ``<name>/<name>_pixel_art`` (pixelation) ->
+``<name>/<name>_bevy`` (export; keys: ``pipeline.asset_keys``) are three assets of ONE ``multi_asset``
+step (``can_subset=True``), which also evaluates the sprite's check (``pipeline.automation.checks``).
+Why one step: Dagster's per-step overhead dominates this work (measured ~70 ms/step on SQLite, more than
+a whole 32 px sprite takes), and a third as many steps keeps a 500-sprite build a third as long while
+lineage stays per asset.
+``bevy/manifest`` (group ``publish``) depends on every ``<name>_bevy``; a deleted spec's assets leave the
+catalog when the manifest step removes its files, and so do the entries of the keys before the renaming.
 
-Names in the UI: the asset graph labels a node with the last part of its key, so the three nodes of a
-sprite all read ``goblin`` (Dagster 1.13 has no display name). Each says which stage it is in its kinds,
-the tags under every node (``render``, ``pixel_art``, ``bevy``), and in the first line of its description
-(shown in the node when the graph's Description facet is on, and atop the asset page).
+Names in the UI: the asset graph labels a node with the last part of its key, which names the sprite and
+the stage (``goblin_render``, ``goblin_pixel_art``, ``goblin_bevy``). The stage is said again by the first
+kind, the tag under every node (``render``, ``pixel_art``, ``bevy``), and by the first line of its
+description (shown in the node when the graph's Description facet is on, and atop the asset page).
 
 Versions: each asset's ``code_version`` is the hash of the parameters of its own stage (for ``raw``:
 the generation key, i.e. the fully resolved request), and its data version is the sha256 of what it
@@ -36,7 +37,15 @@ from dagster import (
     multi_asset,
 )
 
-from pipeline.asset_keys import MANIFEST_KEY, op_name, sprite_keys
+from pipeline.asset_keys import (
+    LEGACY_PREFIXES,
+    MANIFEST_KEY,
+    STAGE_LABELS,
+    legacy_sprite_keys,
+    op_name,
+    sprite_key,
+    sprite_keys,
+)
 from pipeline.automation.checks import (
     evaluate_manifest,
     evaluate_sprite,
@@ -72,8 +81,9 @@ DATA_VERSION_TAG = "dagster/data_version"
 
 MANIFEST_GROUP = "publish"
 #: kinds are shown as tags under each node in the asset graph's default view (descriptions are not): the
-#: first names the stage, so the three nodes labelled ``goblin`` read render, pixel_art and bevy
-_KINDS = {"procedural": {"render", "python"}, "comfyui": {"render", "comfyui"}, "image": {"render", "png"}}
+#: first is the stage's word in the key's last part (``goblin_render``)
+_RENDER = STAGE_LABELS["raw"]
+_KINDS = {"procedural": {_RENDER, "python"}, "comfyui": {_RENDER, "comfyui"}, "image": {_RENDER, "png"}}
 _BUILT_BY = (
     "Built by: the spec sensor (when its spec changes), the rebuild_stale_sprites schedule, "
     "`sprites build`, or Materialize here."
@@ -115,7 +125,7 @@ def _sprite_asset(
             f"(pixelate stage)\n\n{_BUILT_BY}",
             group_name=group,
             code_version=pixel_version,
-            kinds={"pixel_art", "numpy"},
+            kinds={STAGE_LABELS["pixel"], "numpy"},
             tags=tags,
             metadata=common,
             skippable=True,
@@ -126,7 +136,7 @@ def _sprite_asset(
             description=f"Bevy PNG: {spec.output_path} (+ .meta, nearest sampler; export stage)\n\n{_BUILT_BY}",
             group_name=group,
             code_version=export_version,
-            kinds={"bevy", "png"},
+            kinds={STAGE_LABELS["bevy"], "png"},
             tags=tags,
             metadata={**common, "path": spec.output_path},
             skippable=True,
@@ -176,7 +186,7 @@ def _sprite_asset(
             lambda: [
                 r
                 for n, r in run_requests.items()
-                if r.backend == request.backend and (selection is None or AssetKey(["raw", n]) in selection)
+                if r.backend == request.backend and (selection is None or sprite_key(n, "raw") in selection)
             ],
         )
         for line in servers:
@@ -191,8 +201,8 @@ def _sprite_asset(
 
         if raw_key not in selected and not cache.has("generate", request.key):
             raise GenerationError(
-                f"{name}: raw/{name} has no stored render for its current inputs; "
-                f"materialize raw/{name} too (it is part of this sprite's step)"
+                f"{name}: {raw_key.to_user_string()} has no stored render for its current inputs; "
+                "materialize it too (it is part of this sprite's step)"
             )
         raw = generate_stage(
             request, backend, cache, offline=sprites.offline, progress=progress, cancel=cancel, claims=sprites.claims
@@ -215,7 +225,7 @@ def _sprite_asset(
                 },
             )
         if pixel_key not in selected and bevy_key not in selected:
-            return  # (the check is only ever selected with bevy/<name>, or alone)
+            return  # (the check is only ever selected with <name>_bevy, or alone)
         pixel = pixelate_stage(spec, raw, cache)
         if pixel_key in selected:
             yield MaterializeResult(
@@ -283,11 +293,17 @@ def _manifest_version(result: PublishResult) -> str:
     return sha256_hex(canonical_json([e.sha256 for e in result.manifest.sprites]))
 
 
-def _forget(instance: DagsterInstance, removed: list[str]) -> None:
+def _forget(instance: DagsterInstance, removed: list[str], names: Collection[str]) -> None:
     """A deleted spec's assets leave the catalog once its files are gone (else: "External Asset",
-    "Materialized", for a PNG that no longer exists)."""
-    if removed:
-        instance.wipe_assets([k for n in removed for k in sprite_keys(n)])
+    "Materialized", for a PNG that no longer exists), and so do the entries an instance still holds under
+    the project's keys before the renaming (``raw/<name>``, ...: ``pipeline.asset_keys``)."""
+    gone = {k for n in removed for k in sprite_keys(n)}
+    current = {k for n in names for k in sprite_keys(n)}  # sprite `raw`'s raw/raw_render: `raw_render`'s old key
+    legacy = {k for n in (*names, *removed) for k in legacy_sprite_keys(n)} - current
+    for prefix in LEGACY_PREFIXES:  # one indexed query each, empty once migrated; other projects' keys stay
+        gone |= legacy.intersection(instance.get_asset_keys(prefix=[prefix]))
+    if gone:
+        instance.wipe_assets(sorted(gone, key=AssetKey.to_user_string))
 
 
 def record_manifest(instance: DagsterInstance, settings: Settings, spec_set: SpecSet, result: PublishResult) -> None:
@@ -304,7 +320,7 @@ def record_manifest(instance: DagsterInstance, settings: Settings, spec_set: Spe
     )
     for evaluation in manifest_evaluations(settings, spec_set):
         instance.report_runless_asset_event(evaluation)
-    _forget(instance, result.removed)
+    _forget(instance, result.removed, spec_set.specs)
 
 
 def _manifest_asset(spec_set: SpecSet, deps_of: Collection[str] | None = None) -> AssetsDefinition:
@@ -343,7 +359,7 @@ def _manifest_asset(spec_set: SpecSet, deps_of: Collection[str] | None = None) -
             context.log.warning(f"not yet exported, so not in the manifest: {', '.join(missing)}")
         if result.kept:
             context.log.warning(f"specs deleted but files modified by hand, left in place: {', '.join(result.kept)}")
-        _forget(context.instance, result.removed)
+        _forget(context.instance, result.removed, names)
         yield MaterializeResult(
             asset_key=MANIFEST_KEY,
             data_version=DataVersion(_manifest_version(result)),

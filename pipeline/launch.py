@@ -80,7 +80,7 @@ def run_sprites(
     """
     from dagster import AssetKey, DagsterEventType
 
-    from pipeline.assets import MANIFEST_KEY, sprite_keys
+    from pipeline.asset_keys import MANIFEST_KEY, sprite_keys, stage_of_key
     from pipeline.location import build_definitions
     from pipeline.service.instance import open_instance
 
@@ -146,8 +146,8 @@ def run_sprites(
             if ev.event_type == DagsterEventType.ASSET_MATERIALIZATION and sprite:
                 mat = ev.event_specific_data.materialization  # type: ignore[union-attr]
                 meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
-                stage = mat.asset_key.path[0]
-                if "cache" in meta:
+                _, stage = stage_of_key(mat.asset_key) or (sprite, None)
+                if stage and "cache" in meta:
                     outcomes[sprite].cache[stage] = str(meta["cache"])
                 seconds = meta.get("seconds")
                 if isinstance(seconds, int | float):

@@ -1,4 +1,5 @@
-"""Headless Chromium screenshots of a page served on 127.0.0.1, for tests where the picture is the truth.
+"""Headless Chromium screenshots (and rendered DOMs) of a page served on 127.0.0.1, for tests where the
+picture, or the text the page's scripts rendered, is the truth.
 
 Debian's ``chromium`` (``apt-get install -y chromium``; ``.ci/run`` installs it). Without it the tests that
 need it are skipped, saying how to install it, except where ``SPRITES_REQUIRE_CHROMIUM=1`` (CI): there a
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-__all__ = ["find_image", "screenshot"]
+__all__ = ["dump_dom", "find_image", "screenshot"]
 
 _FLAGS = [
     "--headless",
@@ -44,8 +45,7 @@ def chromium() -> str:
     pytest.skip(message)
 
 
-def screenshot(url: str, out: Path, size: tuple[int, int] = (1400, 1400), wait_ms: int = 20000) -> Image.Image:
-    """The page at ``url`` after ``wait_ms`` of (virtual) time, as an RGB image saved at ``out``."""
+def _run(url: str, output: str, size: tuple[int, int], wait_ms: int) -> subprocess.CompletedProcess[str]:
     binary = chromium()
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
         cmd = [
@@ -54,10 +54,23 @@ def screenshot(url: str, out: Path, size: tuple[int, int] = (1400, 1400), wait_m
             f"--user-data-dir={profile}",
             f"--window-size={size[0]},{size[1]}",
             f"--virtual-time-budget={wait_ms}",
-            f"--screenshot={out}",
+            output,
             url,
         ]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+
+
+def dump_dom(url: str, size: tuple[int, int] = (1400, 1400), wait_ms: int = 20000) -> str:
+    """The DOM of the page at ``url`` as its scripts left it after ``wait_ms`` of (virtual) time."""
+    done = _run(url, "--dump-dom", size, wait_ms)
+    if "</html>" not in done.stdout:
+        raise AssertionError(f"chromium dumped no page (exit {done.returncode}):\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def screenshot(url: str, out: Path, size: tuple[int, int] = (1400, 1400), wait_ms: int = 20000) -> Image.Image:
+    """The page at ``url`` after ``wait_ms`` of (virtual) time, as an RGB image saved at ``out``."""
+    done = _run(url, f"--screenshot={out}", size, wait_ms)
     if not out.is_file():
         raise AssertionError(f"chromium wrote no screenshot (exit {done.returncode}):\n{done.stderr[-2000:]}")
     with Image.open(out) as image:

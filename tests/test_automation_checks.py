@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from dagster import AssetCheckKey, AssetCheckSeverity, AssetKey, DagsterInstance
+from dagster import AssetCheckKey, AssetCheckSeverity, DagsterInstance
 from PIL import Image
 
-from pipeline.assets import MANIFEST_KEY
+from pipeline.asset_keys import MANIFEST_KEY, sprite_key
 from pipeline.automation.checks import MANIFEST_CHECKS, SPRITE_CHECK, SPRITE_CHECKS
 from pipeline.automation.verify import (
     alpha_finding,
@@ -117,12 +117,12 @@ def built(tmp_path_factory: pytest.TempPathFactory):
 
 
 def all_check_keys(*names: str) -> set[AssetCheckKey]:
-    keys = {AssetCheckKey(AssetKey(["bevy", n]), SPRITE_CHECK) for n in names}
+    keys = {AssetCheckKey(sprite_key(n, "bevy"), SPRITE_CHECK) for n in names}
     return keys | {AssetCheckKey(MANIFEST_KEY, c) for c in MANIFEST_CHECKS}
 
 
 def sprite_check(name: str) -> AssetCheckKey:
-    return AssetCheckKey(AssetKey(["bevy", name]), SPRITE_CHECK)
+    return AssetCheckKey(sprite_key(name, "bevy"), SPRITE_CHECK)
 
 
 def meta(result: Any, label: str) -> Any:
@@ -145,7 +145,7 @@ def test_the_checks_run_inside_the_build_steps(built) -> None:
     _, defs, _, _ = built
     ops = {node.name for node in defs.resolve_implicit_global_asset_job_def().graph.node_defs}
     assert not {"sprite_checks", "manifest_checks"} & ops
-    assert {c.name for c in defs.resolve_assets_def(AssetKey(["bevy", "gem"])).check_specs} == {SPRITE_CHECK}
+    assert {c.name for c in defs.resolve_assets_def(sprite_key("gem", "bevy")).check_specs} == {SPRITE_CHECK}
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ def test_conditions_build_missing_sprites_then_exactly_the_edited_one(tmp_path: 
         spec.write_text(spec.read_text().replace("green slime", "red slime"))
         reloaded = load_defs(settings, enabled="conditions")  # the code location after its reload
         edited = evaluate_automation_conditions(reloaded, instance, cursor=quiet.cursor)
-        # only raw/slime's code version changed; pixel and bevy follow in the same run, then the manifest
+        # only slime's render's code version changed; pixel and bevy follow in the same run, then the manifest
         assert requested(edited) == keys_of("slime")
 
 

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_context
 
+from pipeline.asset_keys import sprite_keys
 from pipeline.automation.failures import describe_step_failure, readable_error
 from pipeline.automation.sensors import FAILURE_SENSOR_NAME
 from tests.automation_project import load_defs, make_project
@@ -45,9 +46,7 @@ def test_a_failed_run_is_tagged_with_sprite_spec_step_and_reason(tmp_path: Path)
         job = defs.resolve_implicit_global_asset_job_def()
         result = job.execute_in_process(
             instance=instance,
-            asset_selection=[
-                k for k in job.asset_layer.executable_asset_keys if k.path[1:] == ["slime"] and k.path[0] != "raw"
-            ],
+            asset_selection=[k for k in job.asset_layer.executable_asset_keys if k in sprite_keys("slime")[1:]],
             raise_on_error=False,
         )
         assert not result.success
@@ -61,7 +60,8 @@ def test_a_failed_run_is_tagged_with_sprite_spec_step_and_reason(tmp_path: Path)
         tags = instance.get_run_by_id(result.run_id).tags
     assert tags["sprites/failed"] == "slime"
     assert tags["sprites/failure"].startswith(
-        "slime (sprite_specs/slime.yaml:1), step sprite__slime: GenerationError: slime: raw/slime has no stored render"
+        "slime (sprite_specs/slime.yaml:1), step sprite__slime: GenerationError: "
+        "slime: slime/slime_render has no stored render"
     )
 
 

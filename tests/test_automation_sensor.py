@@ -19,6 +19,7 @@ from dagster import (
     build_sensor_context,
 )
 
+from pipeline.asset_keys import sprite_key
 from pipeline.automation.reload import request_reload
 from pipeline.automation.sensors import SPEC_SENSOR_NAME
 from pipeline.automation.spec_changes import diff_files, parse_cursor, render_cursor
@@ -187,8 +188,8 @@ def test_an_invalid_spec_is_reloaded_shown_failing_and_its_fix_brings_it_back(
     reloaded = load_defs(project)
     graph = reloaded.resolve_asset_graph()
     problem = AssetKey(["spec", "slime_yaml"])
-    assert {AssetKey(["bevy", "gem"]), AssetKey(["bevy", "coin"]), problem} <= set(graph.get_all_asset_keys())
-    assert AssetKey(["bevy", "slime"]) not in graph.get_all_asset_keys()
+    assert {sprite_key("gem", "bevy"), sprite_key("coin", "bevy"), problem} <= set(graph.get_all_asset_keys())
+    assert sprite_key("slime", "bevy") not in graph.get_all_asset_keys()
     second = tick(reloaded, instance, cursor)
     text = skip_text(second)
     assert text.startswith("INVALID SPECS: 1 problem") and "slime.yaml:5: sprite 'slime': field 'colour'" in text
@@ -207,7 +208,7 @@ def test_an_invalid_spec_is_reloaded_shown_failing_and_its_fix_brings_it_back(
     assert "changed since the definitions were loaded" in skip_text(tick(reloaded, instance, second.cursor))
     whole = load_defs(project)
     keys = set(whole.resolve_asset_graph().get_all_asset_keys())
-    assert AssetKey(["bevy", "slime"]) in keys and problem not in keys
+    assert sprite_key("slime", "bevy") in keys and problem not in keys
     assert "INVALID" not in skip_text(tick(whole, instance, second.cursor))
 
 

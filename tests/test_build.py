@@ -139,12 +139,14 @@ def test_selection_and_unknown_names(project: Settings, dagster_home: Path) -> N
 
 def test_every_build_evaluates_the_sprite_check(project: Settings, dagster_home: Path) -> None:
     # a check not run for the latest materialization shows as a green "0 / 1 Passed" in the UI
-    from dagster import AssetCheckKey, AssetKey, DagsterInstance
+    from dagster import AssetCheckKey, DagsterInstance
 
-    key = AssetCheckKey(AssetKey(["bevy", "goblin"]), "bevy_file_valid")
+    from pipeline.asset_keys import sprite_key
+
+    key = AssetCheckKey(sprite_key("goblin", "bevy"), "bevy_file_valid")
     assert _build(project, "goblin")[0] == 0
     instance = DagsterInstance.get()
     record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key]).get(key)
     assert record is not None and record.status.value == "SUCCEEDED"
-    latest = instance.get_latest_materialization_event(AssetKey(["bevy", "goblin"]))
+    latest = instance.get_latest_materialization_event(sprite_key("goblin", "bevy"))
     assert latest is not None and record.run_id == latest.run_id

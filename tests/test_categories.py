@@ -11,10 +11,10 @@ import jsonschema
 import pytest
 import yaml
 from click.testing import CliRunner
-from dagster import AssetKey
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
+from pipeline.asset_keys import STAGES, sprite_key
 from pipeline.cli import main
 from pipeline.errors import SpecError
 from pipeline.location import build_definitions
@@ -135,9 +135,9 @@ def test_cli_category_choice_is_the_projects(tmp_path: Path) -> None:
 def test_categories_are_dagster_groups_and_bevy_folders(tmp_path: Path, dagster_home: Path) -> None:
     settings = _project(tmp_path)
     graph = build_definitions(settings).resolve_asset_graph()
-    for stage in ("raw", "pixel", "bevy"):
-        assert graph.get(AssetKey([stage, "villager"])).group_name == "npc"
-        assert graph.get(AssetKey([stage, "spark"])).group_name == "vfx"
+    for stage in STAGES:
+        assert graph.get(sprite_key("villager", stage)).group_name == "npc"
+        assert graph.get(sprite_key("spark", stage)).group_name == "vfx"
     code, out = _cli(settings, "build")
     assert code == 0, out
     assert (settings.assets_dir / "sprites/npc/villager.png").is_file()

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from dagster import AssetKey, DagsterInstance
+from dagster import DagsterInstance
 
+from pipeline.asset_keys import sprite_key
 from pipeline.cli import main
 from pipeline.settings import Settings
 from tests.comfyui_server import FakeComfyServer
@@ -46,7 +47,7 @@ def test_build_generates_on_the_comfyui_server(tmp_path: Path, dagster_home: Pat
         ("bat", "comfyui", "sdxl_pixel_art", 1),
         ("rat", "comfyui", "sdxl_pixel_art", 2),
     }
-    record = DagsterInstance.get().get_latest_materialization_event(AssetKey(["raw", "rat"]))
+    record = DagsterInstance.get().get_latest_materialization_event(sprite_key("rat", "raw"))
     assert record is not None
     metadata = record.asset_materialization.metadata  # type: ignore[union-attr]
     assert metadata["backend"].value == "comfyui" and metadata["server_server"].value == server.url

@@ -7,7 +7,7 @@ import sys
 
 from dagster import AssetKey, in_process_executor
 
-from pipeline.assets import MANIFEST_KEY
+from pipeline.asset_keys import MANIFEST_KEY, sprite_key, sprite_keys
 from pipeline.location import build_definitions
 from pipeline.specs import load_specs
 from tests.conftest import REPO
@@ -17,16 +17,16 @@ def test_asset_graph_keys_deps_groups_and_versions(project) -> None:  # type: ig
     defs = build_definitions(project)
     graph = defs.resolve_asset_graph()
     names = list(load_specs(project.specs_dir).specs)
-    expected = {AssetKey([stage, n]) for n in names for stage in ("raw", "pixel", "bevy")} | {MANIFEST_KEY}
+    expected = {k for n in names for k in sprite_keys(n)} | {MANIFEST_KEY}
     assert set(graph.get_all_asset_keys()) == expected
     for n in names:
-        assert graph.get(AssetKey(["pixel", n])).parent_keys == {AssetKey(["raw", n])}
-        assert graph.get(AssetKey(["bevy", n])).parent_keys == {AssetKey(["pixel", n])}
-        assert graph.get(AssetKey(["raw", n])).code_version
-    assert graph.get(MANIFEST_KEY).parent_keys == {AssetKey(["bevy", n]) for n in names}
-    knight = graph.get(AssetKey(["raw", "knight"]))
+        raw, pixel, bevy = sprite_keys(n)
+        assert graph.get(pixel).parent_keys == {raw} and graph.get(bevy).parent_keys == {pixel}
+        assert graph.get(raw).code_version
+    assert graph.get(MANIFEST_KEY).parent_keys == {sprite_key(n, "bevy") for n in names}
+    knight = graph.get(AssetKey(["knight", "knight_render"]))
     assert knight.group_name == "character" and knight.kinds == {"render", "python"}  # the stage, then the tool
-    assert graph.get(AssetKey(["raw", "slime"])).group_name == "enemy"
+    assert graph.get(AssetKey(["slime", "slime_render"])).group_name == "enemy"
     assert defs.executor is in_process_executor
 
 

@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DagsterInstance
+from dagster import DagsterInstance
 from fastmcp import Client
 
+from pipeline.asset_keys import MANIFEST_KEY, sprite_keys
 from pipeline.location import build_definitions
 from pipeline.service.build import VIA_TAG
 from pipeline.service.webserver import DagsterWebserver
@@ -59,20 +60,20 @@ async def test_a_sprite_made_through_mcp_is_materialized_in_the_instance_with_li
     run = instance.get_run_by_id(run_id)
     assert run is not None and run.status.value == "SUCCESS"
     assert run.tags["sprites/source"] == "mcp" and run.tags[VIA_TAG] == "in-process"
-    keys = {stage: AssetKey([stage, name]) for stage in ("raw", "pixel", "bevy")}
-    assert run.asset_selection == {*keys.values(), AssetKey(["bevy", "manifest"])}
+    keys = dict(zip(("raw", "pixel", "bevy"), sprite_keys(name), strict=True))
+    assert run.asset_selection == {*keys.values(), MANIFEST_KEY}
     for stage, key in keys.items():
         event = instance.get_latest_materialization_event(key)
         assert event is not None and event.run_id == run_id, stage
     bevy = instance.get_latest_materialization_event(keys["bevy"]).asset_materialization
     assert bevy.metadata["asset_path"].value == made["asset_path"]
     assert bevy.metadata["sha256"].value == made["sha256"]
-    assert instance.get_latest_materialization_event(AssetKey(["bevy", "manifest"])).run_id == run_id
+    assert instance.get_latest_materialization_event(MANIFEST_KEY).run_id == run_id
     # lineage as the UI draws it, from the project's definitions (which now include the MCP spec)
     graph = build_definitions(settings).resolve_asset_graph()
     assert graph.get(keys["pixel"]).parent_keys == {keys["raw"]}
     assert graph.get(keys["bevy"]).parent_keys == {keys["pixel"]}
-    assert keys["bevy"] in graph.get(AssetKey(["bevy", "manifest"])).parent_keys
+    assert keys["bevy"] in graph.get(MANIFEST_KEY).parent_keys
     assert graph.get(keys["raw"]).metadata["spec_file"].path == f"sprite_specs/mcp/{name}.yaml"
 
 

@@ -262,6 +262,9 @@ async def test_materialize_by_name_and_by_dagster_selection(app: FastMCP, projec
         first = (await client.call_tool("materialize", {"sprites": ["sli*"]})).structured_content
         again = (await client.call_tool("materialize", {"sprites": ["slime"]})).structured_content
         group = (await client.call_tool("materialize", {"selection": "group:enemy"})).structured_content
+        by_key = (await client.call_tool("materialize", {"selection": 'key:"slime/*"'})).structured_content
+        with pytest.raises(ToolError, match=r"selects no asset; a sprite's asset keys are <name>/<name>_render"):
+            await client.call_tool("materialize", {"selection": 'key:"raw/slime"'})  # a key before the renaming
         with pytest.raises(ToolError, match="did you mean slime"):
             await client.call_tool("materialize", {"sprites": ["slim"]})
         with pytest.raises(ToolError, match="selection:"):
@@ -273,6 +276,7 @@ async def test_materialize_by_name_and_by_dagster_selection(app: FastMCP, projec
     assert again["status"] == "nothing to do" and again["up_to_date"] == ["slime"] and again["run_id"] is None
     assert group["status"] == "success" and [s["name"] for s in group["sprites"]] == ["goblin"]
     assert group["up_to_date"] == ["slime"]
+    assert by_key["status"] == "nothing to do" and by_key["up_to_date"] == ["slime"]
 
 
 async def test_list_sprites_shows_up_to_date_stale_missing_and_failed(app: FastMCP, project: Settings) -> None:
@@ -303,13 +307,10 @@ async def test_sprite_status_shows_lineage_and_the_run(app: FastMCP, project: Se
         with pytest.raises(ToolError, match="did you mean"):
             await client.call_tool("sprite_status", {"name": "cave-bot"})
     assert status["status"] == "up to date" and status["spec_file"] == "sprite_specs/mcp/cave-bat.yaml"
-    assert status["asset_keys"] == ["raw/cave-bat", "pixel/cave-bat", "bevy/cave-bat", "bevy/manifest"]
+    stages = ["cave-bat/cave-bat_render", "cave-bat/cave-bat_pixel_art", "cave-bat/cave-bat_bevy"]
+    assert status["asset_keys"] == [*stages, "bevy/manifest"]
     assert status["current_keys"] == status["recorded_keys"]
-    assert {m["asset_key"]: m["run_id"] for m in status["materializations"]} == {
-        "raw/cave-bat": built["run_id"],
-        "pixel/cave-bat": built["run_id"],
-        "bevy/cave-bat": built["run_id"],
-    }
+    assert {m["asset_key"]: m["run_id"] for m in status["materializations"]} == dict.fromkeys(stages, built["run_id"])
     last = status["last_run"]
     assert last["run_id"] == built["run_id"] and last["status"] == "SUCCESS"
     assert (last["source"], last["launched_via"], last["sprites"]) == ("mcp", "in-process", ["cave-bat"])

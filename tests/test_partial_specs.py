@@ -77,8 +77,8 @@ def test_definitions_hold_the_good_sprites_and_one_failing_item_per_bad_file(tmp
     settings = Settings.for_project(tmp_path)
     graph = build_definitions(settings).resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert {"bevy/gem", "bevy/slime", "bevy/manifest", "spec/items_yaml", "spec/broken_yaml"} <= keys
-    assert "bevy/coin" not in keys
+    assert {"gem/gem_bevy", "slime/slime_bevy", "bevy/manifest", "spec/items_yaml", "spec/broken_yaml"} <= keys
+    assert not {k for k in keys if k.startswith("coin/")}
     item = graph.get(AssetKey(["spec", "items_yaml"]))
     assert (item.description or "").startswith("INVALID spec items.yaml:7: sprite 'coin': field 'palete'")
     assert item.group_name == "spec_errors"
@@ -96,7 +96,7 @@ def test_a_sprite_whose_workflow_cannot_be_bound_is_a_problem_not_a_crash(tmp_pa
     write(tmp_path, {"orc.yaml": comfy, "slime.yaml": SLIME})
     graph = build_definitions(Settings.for_project(tmp_path)).resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert "bevy/slime" in keys and "bevy/orc" not in keys and "spec/orc_yaml" in keys
+    assert "slime/slime_bevy" in keys and "orc/orc_bevy" not in keys and "spec/orc_yaml" in keys
 
 
 def test_no_problem_no_item() -> None:

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from dagster import AssetKey, DagsterInstance
+from dagster import DagsterInstance
 
+from pipeline.asset_keys import sprite_key
 from pipeline.cache import ContentCache
 from pipeline.cache_remote import RemoteTier, TieredCache, open_cache, parse_cache_url
 from pipeline.cli import main
@@ -234,12 +235,12 @@ def _sprites(settings: Settings, *args: str, **env: str) -> tuple[int, str]:
 
 
 def _raw_cache_results(settings: Settings) -> dict[str, Any]:
-    """raw/<sprite> -> the "cache" metadata of its latest materialization in the clone's own instance."""
+    """sprite -> the "cache" metadata of its render of its latest materialization in the clone's own instance."""
     os.environ["DAGSTER_HOME"] = str(settings.project_dir / "dagster_home")
     instance = DagsterInstance.get()
     out = {}
     for name in ("bat", "rat", "owl", "crate"):
-        event = instance.get_latest_materialization_event(AssetKey(["raw", name]))
+        event = instance.get_latest_materialization_event(sprite_key(name, "raw"))
         assert event is not None and event.asset_materialization is not None
         out[name] = event.asset_materialization.metadata["cache"].value
     return out

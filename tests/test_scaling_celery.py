@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterEventType, DagsterInstance
 
+from pipeline.asset_keys import sprite_selection
 from pipeline.errors import ConfigError
 from pipeline.executors import ExecutorSettings, executor_definition
 from pipeline.settings import Settings
@@ -64,8 +65,10 @@ def _ready(proc: subprocess.Popen[bytes], log: Path) -> bool:
 
 
 def materialize_cmd(names: list[str]) -> list[str]:
-    """`dagster asset materialize` on the code location: a run that uses the location's executor."""
-    selection = ",".join(f"{stage}/{n}" for n in names for stage in ("raw", "pixel", "bevy")) + ",bevy/manifest"
+    """`dagster asset materialize` on the code location: a run that uses the location's executor.
+
+    Selected by sprite name (``key:"goblin/*"``), as the README shows."""
+    selection = ",".join(sprite_selection(n) for n in names) + ",bevy/manifest"
     module = ["-m", "pipeline.definitions"]
     return [sys.executable, "-m", "dagster", "asset", "materialize", *module, "--select", selection]
 

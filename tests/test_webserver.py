@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from pipeline.asset_keys import MANIFEST_KEY_PATH, sprite_paths
 from pipeline.automation.checks import SPRITE_CHECK
 from pipeline.automation.schedules import SCHEDULE_NAME
 from pipeline.automation.sensors import SPEC_SENSOR_NAME
@@ -123,8 +124,8 @@ def wait_run(dev: DagsterDev, run_id: str, timeout: float = 120) -> dict[str, An
 
 
 def keys_for(*names: str, manifest: bool = True) -> list[list[str]]:
-    keys = [[stage, n] for n in names for stage in ("raw", "pixel", "bevy")]
-    return [*keys, ["bevy", "manifest"]] if manifest else keys
+    keys = [list(path) for n in names for path in sprite_paths(n)]
+    return [*keys, list(MANIFEST_KEY_PATH)] if manifest else keys
 
 
 def selection(info: dict[str, Any]) -> set[str]:
@@ -157,12 +158,14 @@ def test_asset_graph_checks_and_automation_are_served(dev: DagsterDev) -> None:
     )
     nodes = {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
     sprites = ("coin", "gem", "slime")
-    assert set(nodes) == {f"{stage}/{n}" for n in sprites for stage in ("raw", "pixel", "bevy")} | {"bevy/manifest"}
-    assert [d["path"] for d in nodes["pixel/gem"]["dependencyKeys"]] == [["raw", "gem"]]
-    assert {"/".join(d["path"]) for d in nodes["bevy/manifest"]["dependencyKeys"]} == {f"bevy/{n}" for n in sprites}
-    assert nodes["raw/slime"]["opNames"] == ["sprite__slime"] and nodes["raw/slime"]["groupName"] == "enemy"
+    stages = ("render", "pixel_art", "bevy")
+    assert set(nodes) == {f"{n}/{n}_{stage}" for n in sprites for stage in stages} | {"bevy/manifest"}
+    assert [d["path"] for d in nodes["gem/gem_pixel_art"]["dependencyKeys"]] == [["gem", "gem_render"]]
+    assert {"/".join(d["path"]) for d in nodes["bevy/manifest"]["dependencyKeys"]} == {f"{n}/{n}_bevy" for n in sprites}
+    slime = nodes["slime/slime_render"]
+    assert slime["opNames"] == ["sprite__slime"] and slime["groupName"] == "enemy"
     assert all(n["staleStatus"] == "MISSING" for n in nodes.values())
-    assert {c["name"] for c in nodes["bevy/gem"]["assetChecksOrError"]["checks"]} == {SPRITE_CHECK}
+    assert {c["name"] for c in nodes["gem/gem_bevy"]["assetChecksOrError"]["checks"]} == {SPRITE_CHECK}
     sensor, schedule = ticks(dev)
     assert sensor["status"] == "RUNNING" and schedule["status"] == "STOPPED"
 
@@ -177,7 +180,7 @@ def test_materialize_two_sprites_through_graphql(dev: DagsterDev, project: Setti
     assert manifest_names(project) == ["coin", "gem"]
     # what the UI shows about the run: materialization metadata and the check results
     data = dev.graphql(
-        '{ assetNodes(assetKeys: [{path: ["bevy", "gem"]}]) { assetMaterializations(limit: 1) { runId '
+        '{ assetNodes(assetKeys: [{path: ["gem", "gem_bevy"]}]) { assetMaterializations(limit: 1) { runId '
         "metadataEntries { label ... on TextMetadataEntry { text } } } "
         "assetChecksOrError { ... on AssetChecks { checks { name executionForLatestMaterialization { status } } } } } }"
     )
@@ -191,7 +194,7 @@ def test_materialize_two_sprites_through_graphql(dev: DagsterDev, project: Setti
 
 def test_a_failed_run_is_tagged_with_its_reason_by_the_daemon(dev: DagsterDev) -> None:
     # slime's pixel and bevy stages without its render: the step refuses and says why
-    run_id = launch(dev, [["pixel", "slime"], ["bevy", "slime"]])
+    run_id = launch(dev, keys_for("slime", manifest=False)[1:])
     info = wait_for("the run to fail", lambda: (i := run_info(dev, run_id))["status"] in TERMINAL and i, 120)
     assert info["status"] == "FAILURE"
 
@@ -199,7 +202,9 @@ def test_a_failed_run_is_tagged_with_its_reason_by_the_daemon(dev: DagsterDev) -
         return {t["key"]: t["value"] for t in run_info(dev, run_id)["tags"]}.get("sprites/failure")
 
     text = wait_for("the failure sensor to tag the run", reason, 60)
-    assert text.startswith("slime (sprite_specs/slime.yaml:1), step sprite__slime: GenerationError: slime: raw/slime")
+    assert text.startswith(
+        "slime (sprite_specs/slime.yaml:1), step sprite__slime: GenerationError: slime: slime/slime_render"
+    )
 
 
 def test_runs_launched_at_once_go_through_the_queue_and_its_limits(dev: DagsterDev, project: Settings) -> None:

@@ -8,8 +8,10 @@ its fix, a deleted spec. Issue 15, items 1-7.
 from __future__ import annotations
 
 import base64
+import html
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,11 +22,12 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from pipeline.asset_keys import MANIFEST_KEY_PATH, STAGES, sprite_path, sprite_paths
 from pipeline.automation.checks import MANIFEST_CHECKS, SPRITE_CHECK
 from pipeline.automation.sensors import SPEC_SENSOR_NAME
 from pipeline.settings import Settings
 from tests.automation_project import make_project, project_env
-from tests.chromium import find_image, screenshot
+from tests.chromium import dump_dom, find_image, screenshot
 from tests.dagster_dev_harness import DagsterDev, make_dagster_home, wait_for
 
 pytestmark = pytest.mark.slow
@@ -32,6 +35,17 @@ pytestmark = pytest.mark.slow
 SELECTOR = {"repositoryLocationName": "sprites", "repositoryName": "__repository__"}
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 TYPO = "    palette: nes\n"  # coin's line in items.yaml, misspelt below
+MANIFEST = "/".join(MANIFEST_KEY_PATH)
+
+
+def key(name: str, stage: str) -> str:
+    """A sprite stage's key as GraphQL and the UI's URLs write it: ``gem/gem_bevy``."""
+    return "/".join(sprite_path(name, stage))
+
+
+def keys(*names: str) -> set[str]:
+    return {"/".join(path) for n in names for path in sprite_paths(n)}
+
 
 NODES = """
 { assetNodes { assetKey { path } groupName description kinds
@@ -153,32 +167,74 @@ def test_checks_of_a_command_line_build_ran_and_are_not_assumed(session: Session
     nodes = session.nodes()
     for name in ("coin", "gem", "slime"):
         # a check that did not run shows as a green "0 / N Passed" in the asset graph: every one ran
-        assert check_statuses(nodes[f"bevy/{name}"]) == {SPRITE_CHECK: "SUCCEEDED"}, name
-    assert check_statuses(nodes["bevy/manifest"]) == dict.fromkeys(MANIFEST_CHECKS, "SUCCEEDED")
+        assert check_statuses(nodes[key(name, "bevy")]) == {SPRITE_CHECK: "SUCCEEDED"}, name
+    assert check_statuses(nodes[MANIFEST]) == dict.fromkeys(MANIFEST_CHECKS, "SUCCEEDED")
 
 
 def test_each_stage_says_what_it_is_and_who_builds_it(session: Session) -> None:
     nodes = session.nodes()
-    labels = [first_line(nodes[f"{stage}/slime"]) for stage in ("raw", "pixel", "bevy")]
+    labels = [first_line(nodes[key("slime", stage)]) for stage in STAGES]
     assert labels[0].startswith("render: slime") and labels[1].startswith("pixel art: slime")
     assert labels[2].startswith("Bevy PNG: sprites/enemy/slime.png")
-    assert first_line(nodes["bevy/manifest"]).startswith("manifest: ")
+    assert first_line(nodes[MANIFEST]).startswith("manifest: ")
     # the graph's default view shows kinds under each node (not descriptions): they name the stage too
-    assert [set(nodes[f"{stage}/slime"]["kinds"]) for stage in ("raw", "pixel", "bevy")] == [
+    assert [set(nodes[key("slime", stage)]["kinds"]) for stage in STAGES] == [
         {"render", "python"},
         {"pixel_art", "numpy"},
         {"bevy", "png"},
     ]
-    groups = {n["groupName"] for k, n in nodes.items() if k != "bevy/manifest"}
-    assert groups == {"item", "enemy"} and nodes["bevy/manifest"]["groupName"] == "publish"
-    for key in ("raw/gem", "bevy/gem", "bevy/manifest"):  # the asset page's Automation section
-        assert {"__typename": "Sensor", "name": SPEC_SENSOR_NAME} in nodes[key]["targetingInstigators"], key
+    groups = {n["groupName"] for k, n in nodes.items() if k != MANIFEST}
+    assert groups == {"item", "enemy"} and nodes[MANIFEST]["groupName"] == "publish"
+    for k in (key("gem", "raw"), key("gem", "bevy"), MANIFEST):  # the asset page's Automation section
+        assert {"__typename": "Sensor", "name": SPEC_SENSOR_NAME} in nodes[k]["targetingInstigators"], k
     sensor = session.q(SENSOR, {"s": {**SELECTOR, "sensorName": SPEC_SENSOR_NAME}})["sensorOrError"]
     assert sensor["assetSelection"] is not None, "the sensor page would say 'Target: None'"
 
 
+def graph_nodes(page: str) -> dict[str, tuple[str, bool]]:
+    """The asset nodes Chromium rendered in a lineage graph: full name (the label's tooltip) -> (the label's
+    text as drawn, whether the node's Automation row shows a sensor). Dagster 1.13's ``AssetNode.tsx``."""
+    nodes = {}
+    for chunk in page.split('class="AssetNode_assetNodeContainer')[1:]:
+        found = re.search(r'class="AssetNode_assetName[^"]*".*?data-tooltip="([^"]*)"[^>]*>([^<]*)<', chunk, re.S)
+        assert found, f"an asset node without a name row: {chunk[:300]}"
+        nodes[html.unescape(found[1])] = (html.unescape(found[2]), 'aria-label="sensor"' in chunk)
+    return nodes
+
+
+def page_text(page: str) -> str:
+    """The visible words of a rendered page, one space apart."""
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+def test_the_ui_draws_each_stage_of_a_sprite_under_its_own_name(session: Session) -> None:
+    # GraphQL: the graph labels a node with the last part of its key, which names sprite and stage
+    nodes = session.nodes()
+    labels = {n: [nodes[key(n, stage)]["assetKey"]["path"][-1] for stage in STAGES] for n in ("coin", "gem")}
+    assert labels == {
+        "coin": ["coin_render", "coin_pixel_art", "coin_bevy"],
+        "gem": ["gem_render", "gem_pixel_art", "gem_bevy"],
+    }
+    assert session.dev is not None
+    url = session.dev.url
+    # what Chromium draws: the item group's lineage, six nodes, six names, none cut short, each built by the sensor
+    drawn = graph_nodes(dump_dom(f"{url}/locations/sprites/asset-groups/item/lineage"))
+    assert drawn == {label: (label, True) for label in labels["coin"] + labels["gem"]}, drawn
+    # the catalog lists whole keys: a folder per sprite, then the stage
+    catalog = page_text(dump_dom(f"{url}/assets"))
+    for k in sorted(keys("coin", "gem", "slime")):
+        assert k.replace("/", " / ") in catalog, k
+    # the asset page's Automation section names the sensor (it once said "No automations found")
+    page = page_text(dump_dom(f"{url}/assets/{key('gem', 'pixel')}"))
+    assert f"Automation details Sensors {SPEC_SENSOR_NAME}" in page and "No automations found" not in page
+    # the sensor page says what it targets (it once said "Target: None")
+    sensor = page_text(dump_dom(f"{url}/locations/sprites/sensors/{SPEC_SENSOR_NAME}"))
+    assert re.search(r"\bTarget (?!None)\S", sensor), sensor[:2000]
+
+
 def test_the_preview_is_shown_without_a_click(session: Session, tmp_path: Path) -> None:
-    data = session.q(LATEST, {"keys": [{"path": ["bevy", "gem"]}]})
+    data = session.q(LATEST, {"keys": [{"path": list(sprite_path("gem", "bevy"))}]})
     entries = data["assetNodes"][0]["assetMaterializations"][0]["metadataEntries"]
     preview = next(e for e in entries if e["label"] == "preview")
     # the UI renders markdown metadata in place below 1000 characters, else behind "[Show Markdown]"
@@ -187,7 +243,7 @@ def test_the_preview_is_shown_without_a_click(session: Session, tmp_path: Path) 
     assert image.size == (192, 192)  # gem is 16x16: 12x, crisp
     assert session.dev is not None
     session.q("mutation { setNuxSeen }")  # the first visit's "Join the Dagster community" dialog
-    shot = screenshot(f"{session.dev.url}/assets/bevy/gem", tmp_path / "gem.png")
+    shot = screenshot(f"{session.dev.url}/assets/{key('gem', 'bevy')}", tmp_path / "gem.png")
     at = find_image(shot, image)
     if at is None:
         shutil.copy(tmp_path / "gem.png", session.home / "gem-page.png")
@@ -206,8 +262,8 @@ def launch(session: Session, keys: list[list[str]]) -> str:
 
 def test_a_failed_sprite_says_why_first_and_leaves_the_manifest_healthy(session: Session) -> None:
     shutil.rmtree(session.project.cache_dir)  # slime's render is gone: its pixel stage must refuse
-    keys = [["raw", "gem"], ["pixel", "gem"], ["bevy", "gem"], ["pixel", "slime"], ["bevy", "slime"]]
-    run_id = launch(session, [*keys, ["bevy", "manifest"]])
+    selected = [*sprite_paths("gem"), *sprite_paths("slime")[1:], MANIFEST_KEY_PATH]
+    run_id = launch(session, [list(path) for path in selected])
     run = wait_for(
         "the run", lambda: (r := session.q(RUN, {"id": run_id})["runOrError"])["status"] in TERMINAL and r, 120
     )
@@ -217,18 +273,18 @@ def test_a_failed_sprite_says_why_first_and_leaves_the_manifest_healthy(session:
     # the run log's error header is our sentence, not Dagster's wrapper above a stack trace
     message = failure["error"]["message"]
     assert "Error occurred while executing" not in message
-    assert "slime (sprite_specs/slime.yaml:1): GenerationError: slime: raw/slime has no stored render" in message
+    assert "slime (sprite_specs/slime.yaml:1): GenerationError: slime: slime/slime_render has no stored" in message
     assert {m["label"] for m in failure["failureMetadata"]["metadataEntries"]} >= {"sprite", "spec_file"}
 
     # manifest.json is fine (gem republished, slime untouched): the manifest must not show as failed
     def recorded() -> dict[str, Any] | None:
-        data = session.q(LATEST, {"keys": [{"path": ["bevy", "manifest"]}]})
+        data = session.q(LATEST, {"keys": [{"path": list(MANIFEST_KEY_PATH)}]})
         mat = data["assetNodes"][0]["assetMaterializations"][0]
         return data if float(mat["timestamp"]) > float(run["endTime"]) * 1000 else None
 
     data = wait_for("the failure sensor to record the manifest", recorded, 90)
     assert data["assetsLatestInfo"][0]["latestRun"]["id"] == run_id  # what the UI would otherwise show red
-    assert check_statuses(session.nodes()["bevy/manifest"]) == dict.fromkeys(MANIFEST_CHECKS, "SUCCEEDED")
+    assert check_statuses(session.nodes()[MANIFEST]) == dict.fromkeys(MANIFEST_CHECKS, "SUCCEEDED")
 
 
 def location(session: Session) -> dict[str, Any]:
@@ -240,8 +296,8 @@ def invalid_coin_shown(session: Session) -> bool:
     nodes = session.nodes()
     if "spec/items_yaml" not in nodes:
         return False
-    assert "bevy/coin" not in nodes
-    assert {"bevy/gem", "bevy/slime", "bevy/manifest"} <= set(nodes), "one typo must not hide the others"
+    assert not keys("coin") & set(nodes)
+    assert keys("gem", "slime") | {MANIFEST} <= set(nodes), "one typo must not hide the others"
     line = first_line(nodes["spec/items_yaml"])
     assert line.startswith("INVALID spec items.yaml:10: sprite 'coin': field 'palete': unknown field 'palete'")
     status = check_statuses(nodes["spec/items_yaml"])
@@ -281,7 +337,7 @@ def test_the_fix_brings_everything_back(session: Session) -> None:
 
     def whole() -> bool:
         nodes = session.nodes()
-        return "bevy/coin" in nodes and not any(k.startswith("spec/") for k in nodes)
+        return key("coin", "bevy") in nodes and not any(k.startswith("spec/") for k in nodes)
 
     wait_for("the fixed spec to be loaded again", whole, 90)
     catalog = session.q(CATALOG)["assetsOrError"]["nodes"]
@@ -294,8 +350,8 @@ def test_a_deleted_spec_leaves_the_catalog(session: Session) -> None:
     (session.project.specs_dir / "slime.yaml").unlink()
 
     def gone() -> bool:
-        keys = {"/".join(n["key"]["path"]) for n in session.q(CATALOG)["assetsOrError"]["nodes"]}
-        return not slime_png.exists() and not {"raw/slime", "pixel/slime", "bevy/slime"} & keys
+        listed = {"/".join(n["key"]["path"]) for n in session.q(CATALOG)["assetsOrError"]["nodes"]}
+        return not slime_png.exists() and not keys("slime") & listed
 
     wait_for("slime's files and assets to go (sensor: reload, then the manifest run)", gone, 120)
-    assert {"bevy/gem", "bevy/coin", "bevy/manifest"} <= set(session.nodes())
+    assert keys("gem", "coin") | {MANIFEST} <= set(session.nodes())

@@ -1,6 +1,6 @@
 """Asset checks, evaluated inside the steps that produce the assets, so no materialization goes unchecked.
 
-Per ``bevy/<name>``: ``bevy_file_valid``: the PNG in the Bevy folder has the spec's size and frame count
+Per ``<name>/<name>_bevy``: ``bevy_file_valid``: the PNG in the Bevy folder has the spec's size and frame count
 (and its manifest entry agrees), uses only the spec's palette, has binary alpha, and holds the bytes of
 its latest materialization. Per ``bevy/manifest``: ``matches_lock`` (manifest.json and .assets.ron are
 exactly what sprites.lock renders to: ``pipeline.buildstate.status``) and ``no_orphan_files``.

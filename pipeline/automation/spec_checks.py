@@ -19,16 +19,16 @@ from dagster import (
     AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
-    AssetKey,
     AssetSpec,
     MetadataValue,
     multi_asset_check,
 )
 
+from pipeline.asset_keys import spec_problem_key
 from pipeline.errors import SpecProblem
 from pipeline.resources import SpritePipelineResource
 from pipeline.specs import SpecSet, load_spec_set
-from pipeline.specs.problems import by_file, file_slug, problems_digest, summary_line
+from pipeline.specs.problems import by_file, problems_digest, summary_line
 
 __all__ = [
     "SPEC_ERRORS_GROUP",
@@ -40,10 +40,6 @@ __all__ = [
 
 SPEC_ERRORS_GROUP = "spec_errors"
 SPEC_VALID_CHECK = "valid"
-
-
-def spec_problem_key(file: str) -> AssetKey:
-    return AssetKey(["spec", file_slug(file)])
 
 
 def _table(problems: list[SpecProblem]) -> str:

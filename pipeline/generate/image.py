@@ -1,8 +1,8 @@
 """The ``image`` generation backend: an existing picture is the render (``deploy_to_bevy``'s way in).
 
 A spec with ``generation: {backend: image, init_image: sprite_specs/mcp/images/<name>.png}`` materializes
-like any other sprite: ``raw/<name>`` is the file (its key is the file's sha256, so editing the picture
-regenerates and nothing else does), then the pixel stage and the Bevy export run as usual.
+like any other sprite: its render (``<name>/<name>_render``) is the file (its key is the file's sha256, so
+editing the picture regenerates and nothing else does), then the pixel stage and the Bevy export run as usual.
 
 It is local (no server), so ``--offline`` builds may use it.
 """

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pipeline.asset_keys import op_name
+from pipeline.asset_keys import op_name, sprite_key, sprite_keys, stage_of_key
 from pipeline.launch import user_message
 from pipeline.mcp.models import MaterializationInfo, RunInfo
 from pipeline.service.build import VIA_TAG
@@ -47,7 +47,7 @@ class History:
             return None
         run = record.dagster_run
         selection = run.asset_selection or set()
-        sprites = sorted({k.path[1] for k in selection if k.path[0] == "bevy" and k.path[1] != "manifest"})
+        sprites = sorted({found[0] for k in selection if (found := stage_of_key(k)) and found[1] == "bevy"})
         status = run.status.value
         return RunInfo(
             run_id=run_id,
@@ -78,11 +78,10 @@ class History:
         """
         if not names or not self.exists():
             return {}
-        from dagster import AssetKey
-
         instance = self.instance()
         out: dict[str, tuple[str, str, str | None]] = {}
-        for record in instance.get_asset_records([AssetKey(["bevy", n]) for n in names]):
+        by_key = {sprite_key(n, "bevy"): n for n in names}
+        for record in instance.get_asset_records(list(by_key)):
             entry = record.asset_entry
             # the SQLite storage leaves last_planned_materialization_run_id empty; last_run_id is the latest
             # run that targeted the asset
@@ -93,7 +92,7 @@ class History:
             run = instance.get_run_by_id(planned)
             if run is None:
                 continue
-            name = entry.asset_key.path[1]
+            name = by_key[entry.asset_key]
             status = run.status.value
             if status in _FAILED:
                 why = self._run_error(planned, name) or f"run {planned[:8]} ended {status.lower()}"
@@ -105,11 +104,9 @@ class History:
         return out
 
     def materializations(self, name: str) -> list[MaterializationInfo]:
-        """The latest materialization of raw/, pixel/ and bevy/<name>, with cache hit/miss and seconds."""
+        """The latest materialization of each of the sprite's three assets, with cache hit/miss and seconds."""
         if not self.exists():
             return []
-        from pipeline.assets import sprite_keys
-
         out = []
         for key in sprite_keys(name):
             entry = self.instance().get_latest_materialization_event(key)

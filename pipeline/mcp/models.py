@@ -153,7 +153,9 @@ class SpriteStatus(BaseModel):
     reason: str
     spec_file: str
     spec_line: int
-    asset_keys: list[str] = Field(description="Upstream first: raw/<name>, pixel/<name>, bevy/<name>, bevy/manifest")
+    asset_keys: list[str] = Field(
+        description="Upstream first: <name>/<name>_render, <name>/<name>_pixel_art, <name>/<name>_bevy, bevy/manifest"
+    )
     asset_path: str
     current_keys: StageKeys = Field(description="Stage keys computed from the spec as it is now")
     recorded_keys: StageKeys | None = Field(default=None, description="Stage keys of what was last exported")

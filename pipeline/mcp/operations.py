@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+from pipeline.asset_keys import MANIFEST_KEY_PATH, sprite_paths
 from pipeline.buildstate.keys import export_key, pixelate_key
 from pipeline.buildstate.lockfile import LockEntry, OldLockError, read_lock
 from pipeline.buildstate.status import SpriteState
@@ -292,7 +293,7 @@ class SpriteOperations:
             reason=reason,
             spec_file=self.spec_file(state.loaded),
             spec_line=state.loaded.line,
-            asset_keys=[f"raw/{name}", f"pixel/{name}", f"bevy/{name}", "bevy/manifest"],
+            asset_keys=["/".join(path) for path in (*sprite_paths(name), MANIFEST_KEY_PATH)],
             asset_path=spec.output_path,
             current_keys=current,
             recorded_keys=recorded,

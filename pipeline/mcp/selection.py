@@ -1,13 +1,12 @@
-"""Dagster asset selection strings (``group:enemy``, ``key:"raw/goblin"+``) -> the sprites they touch."""
+"""Dagster asset selection strings (``group:enemy``, ``key:"goblin/*"``) -> the sprites they touch."""
 
 from __future__ import annotations
 
+from pipeline.asset_keys import sprite_of_key
 from pipeline.mcp.requests import InvalidArgument
 from pipeline.settings import Settings
 
 __all__ = ["sprites_in_selection"]
-
-_STAGES = ("raw", "pixel", "bevy")
 
 
 def sprites_in_selection(settings: Settings, selection: str) -> list[str]:
@@ -24,9 +23,12 @@ def sprites_in_selection(settings: Settings, selection: str) -> list[str]:
         keys = AssetSelection.from_string(selection).resolve(graph)
     except (DagsterError, ValueError) as exc:
         raise InvalidArgument(
-            f"selection: {exc} (use Dagster's selection syntax, e.g. 'group:enemy', 'key:\"raw/goblin\"+', "
-            "'tag:sprite=goblin')"
+            f"selection: {exc} (use Dagster's selection syntax, e.g. 'group:enemy', 'key:\"goblin/*\"', "
+            "'key:\"*_render\"', 'tag:sprite=goblin')"
         ) from None
     if not keys:
-        raise InvalidArgument(f"selection: '{selection}' selects no asset; asset keys are raw/, pixel/ and bevy/<name>")
-    return sorted({k.path[1] for k in keys if len(k.path) == 2 and k.path[0] in _STAGES and k.path[1] != "manifest"})
+        raise InvalidArgument(
+            f"selection: '{selection}' selects no asset; a sprite's asset keys are <name>/<name>_render, "
+            "<name>/<name>_pixel_art and <name>/<name>_bevy (all three: 'key:\"<name>/*\"')"
+        )
+    return sorted({name for k in keys if (name := sprite_of_key(k))})

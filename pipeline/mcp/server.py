@@ -1,9 +1,9 @@
 """The sprites MCP server: agents and editors ask for sprites; the project's Dagster assets make them.
 
 Every sprite made here is declarative: the tool writes a spec under ``sprite_specs/mcp/``, then the build
-service (``pipeline.service``) materializes that sprite's assets (``raw`` -> ``pixel`` -> ``bevy``, then
-``bevy/manifest``) against the project's Dagster instance, through a running webserver when there is one,
-so the run shows in ``dagster dev`` with its lineage. Results say which path they took (``launched_via``).
+service (``pipeline.service``) materializes that sprite's assets (``<name>_render`` -> ``_pixel_art`` ->
+``_bevy``, then ``bevy/manifest``) against the project's Dagster instance, through a running webserver when
+there is one, so the run shows in ``dagster dev`` with its lineage. Results say which path they took (``launched_via``).
 
 ``create_server(service)`` builds one server over one build service; nothing is global and nothing is
 registered at import: the tools here, ``deploy_to_bevy`` (deploy.py) and the resources (resources.py) are
@@ -249,13 +249,13 @@ def _register_tools(mcp: FastMCP, svc: SpriteOperations) -> None:
         sprites: Annotated[list[a.SelectionPattern], Field(max_length=500, description="Sprite names or globs")] = [],  # noqa: B006
         selection: Annotated[
             str | None,
-            Field(max_length=500, description="A Dagster asset selection, e.g. 'group:enemy' or 'key:\"raw/goblin\"+'"),
+            Field(max_length=500, description="A Dagster asset selection, e.g. 'group:enemy' or 'key:\"goblin/*\"'"),
         ] = None,
         force: Annotated[bool, Field(description="Run sprites that are already up to date too")] = False,
         wait_seconds: a.WaitSeconds = 120,
     ) -> RunResult:
         """Materialize existing sprites (names/globs and/or a Dagster asset selection; each selected sprite's
-        raw/pixel/bevy step runs whole, then the manifest) and return the run's outcome. Up-to-date sprites are
+        render/pixel art/bevy step runs whole, then the manifest) and return the run's outcome. Up-to-date sprites are
         skipped unless force is true."""
         started = time.perf_counter()
         if not sprites and not selection:

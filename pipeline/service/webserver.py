@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from pipeline.asset_keys import MANIFEST_KEY_PATH, sprite_path, sprite_paths, stage_of_path
 from pipeline.errors import ConfigError
 from pipeline.launch import RunOutcome, SpriteOutcome, user_message
 
@@ -152,17 +153,17 @@ class DagsterWebserver:
             raise ConfigError(f"the '{LOCATION}' code location failed to load: {loaded.get('message')}")
 
     def missing_assets(self, names: list[str]) -> list[str]:
-        """Sprites whose ``bevy/<name>`` asset the webserver does not know (e.g. another specs folder)."""
-        keys = [{"path": ["bevy", n]} for n in names]
+        """Sprites whose ``<name>_bevy`` asset the webserver does not know (e.g. another specs folder)."""
+        keys = [{"path": list(sprite_path(n, "bevy"))} for n in names]
         nodes = self.query(_ASSETS, {"keys": keys})["assetNodes"]
-        known = {tuple(node["assetKey"]["path"]) for node in nodes}
-        return [n for n in names if ("bevy", n) not in known]
+        known = {(stage_of_path(node["assetKey"]["path"]) or ("", ""))[0] for node in nodes}
+        return [n for n in names if n not in known]
 
     def launch(self, names: list[str], tags: dict[str, str], include_manifest: bool = True) -> str:
         """Launch a run of the sprites' assets (and the manifest) through the run queue; returns its id."""
-        selection = [{"path": [stage, n]} for n in names for stage in ("raw", "pixel", "bevy")]
+        selection = [{"path": list(path)} for n in names for path in sprite_paths(n)]
         if include_manifest:
-            selection.append({"path": ["bevy", "manifest"]})
+            selection.append({"path": list(MANIFEST_KEY_PATH)})
         params = {
             "selector": {
                 "repositoryLocationName": LOCATION,
@@ -207,8 +208,8 @@ class DagsterWebserver:
                     meta = {
                         m["label"]: next((v for k, v in m.items() if k != "label"), None) for m in ev["metadataEntries"]
                     }
-                    stage = ev["assetKey"]["path"][0]
-                    if meta.get("cache") is not None:
+                    _, stage = stage_of_path(ev["assetKey"]["path"]) or (sprite, None)
+                    if stage and meta.get("cache") is not None:
                         log.outcomes[sprite].cache[stage] = str(meta["cache"])
                     log.outcomes[sprite].seconds += float(meta.get("seconds") or 0)
                     if stage == "bevy":
