@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import DagsterInstance
 
 from pipeline import launch
+from pipeline.service.instance import open_instance
 from tests.conftest import make_project
 
 pytestmark = pytest.mark.slow
@@ -23,12 +23,12 @@ def test_a_run_that_ends_between_two_looks_still_reports_every_sprite(
     }
     settings = make_project(tmp_path / "p", specs, copy_samples=False)
 
-    def follow_nothing(worker: Any, drain: Any, stopped: Any, instance: Any, run_id: str) -> None:
+    def follow_nothing(worker: Any, *_: Any) -> None:
         worker.join()  # the run ends before the first look: the one read after it must get every event
 
     monkeypatch.setattr(launch, "_wait_for_run", follow_nothing)
     outcome = launch.run_sprites(settings, sorted(n.removeprefix("item/").removesuffix(".yaml") for n in specs))
-    events = DagsterInstance.get().get_records_for_run(outcome.run_id, limit=5000).records
+    events = open_instance(settings).get_records_for_run(outcome.run_id, limit=5000).records
     assert len(events) > 1000  # more than one read returns
     assert outcome.success
     assert {o.status for o in outcome.sprites.values()} == {"built"}
