@@ -363,9 +363,14 @@ class ComfyClient:
         )
         if response.status_code != 200:
             raise ServerError(self.url, f"POST /upload/image {name} answered HTTP {response.status_code}")
-        body = response.json()
-        sub = body.get("subfolder") or ""
-        return f"{sub}/{body['name']}" if sub else str(body["name"])
+        try:
+            body = response.json()
+            sub, stored = body.get("subfolder") or "", str(body["name"])
+        except (ValueError, AttributeError, KeyError, TypeError) as exc:
+            raise ServerError(
+                self.url, f"POST /upload/image {name} answered {response.text[:120]!r}, not ComfyUI's JSON: {exc!r}"
+            ) from exc
+        return f"{sub}/{stored}" if sub else stored
 
     async def object_info(self, retry: RetryPolicy | None = None) -> dict[str, Any]:
         data = await self._json("GET", "/object_info", retry=retry)
