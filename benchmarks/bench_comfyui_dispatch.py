@@ -8,9 +8,9 @@ pixel and export stages). Reports the wall time against two ideals:
 * ``N*L/K``: sampling time only, as if a server did nothing but sample.
 * ``busy/K``: what the servers actually spent executing the jobs (execution_start to execution_success in
   each server's /history), summed over the servers and divided by K. Besides the L seconds of sampling a
-  server spends ~25-35 ms per job of its own (measured here: the fake VAEDecode drawing the 1024x1024 render
-  and SaveImage encoding it as PNG; a real ComfyUI decodes and saves in its prompt worker too, after sampling
-  and before it takes the next prompt). No dispatcher can hide that work, so ``busy/K`` is the honest ideal:
+  server spends ~30 ms per job of its own on a quiet machine, more on a busy one (measured per node: the
+  fake VAEDecode drawing the 1024x1024 render and SaveImage encoding it as PNG, ~15 ms each; a real ComfyUI
+  decodes and saves in its prompt worker too, after sampling and before it takes the next prompt). No dispatcher can hide that work, so ``busy/K`` is the honest ideal:
   a perfect dispatcher keeps every server busy from the first job to the last, with no gaps and a balanced
   load. The target applies to ``wall`` against it; what is lost is the dispatcher's own cost (start-up,
   gaps between jobs, imbalance, collecting the last result). On a small machine the K servers and the
