@@ -10,11 +10,12 @@ pixel and export stages). Reports the wall time against two ideals:
   each server's /history), summed over the servers and divided by K. Besides the L seconds of sampling a
   server spends ~30 ms per job of its own on a quiet machine, more on a busy one (measured per node: the
   fake VAEDecode drawing the 1024x1024 render and SaveImage encoding it as PNG, ~15 ms each; a real ComfyUI
-  decodes and saves in its prompt worker too, after sampling and before it takes the next prompt). No dispatcher can hide that work, so ``busy/K`` is the honest ideal:
-  a perfect dispatcher keeps every server busy from the first job to the last, with no gaps and a balanced
-  load. The target applies to ``wall`` against it; what is lost is the dispatcher's own cost (start-up,
-  gaps between jobs, imbalance, collecting the last result). On a small machine the K servers and the
-  dispatcher share the CPUs, so each server's own work takes longer at K = 4 (it shows in ``srv ms/job``).
+  decodes and saves in its prompt worker too, after sampling and before it takes the next prompt). No
+  dispatcher can hide that work, so ``busy/K`` is the honest ideal: a perfect dispatcher keeps every server
+  busy from the first job to the last, with no gaps and a balanced load. The target applies to ``wall``
+  against it; what is lost is the dispatcher's own cost (start-up, gaps between jobs, imbalance, collecting
+  the last result). On a small machine the K servers and the dispatcher share the CPUs, so each server's own
+  work takes longer at K = 4 (it shows in ``srv ms/job``).
 
     python -m benchmarks.bench_comfyui_dispatch                 # N=40, L=0.5 s, K = 1, 2, 4
     python -m benchmarks.bench_comfyui_dispatch -n 40 --latency 1.0 --servers 1,2,4 --post 0.03
