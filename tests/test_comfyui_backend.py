@@ -326,7 +326,8 @@ def test_an_idle_server_takes_over_a_job_waiting_on_a_slow_one(make_backend, tmp
         backend = make_backend(fast.url, slow.url)
         reqs = _requests(backend, tmp_path, *(make_spec(f"s{i}", steps=150) for i in range(4)))
         backend.prepare(reqs)
-        _wait_for(lambda: len(slow.queue()[1]) == 1, "a job to wait behind the slow server's running one")
+        # one running there and one waiting (a prompt being picked up is still listed as pending, alone)
+        _wait_for(lambda: [len(part) for part in slow.queue()] == [1, 1], "a job waiting behind slow's running one")
         waiting = slow.queue()[1][0][1]
         results = [backend.generate(r) for r in (reqs[0], reqs[2], reqs[3])]  # not the one running on slow
         assert all(r.info["server"] == fast.url for r in results)

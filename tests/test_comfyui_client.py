@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from pipeline.errors import ServerError
 from pipeline.generate.comfyui.client import (
     ComfyClient,
     ExecutionFailed,
@@ -137,3 +138,14 @@ def test_upload_and_view_and_ws_url(server: FakeComfyServer) -> None:
     assert (server.root / "input" / "sprites" / "ref.png").read_bytes() == buf.getvalue()
     assert ComfyClient("https://gpu.example/comfy/", "abc").ws_url == "wss://gpu.example/comfy/ws?clientId=abc"
     assert ComfyClient("http://10.0.0.5:8188", "abc").ws_url == "ws://10.0.0.5:8188/ws?clientId=abc"
+
+
+def test_an_upload_answered_with_a_proxy_page_is_a_server_error(server: FakeComfyServer) -> None:
+    server.faults.garbage_answers, server.faults.garbage_paths = 1, ("/upload/image",)
+
+    async def work(c: ComfyClient) -> str:
+        return await c.upload_image(b"\x89PNG not really", "ref.png")
+
+    with pytest.raises(ServerError, match=r"POST /upload/image ref.png answered .*not ComfyUI's JSON") as info:
+        _run(server.url, work)
+    assert info.value.server == server.url

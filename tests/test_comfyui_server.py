@@ -267,6 +267,8 @@ def test_the_test_server_answers_what_a_real_comfyui_answered(server: FakeComfyS
 
 
 def test_a_fast_job_is_first_seen_pending_with_no_history(server: FakeComfyServer) -> None:
+    # long enough that the two GETs below always come first, even on a loaded machine (the default 50 ms did not)
+    server.faults.pickup_delay = 2.0
     with ws_session(server.url) as (ws, http, client_id):
         r = _post(http, SMOKE_GRAPH, client_id)
         pid = r.json()["prompt_id"]

@@ -12,11 +12,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -226,10 +227,9 @@ def _drain(job: Job, report: Callable[[float, str], None]) -> None:
 
 
 def _wait_quietly(job: Job, seconds: float) -> None:
-    try:
+    """Give the dispatcher up to ``seconds`` to settle ``job`` (its result or error is not needed)."""
+    with contextlib.suppress(TimeoutError, CancelledError):
         job.future.exception(timeout=seconds)
-    except (TimeoutError, Exception):
-        return
 
 
 def _init_image(spec: SpriteSpec, settings: Settings, p: Plan) -> dict[str, Any]:

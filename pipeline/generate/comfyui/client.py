@@ -15,6 +15,7 @@ untranslated.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ __all__ = [
     "ServerUnavailable",
     "WorkflowRejected",
 ]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -284,11 +287,13 @@ class ComfyClient:
             await asyncio.sleep(pause)
 
     async def _known(self, prompt_id: str) -> bool:
+        """Did a POST /prompt whose answer was lost queue ``prompt_id`` after all? (Unknown counts as no.)"""
         try:
             if prompt_id in await self.queue(retry=RetryPolicy(deadline=5)):
                 return True
             return await self.history(prompt_id, retry=RetryPolicy(deadline=5)) is not None
-        except ServerError:
+        except ServerError as exc:
+            log.info("%s: could not tell whether prompt %s was queued (sending it again): %s", self.url, prompt_id, exc)
             return False
 
     async def history(self, prompt_id: str, retry: RetryPolicy | None = None) -> dict[str, Any] | None:
@@ -363,9 +368,14 @@ class ComfyClient:
         )
         if response.status_code != 200:
             raise ServerError(self.url, f"POST /upload/image {name} answered HTTP {response.status_code}")
-        body = response.json()
-        sub = body.get("subfolder") or ""
-        return f"{sub}/{body['name']}" if sub else str(body["name"])
+        try:
+            body = response.json()
+            sub, stored = body.get("subfolder") or "", str(body["name"])
+        except (ValueError, AttributeError, KeyError, TypeError) as exc:
+            raise ServerError(
+                self.url, f"POST /upload/image {name} answered {response.text[:120]!r}, not ComfyUI's JSON: {exc!r}"
+            ) from exc
+        return f"{sub}/{stored}" if sub else stored
 
     async def object_info(self, retry: RetryPolicy | None = None) -> dict[str, Any]:
         data = await self._json("GET", "/object_info", retry=retry)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.generate.base import GenerationRequest, GenerationResult
+from pipeline.generate.comfyui.lifecycle import State
 
 if TYPE_CHECKING:
     from pipeline.generate.comfyui.preflight import Need
@@ -56,7 +57,7 @@ class Job:
     future: Future[GenerationResult] = field(default_factory=Future)
     progress: queue.SimpleQueue[tuple[float, str]] = field(default_factory=queue.SimpleQueue)
     # ---- owned by the dispatcher's loop ----
-    state: str = "pending"  # pending | submitting | queued | running | finishing | done | failed
+    state: State = State.PENDING  # moved only through the dispatcher's ``_go`` (lifecycle.transition)
     slot: Any = None
     prompt_id: str | None = None
     prefix: str | None = None

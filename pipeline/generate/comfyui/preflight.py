@@ -158,12 +158,20 @@ class ServerProbe:
 
 
 async def probe(client: ComfyClient, retry: RetryPolicy | None = None) -> ServerProbe:
+    """/system_stats and /object_info of one server, asked at once (one round trip before the first job)."""
     result = ServerProbe(client.url)
-    try:
-        result.stats = await client.system_stats(retry=retry)
-        result.object_info = await client.object_info(retry=retry)
-    except ServerError as exc:
-        result.error = str(exc).removeprefix(f"{client.url}: ")
+    answers = await asyncio.gather(
+        client.system_stats(retry=retry), client.object_info(retry=retry), return_exceptions=True
+    )
+    for answer in answers:
+        if isinstance(answer, ServerError):
+            result.error = str(answer).removeprefix(f"{client.url}: ")
+            return result
+        if isinstance(answer, BaseException):
+            raise answer
+    stats, info = answers
+    assert isinstance(stats, dict) and isinstance(info, dict)
+    result.stats, result.object_info = stats, info
     return result
 
 

@@ -53,7 +53,8 @@ class Slot:
 
     @property
     def load(self) -> int:
-        return len(self.jobs) + self.reserved
+        """Jobs that keep this server busy: on their way, queued, running (not those being downloaded)."""
+        return self.reserved + sum(1 for job in self.jobs.values() if job.state.occupies_server)
 
     @property
     def ws_connected(self) -> bool:
