@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,7 +185,7 @@ def is_sheet_render(spec: SpriteSpec) -> bool:
     return spec.animation.frames > 1 and spec.animation.method == "sheet"
 
 
-def pixelate_images(spec: SpriteSpec, images: list[Image.Image]) -> PixelResult:
+def pixelate_images(spec: SpriteSpec, images: Sequence[Image.Image]) -> PixelResult:
     """The pixel stage on a spec's decoded raw frames: a sheet render is sliced, other frames come apart."""
     params = pixel_params_for(spec)
     if is_sheet_render(spec):

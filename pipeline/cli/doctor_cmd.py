@@ -19,8 +19,9 @@ import click
 from pipeline.errors import SpecError, SpriteError
 from pipeline.generate.base import GenerationRequest
 from pipeline.generate.comfyui.backend import ComfyUIBackend
+from pipeline.generate.comfyui.chain import payload_needs
 from pipeline.generate.comfyui.client import RetryPolicy
-from pipeline.generate.comfyui.preflight import Missing, ServerProbe, missing_on, probe_servers, requirements
+from pipeline.generate.comfyui.preflight import Missing, ServerProbe, missing_on, probe_servers
 from pipeline.settings import Settings
 from pipeline.specs import load_specs
 
@@ -149,7 +150,7 @@ def _missing(
     """Which sprites can run somewhere, and per server: what is missing -> which sprites need it."""
     runnable: set[str] = set()
     lacking: dict[str, dict[Missing, list[str]]] = {p.url: defaultdict(list) for p in probes}
-    needs_of: dict[str, Any] = {name: requirements(req.payload["graph"]) for name, req in requests.items()}
+    needs_of: dict[str, Any] = {name: payload_needs(req.payload) for name, req in requests.items()}
     for p in probes:
         for name, needs in needs_of.items():
             gaps = missing_on(needs, p.object_info)

@@ -195,8 +195,10 @@ def pixelate_sheet(render: Image.Image, params: PixelParams, frames: int, column
     read = []
     for i, window in enumerate(found.windows):
         rgb, lab, opaque = apply_window(window, size, whole.rgb, whole.lab, whole.opaque)
-        counts = {} if i == 0 else {"removed_background": 0, "holes": 0, "removed_orphans": 0}
-        read.append(dataclasses.replace(whole, rgb=rgb, lab=lab, opaque=opaque, window=window, **counts))
+        frame = dataclasses.replace(whole, rgb=rgb, lab=lab, opaque=opaque, window=window)
+        if i:  # the render's background, holes and orphans are counted once, with the first frame
+            frame.removed_background = frame.holes = frame.removed_orphans = 0
+        read.append(frame)
     result = _finish(read, params)
     result.metadata["sheet"] = found.describe()
     return result

@@ -157,8 +157,8 @@ def sheet_windows(
         windows = []
         for i in range(layout.frames):
             c, r = layout.place(i)
-            box = content_box(opaque[r * h : (r + 1) * h, c * w : (c + 1) * w]) or (0, 0, 0, 0)
-            windows.append(Window(c * w, r * h, w, h, "sheet", (box[0] + c * w, box[1] + r * h, box[2], box[3])))
+            cell = content_box(opaque[r * h : (r + 1) * h, c * w : (c + 1) * w]) or (0, 0, 0, 0)
+            windows.append(Window(c * w, r * h, w, h, "sheet", (cell[0] + c * w, cell[1] + r * h, cell[2], cell[3])))
         return SheetWindows(windows, "exact", (float(w), float(h)), (0, 0))
     xs, gaps_x = split_axis(opaque.sum(axis=0), layout.columns)
     ys, gaps_y = split_axis(opaque.sum(axis=1), layout.rows)
