@@ -31,6 +31,7 @@ from pipeline.pixelate.window import Window, content_box
 __all__ = ["SheetLayout", "SheetWindows", "sheet_windows", "split_axis"]
 
 _PITCH_TRIES = 2  # cells either side of the estimated pitch
+_PIECE = 0.35  # a frame cut where frames touch, this much smaller (area) than the median frame, is a piece
 
 
 @dataclass(frozen=True)
@@ -141,10 +142,27 @@ def _too_big(layout: SheetLayout, boxes: list[tuple[int, int, int, int]], descri
             c, r = layout.place(i)
             return (
                 f"sheet frame {i + 1} (column {c + 1}, row {r + 1}) is {bw}x{bh} pixels ({describe_grid}), larger "
-                f"than the {w}x{h} asked for; set the sprite size (spec field 'size'), or let the stage scale it "
-                "(pixel.fit: resample)"
+                f"than the {w}x{h} asked for; set the sprite size (spec field 'size'), let the stage scale it "
+                "(pixel.fit: resample), or, when it holds two figures, the render holds more frames than "
+                "animation.frames asks for"
             )
     return None
+
+
+def _pieces(layout: SheetLayout, boxes: list[tuple[int, int, int, int]], describe_grid: str) -> str | None:
+    """When frames had to be cut apart where they touch: a frame far smaller than the others is a piece of a
+    figure, which means the render holds fewer figures than frames asked for."""
+    areas = np.array([b[2] * b[3] for b in boxes], dtype=np.float64)
+    small = int(np.argmin(areas))
+    if areas[small] >= _PIECE * float(np.median(areas)):
+        return None
+    c, r = layout.place(small)
+    return (
+        f"sheet frame {small + 1} (column {c + 1}, row {r + 1}) holds only a {boxes[small][2]}x{boxes[small][3]} "
+        f"piece of a figure ({describe_grid}): the render seems to show fewer than the {layout.frames} frames the "
+        "spec asks for; ask for them in the prompt ('sprite sheet, N frames in a row') or set animation.frames / "
+        "columns to what it draws"
+    )
 
 
 def sheet_windows(
@@ -176,7 +194,8 @@ def sheet_windows(
             )
         boxes.append((box[0] + x0, box[1] + y0, box[2], box[3]))
     gaps = (gaps_x, gaps_y)
-    problem = _too_big(layout, boxes, describe_grid)
+    touching = gaps_x < layout.columns - 1 or gaps_y < layout.rows - 1
+    problem = _too_big(layout, boxes, describe_grid) or (_pieces(layout, boxes, describe_grid) if touching else None)
     if problem is not None:
         if fit != "resample":
             raise PixelateError(problem)
