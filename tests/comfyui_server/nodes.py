@@ -91,7 +91,7 @@ def fake_render(seed: int, width: int, height: int, cell: int = 8) -> np.ndarray
 
 def fake_sheet(seed: int, width: int, height: int, frames: int, cell: int = 8) -> np.ndarray:
     """What a sprite-sheet LoRA draws: ``frames`` poses of ONE seeded sprite side by side on one flat colour
-    (every other pose one fake pixel lower: a bob), each in its slot of the canvas, a cell from its edges."""
+    (in every other pose its lowest rows step a fake pixel aside), each in its slot, a cell from its edges."""
     gw, gh = max(frames * 3, width // cell), max(3, height // cell)
     rng = np.random.default_rng(seed)
     colors = rng.integers(0, 256, size=(5, 3), dtype=np.uint8)
@@ -99,8 +99,9 @@ def fake_sheet(seed: int, width: int, height: int, frames: int, cell: int = 8) -
     blob = _blob(rng, slot - 2, gh - 3)
     grid = np.zeros((gh, gw), dtype=np.intp)
     for f in range(frames):
-        y = 1 + f % 2
-        grid[y : y + blob.shape[0], f * slot + 1 : f * slot + 1 + blob.shape[1]] = blob
+        pose = blob.copy()
+        pose[-2:] = np.roll(blob[-2:], f % 2, axis=1)
+        grid[1 : 1 + pose.shape[0], f * slot + 1 : f * slot + 1 + pose.shape[1]] = pose
     big = colors[grid].repeat(cell, axis=0).repeat(cell, axis=1)
     out = np.zeros((height, width, 3), dtype=np.uint8)
     out[:] = colors[0]

@@ -147,7 +147,7 @@ class ComfyUIBackend(Backend):
         except BindingError as exc:
             raise BindingError(
                 [
-                    dataclasses.replace(pr, field="animation.workflow", message=f"{pr.message}; {fix}")
+                    dataclasses.replace(pr, file="", field="animation.workflow", message=f"{pr.message}; {fix}")
                     for pr in exc.problems
                 ]
             ) from exc
@@ -157,7 +157,7 @@ class ComfyUIBackend(Backend):
             raise BindingError(
                 [
                     SpecProblem(
-                        spec.name,
+                        "",  # the spec file: resolve_requests fills it in
                         f"animation.method img2img renders each next frame from the previous one, but template "
                         f"'{name}' ({shown}) has no LoadImage node to take it; {fix}",
                         sprite=spec.name,
