@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +18,11 @@ from PIL import Image
 
 from pipeline.asset_keys import sprite_keys
 from pipeline.cli import main
+from pipeline.errors import GenerationCancelled
+from pipeline.generate.comfyui import ComfyUIBackend
 from pipeline.settings import Settings
 from tests.comfyui_server import FakeComfyServer
+from tests.comfyui_server.testing import fast_options, make_spec, settings_for
 from tests.conftest import make_project
 
 pytestmark = pytest.mark.slow
@@ -148,3 +153,31 @@ def test_the_json_schema_offers_the_methods() -> None:
     animation = schema["$defs"]["Animation"]["properties"]
     assert animation["method"]["enum"] == ["sheet", "img2img", "batch"] and animation["method"]["default"] == "sheet"
     assert {"denoise", "workflow"} <= set(animation)
+
+
+def test_cancelling_an_img2img_chain_withdraws_its_frame_in_flight_and_submits_no_more(tmp_path: Path) -> None:
+    with FakeComfyServer(latency=2.0) as server:
+        server.faults.node_seconds = {"VAEEncode": 3.0}  # only the img2img template encodes an image
+        backend = ComfyUIBackend([server.url], fast_options(), project_dir=tmp_path)
+        try:
+            req = backend.resolve(make_spec("imp", frames=3, method="img2img", steps=20), settings_for(tmp_path))
+            cancel = threading.Event()
+
+            def progress(fraction: float, message: str) -> None:
+                if message.startswith("frame 2/3"):  # frame 0 is in; frame 1 is queued or encoding
+                    cancel.set()
+
+            with pytest.raises(GenerationCancelled):
+                backend.generate(req, progress=progress, cancel=cancel)
+            deadline = time.monotonic() + 30
+            while server.queue() != ([], []) and time.monotonic() < deadline:  # (an interrupt lands at a node edge)
+                time.sleep(0.05)
+            frame0, *rest = server.executions()
+            history = server.history()
+            assert history[frame0]["status"]["status_str"] == "success"
+            assert len(rest) <= 1, "frame 2 is never submitted"
+            for frame1 in rest:  # withdrawn from the queue before it ran, or interrupted while running
+                assert history[frame1]["status"]["messages"][-1][0] == "execution_interrupted"
+            assert server.queue() == ([], [])
+        finally:
+            backend.close()
