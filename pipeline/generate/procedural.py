@@ -4,7 +4,9 @@ It is honest about what it is: it does not understand prompts. It draws a sprite
 logical size (a subject named by a word of the prompt, else chosen by category; colours from words in
 the prompt; details from the seed: ``pipeline.generate.art``), then renders it the way a diffusion
 model draws "pixel art": upscaled to the render resolution on a flat background, with soft edges and
-colour noise, so the pixel stage has real work to do. Same request, same bytes, on every machine.
+colour noise, so the pixel stage has real work to do. Animation frames are made the way each
+``animation.method`` makes them on a model (``pipeline.generate.frames``): one sheet render, a chain of
+perturbations, or independent samples. Same request, same bytes, on every machine.
 """
 
 from __future__ import annotations
