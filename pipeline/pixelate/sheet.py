@@ -36,7 +36,8 @@ _PIECE = 0.35  # a frame cut where frames touch, this much smaller (area) than t
 
 @dataclass(frozen=True)
 class SheetLayout:
-    """``frames`` frames of ``width`` x ``height``, row-major in ``columns`` columns."""
+    """``frames`` frames of ``width`` x ``height``, row-major in ``columns`` columns (at most ``frames``, so every
+    column and every row holds a frame)."""
 
     frames: int
     columns: int
@@ -149,6 +150,15 @@ def _too_big(layout: SheetLayout, boxes: list[tuple[int, int, int, int]], descri
     return None
 
 
+def _empty(layout: SheetLayout, index: int, describe_grid: str) -> str:
+    c, r = layout.place(index)
+    return (
+        f"sheet frame {index + 1} (column {c + 1}, row {r + 1}) holds no sprite: the render shows fewer than the "
+        f"{layout.frames} frames in {layout.columns} column(s) the spec asks for ({describe_grid}); ask for them in "
+        "the prompt ('sprite sheet, N frames in a row') or set animation.frames / columns to what it draws"
+    )
+
+
 def _pieces(layout: SheetLayout, boxes: list[tuple[int, int, int, int]], describe_grid: str) -> str | None:
     """When frames had to be cut apart where they touch: a frame far smaller than the others is a piece of a
     figure, which means the render holds fewer figures than frames asked for."""
@@ -175,7 +185,9 @@ def sheet_windows(
         windows = []
         for i in range(layout.frames):
             c, r = layout.place(i)
-            cell = content_box(opaque[r * h : (r + 1) * h, c * w : (c + 1) * w]) or (0, 0, 0, 0)
+            cell = content_box(opaque[r * h : (r + 1) * h, c * w : (c + 1) * w])
+            if cell is None:
+                raise PixelateError(_empty(layout, i, describe_grid))
             windows.append(Window(c * w, r * h, w, h, "sheet", (cell[0] + c * w, cell[1] + r * h, cell[2], cell[3])))
         return SheetWindows(windows, "exact", (float(w), float(h)), (0, 0))
     xs, gaps_x = split_axis(opaque.sum(axis=0), layout.columns)
@@ -186,16 +198,14 @@ def sheet_windows(
         (x0, x1), (y0, y1) = xs[c], ys[r]
         box = content_box(opaque[y0:y1, x0:x1])
         if box is None:
-            raise PixelateError(
-                f"sheet frame {i + 1} (column {c + 1}, row {r + 1}) holds no sprite: the render shows fewer than the "
-                f"{layout.frames} frames in {layout.columns} column(s) the spec asks for ({describe_grid}); ask for "
-                "them in the prompt ('sprite sheet, N frames in a row') or set animation.frames / columns to what "
-                "it draws"
-            )
+            raise PixelateError(_empty(layout, i, describe_grid))
         boxes.append((box[0] + x0, box[1] + y0, box[2], box[3]))
     gaps = (gaps_x, gaps_y)
-    touching = gaps_x < layout.columns - 1 or gaps_y < layout.rows - 1
-    problem = _too_big(layout, boxes, describe_grid) or (_pieces(layout, boxes, describe_grid) if touching else None)
+    if gaps_x < layout.columns - 1 or gaps_y < layout.rows - 1:  # frames were cut apart where they touch
+        piece = _pieces(layout, boxes, describe_grid)
+        if piece is not None:
+            raise PixelateError(piece)
+    problem = _too_big(layout, boxes, describe_grid)
     if problem is not None:
         if fit != "resample":
             raise PixelateError(problem)
@@ -205,15 +215,16 @@ def sheet_windows(
     def extents(axis: int, count: int) -> list[tuple[int, int]]:
         out = []
         for k in range(count):
-            mine = [b for i, b in enumerate(boxes) if layout.place(i)[axis] == k]
-            if not mine:  # an empty last row's slot
-                continue
+            mine = [b for i, b in enumerate(boxes) if layout.place(i)[axis] == k]  # never empty: see SheetLayout
             out.append((min(b[axis] for b in mine), max(b[axis] + b[axis + 2] for b in mine)))
         return out
 
     ex, ey = extents(0, layout.columns), extents(1, layout.rows)
     fx, fy = _align(ex, w, baseline=False), _align(ey, h, baseline=True)
-    alignment = "pitch" if fx is not None and fy is not None else "centred"
+    alignment = {(True, True): "pitch", (False, False): "centred"}.get(
+        (fx is not None, fy is not None),
+        f"{'pitch' if fx else 'centred'} along x, {'pitch' if fy else 'centred'} along y",
+    )
 
     def start(
         fitted: tuple[list[int], float | None] | None, extent: tuple[int, int], k: int, a: int, n: int, size: int
