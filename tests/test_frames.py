@@ -59,7 +59,8 @@ def _sheet_art(frames: list[np.ndarray], gutters: list[int], drops: list[int], m
     art = np.zeros((2 * margin + h + max(drops), width, 4), np.uint8)
     x = margin
     for i, frame in enumerate(frames):
-        art[margin + drops[i] : margin + drops[i] + h, x : x + w] = frame
+        region = art[margin + drops[i] : margin + drops[i] + h, x : x + w]
+        region[frame[..., 3] > 0] = frame[frame[..., 3] > 0]  # over what is there (frames may overlap)
         x += w + (gutters[i] if i < len(gutters) else 0)
     return art
 
@@ -150,9 +151,16 @@ def test_a_render_with_fewer_frames_than_asked_is_refused_naming_the_frame() -> 
     frames = _walk()
     render = _render(_sheet_art(frames, [4, 4, 4], [0, 0, 0, 0]), 8.0)
     params = PixelParams(24, 24, palette=_palette(frames))
-    with pytest.raises(PixelateError, match=r"sheet frame \d \(column \d, row 1\)") as info:
-        pixelate_sheet(render, params, frames=5, columns=5)
-    assert "animation.frames" in str(info.value)
+    for frames_asked in (5, 8):
+        with pytest.raises(PixelateError, match=r"shows 4 figure\(s\) in a row, fewer than the \d column") as info:
+            pixelate_sheet(render, params, frames=frames_asked, columns=frames_asked)
+        assert "animation.frames" in str(info.value)
+    touching = _render(_sheet_art(frames, [4, -6, 4], [0, 0, 0, 0]), 8.0)  # two figures touch: one run
+    with pytest.raises(
+        PixelateError, match=r"sheet frames \d to \d would be cut out of \d+ pixels of touching content"
+    ):
+        pixelate_sheet(touching, params, frames=5, columns=5)
+    assert len(pixelate_sheet(touching, params, frames=4, columns=4).frames) == 4, "touching frames are cut apart"
     with pytest.raises(PixelateError, match="larger than the 24x24 asked for") as info:
         pixelate_sheet(render, params, frames=3, columns=3)  # one "frame" holds two figures
     assert "more frames than animation.frames" in str(info.value)

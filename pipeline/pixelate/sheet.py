@@ -16,7 +16,8 @@ found from the content, on the canvas grid once the background is removed (``cor
 * A canvas that holds exactly ``columns x width`` by ``rows x height`` cells is sliced exactly.
 
 A frame whose content is larger than the sprite is refused naming the frame and both sizes (or scaled with
-``fit: resample``); an empty frame means the render holds fewer frames than the spec asks for.
+``fit: resample``). An empty frame, cuts that split figures, or fewer separate figures than frames means the
+render holds fewer frames than the spec asks for: refused, saying so.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from pipeline.pixelate.window import Window, content_box
 __all__ = ["SheetLayout", "SheetWindows", "sheet_windows", "split_axis"]
 
 _PITCH_TRIES = 2  # cells either side of the estimated pitch
-_PIECE = 0.35  # a frame cut where frames touch, this much smaller (area) than the median frame, is a piece
 
 
 @dataclass(frozen=True)
@@ -159,20 +159,23 @@ def _empty(layout: SheetLayout, index: int, describe_grid: str) -> str:
     )
 
 
-def _pieces(layout: SheetLayout, boxes: list[tuple[int, int, int, int]], describe_grid: str) -> str | None:
-    """When frames had to be cut apart where they touch: a frame far smaller than the others is a piece of a
-    figure, which means the render holds fewer figures than frames asked for."""
-    areas = np.array([b[2] * b[3] for b in boxes], dtype=np.float64)
-    small = int(np.argmin(areas))
-    if areas[small] >= _PIECE * float(np.median(areas)):
-        return None
-    c, r = layout.place(small)
-    return (
-        f"sheet frame {small + 1} (column {c + 1}, row {r + 1}) holds only a {boxes[small][2]}x{boxes[small][3]} "
-        f"piece of a figure ({describe_grid}): the render seems to show fewer than the {layout.frames} frames the "
-        "spec asks for; ask for them in the prompt ('sprite sheet, N frames in a row') or set animation.frames / "
-        "columns to what it draws"
-    )
+def _split_figures(
+    parts: list[tuple[int, int]], occupancy: np.ndarray, size: int, layout: SheetLayout, describe_grid: str
+) -> str | None:
+    """Cuts through content are right where figures touch: a run of content cut into k frames must be wider than
+    k - 1 frames could be, or the cuts split figures and the render holds fewer frames than asked."""
+    cuts = [cut for _, cut in parts[:-1]]
+    for a, b in _runs(np.asarray(occupancy > 0)):
+        inside = [k for k, cut in enumerate(cuts) if a < cut < b]
+        if inside and b - a <= len(inside) * size:
+            first = inside[0]
+            return (
+                f"sheet frames {first + 1} to {inside[-1] + 2} would be cut out of {b - a} pixels of touching "
+                f"content, which {len(inside)} frame(s) of {size} could hold ({describe_grid}): the render seems to "
+                f"show fewer than the {layout.frames} frames the spec asks for; ask for them in the prompt ('sprite "
+                "sheet, N frames in a row') or set animation.frames / columns to what it draws"
+            )
+    return None
 
 
 def sheet_windows(
@@ -190,6 +193,15 @@ def sheet_windows(
                 raise PixelateError(_empty(layout, i, describe_grid))
             windows.append(Window(c * w, r * h, w, h, "sheet", (cell[0] + c * w, cell[1] + r * h, cell[2], cell[3])))
         return SheetWindows(windows, "exact", (float(w), float(h)), (0, 0))
+    for axis, parts, size, what in ((0, layout.columns, w, "figure(s) in a row"), (1, layout.rows, h, "row(s)")):
+        figures = _runs(np.asarray(opaque.any(axis=axis)))
+        if 0 < len(figures) < parts and all(b - a <= size for a, b in figures):  # each would fit one frame alone
+            raise PixelateError(
+                f"the render shows {len(figures)} {what}, fewer than the {layout.columns} column(s) by "
+                f"{layout.rows} row(s) of the {layout.frames} frames the spec asks for ({describe_grid}); ask for "
+                "them in the prompt ('sprite sheet, N frames in a row') or set animation.frames / columns to what "
+                "it draws"
+            )
     xs, gaps_x = split_axis(opaque.sum(axis=0), layout.columns)
     ys, gaps_y = split_axis(opaque.sum(axis=1), layout.rows)
     boxes = []
@@ -201,10 +213,10 @@ def sheet_windows(
             raise PixelateError(_empty(layout, i, describe_grid))
         boxes.append((box[0] + x0, box[1] + y0, box[2], box[3]))
     gaps = (gaps_x, gaps_y)
-    if gaps_x < layout.columns - 1 or gaps_y < layout.rows - 1:  # frames were cut apart where they touch
-        piece = _pieces(layout, boxes, describe_grid)
-        if piece is not None:
-            raise PixelateError(piece)
+    for cut, profile, extent in ((xs, opaque.sum(axis=0), w), (ys, opaque.sum(axis=1), h)):
+        split = _split_figures(cut, profile, extent, layout, describe_grid)
+        if split is not None:
+            raise PixelateError(split)
     problem = _too_big(layout, boxes, describe_grid)
     if problem is not None:
         if fit != "resample":
