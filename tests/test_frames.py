@@ -155,7 +155,7 @@ def test_a_render_with_fewer_frames_than_asked_is_refused_naming_the_frame() -> 
         with pytest.raises(PixelateError, match=r"shows 4 figure\(s\) in a row, fewer than the \d column") as info:
             pixelate_sheet(render, params, frames=frames_asked, columns=frames_asked)
         assert "animation.frames" in str(info.value)
-    touching = _render(_sheet_art(frames, [4, -6, 4], [0, 0, 0, 0]), 8.0)  # two figures touch: one run
+    touching = _render(_sheet_art(frames, [4, -3, 4], [0, 0, 0, 0]), 8.0)  # two figures touch: one run
     with pytest.raises(
         PixelateError, match=r"sheet frames \d to \d would be cut out of \d+ pixels of touching content"
     ):
