@@ -195,6 +195,7 @@ def pixelate_sheet(render: Image.Image, params: PixelParams, frames: int, column
     read = []
     for i, window in enumerate(found.windows):
         rgb, lab, opaque = apply_window(window, size, whole.rgb, whole.lab, whole.opaque)
+        opaque = opaque & found.own(i)  # never a neighbouring frame's pixels
         frame = dataclasses.replace(whole, rgb=rgb, lab=lab, opaque=opaque, window=window)
         if i:  # the render's background, holes and orphans are counted once, with the first frame
             frame.removed_background = frame.holes = frame.removed_orphans = 0

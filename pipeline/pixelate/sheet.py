@@ -59,6 +59,18 @@ class SheetWindows:
     alignment: str  # exact | pitch | centred | resampled
     pitch: tuple[float | None, float | None]  # cells between frames along x and y (None: one column/row, or uneven)
     gaps: tuple[int, int]  # empty runs found inside the content along x and y
+    #: each frame's part of the canvas (x0, y0, x1, y1 in cells): a window reaching beyond it shows nothing there,
+    #: never a neighbour's pixels (frames may touch)
+    regions: list[tuple[int, int, int, int]]
+
+    def own(self, index: int) -> np.ndarray:
+        """(height, width) mask of frame ``index``'s window cells that lie in its region."""
+        win, (x0, y0, x1, y1) = self.windows[index], self.regions[index]
+        if win.placement == "resampled":
+            return np.ones((1, 1), dtype=bool)  # its window is its content: nothing to mask
+        ys = np.arange(win.y, win.y + win.height)
+        xs = np.arange(win.x, win.x + win.width)
+        return ((ys >= y0) & (ys < y1))[:, None] & ((xs >= x0) & (xs < x1))[None, :]
 
     def describe(self) -> dict[str, object]:
         return {
@@ -101,7 +113,11 @@ def split_axis(occupancy: np.ndarray, parts: int) -> tuple[list[tuple[int, int]]
         else:  # touching frames: the emptiest line near the even cut
             a, b = max(lo + 1, round(even - reach / 2)), min(hi - 1, round(even + reach / 2))
             window = occupancy[a : b + 1]
-            cut = a + int(np.argmin(window)) if len(window) else round(even)
+            if len(window):  # the emptiest line; of several, the one nearest the even cut
+                lows = a + np.flatnonzero(window == window.min())
+                cut = int(lows[np.argmin(np.abs(lows + 0.5 - even))])
+            else:
+                cut = round(even)
         cuts.append(max(cut, cuts[-1] + 1 if cuts else lo + 1))
     bounds = [lo, *cuts, hi]
     return [(bounds[i], bounds[i + 1]) for i in range(parts)], len(gaps)
@@ -150,6 +166,17 @@ def _too_big(layout: SheetLayout, boxes: list[tuple[int, int, int, int]], descri
     return None
 
 
+def _region(
+    xs: list[tuple[int, int]], ys: list[tuple[int, int]], c: int, r: int, cols: int, rows: int
+) -> tuple[int, int, int, int]:
+    """Frame (c, r)'s part of the canvas: between the cuts, out to the canvas edge for outer frames."""
+    x0 = 0 if c == 0 else xs[c][0]
+    x1 = cols if c == len(xs) - 1 else xs[c][1]
+    y0 = 0 if r == 0 else ys[r][0]
+    y1 = rows if r == len(ys) - 1 else ys[r][1]
+    return x0, y0, x1, y1
+
+
 def _empty(layout: SheetLayout, index: int, describe_grid: str) -> str:
     c, r = layout.place(index)
     return (
@@ -192,7 +219,8 @@ def sheet_windows(
             if cell is None:
                 raise PixelateError(_empty(layout, i, describe_grid))
             windows.append(Window(c * w, r * h, w, h, "sheet", (cell[0] + c * w, cell[1] + r * h, cell[2], cell[3])))
-        return SheetWindows(windows, "exact", (float(w), float(h)), (0, 0))
+        cells = [(w.x, w.y, w.x + w.width, w.y + w.height) for w in windows]
+        return SheetWindows(windows, "exact", (float(w), float(h)), (0, 0), cells)
     for axis, parts, size, what in ((0, layout.columns, w, "figure(s) in a row"), (1, layout.rows, h, "row(s)")):
         figures = _runs(np.asarray(opaque.any(axis=axis)))
         if 0 < len(figures) < parts and all(b - a <= size for a, b in figures):  # each would fit one frame alone
@@ -205,9 +233,11 @@ def sheet_windows(
     xs, gaps_x = split_axis(opaque.sum(axis=0), layout.columns)
     ys, gaps_y = split_axis(opaque.sum(axis=1), layout.rows)
     boxes = []
+    regions = []
     for i in range(layout.frames):
         c, r = layout.place(i)
         (x0, x1), (y0, y1) = xs[c], ys[r]
+        regions.append(_region(xs, ys, c, r, cols, rows))
         box = content_box(opaque[y0:y1, x0:x1])
         if box is None:
             raise PixelateError(_empty(layout, i, describe_grid))
@@ -222,7 +252,7 @@ def sheet_windows(
         if fit != "resample":
             raise PixelateError(problem)
         scaled = [Window(*b, "resampled", b, min(w / b[2], h / b[3]) if surround else 0.0) for b in boxes]
-        return SheetWindows(scaled, "resampled", (None, None), gaps)
+        return SheetWindows(scaled, "resampled", (None, None), gaps, regions)
 
     def extents(axis: int, count: int) -> list[tuple[int, int]]:
         out = []
@@ -253,4 +283,4 @@ def sheet_windows(
         sy = start(fy, ey[r], r, box[1], box[3], h)
         windows.append(Window(sx, sy, w, h, "sheet", box))
     pitch = (fx[1] if fx else None, fy[1] if fy else None)
-    return SheetWindows(windows, alignment, pitch, gaps)
+    return SheetWindows(windows, alignment, pitch, gaps, regions)
