@@ -186,6 +186,7 @@ def removed_specs(settings: Settings, known: Iterable[str]) -> list[str]:
     When the specs on disk do not load, nothing counts as removed."""
     from pipeline.errors import SpriteError
     from pipeline.specs import load_specs
+    from pipeline.specs.parse_cache import PARSE_CACHE_FILE
 
     try:
         lock = read_lock(settings)
@@ -195,7 +196,7 @@ def removed_specs(settings: Settings, known: Iterable[str]) -> list[str]:
     if not candidates:
         return []
     try:
-        on_disk = set(load_specs(settings.specs_dir).specs)
+        on_disk = set(load_specs(settings.specs_dir, settings.state_dir / PARSE_CACHE_FILE).specs)
     except SpriteError:
         return []
     return sorted(candidates - on_disk)
