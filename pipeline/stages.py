@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ from pipeline.errors import GenerationError, PixelateError
 from pipeline.export.bevy import encode_png, encode_sheet, write_sprite_files
 from pipeline.export.manifest import AtlasLayout, ManifestEntry, PaletteInfo
 from pipeline.generate.base import Backend, GenerationRequest, ProgressFn, sha256_hex
-from pipeline.pixelate import pixelate_frames
+from pipeline.pixelate import PixelResult, pixelate_frames, pixelate_sheet
 from pipeline.settings import Settings
 from pipeline.specs.model import AdaptivePalette, SpriteSpec
 
@@ -37,7 +38,9 @@ __all__ = [
     "export_key",
     "export_stage",
     "generate_stage",
+    "is_sheet_render",
     "pixel_params_for",
+    "pixelate_images",
     "pixelate_key",
     "pixelate_stage",
 ]
@@ -169,12 +172,33 @@ def pixelate_stage(spec: SpriteSpec, raw: RawOutput, cache: ContentCache) -> Pix
             im.load()
     except (OSError, ValueError) as exc:
         raise PixelateError(f"{spec.name}: a raw frame is not a readable image: {exc}") from exc
-    result = pixelate_frames(images, pixel_params_for(spec))
+    result = pixelate_images(spec, images)
     sheet = encode_png(encode_sheet(result.frames, spec.animation.sheet_columns))
     meta = {**result.metadata, "palette": list(result.palette)}
     entry = cache.put("pixelate", key, {"sheet.png": sheet}, meta=meta)
     meta.pop("palette")
     return PixelOutput(key, sheet, entry.hashes["sheet.png"], result.palette, meta, "miss", time.perf_counter() - start)
+
+
+def is_sheet_render(spec: SpriteSpec) -> bool:
+    """The render is one image of the whole sheet, which the pixel stage slices into the frames."""
+    return spec.animation.frames > 1 and spec.animation.method == "sheet"
+
+
+def pixelate_images(spec: SpriteSpec, images: Sequence[Image.Image]) -> PixelResult:
+    """The pixel stage on a spec's decoded raw frames: a sheet render is sliced, other frames come apart."""
+    params = pixel_params_for(spec)
+    if is_sheet_render(spec):
+        if len(images) != 1:
+            raise PixelateError(
+                f"{spec.name}: animation.method is sheet but the raw asset holds {len(images)} renders, not one"
+            )
+        result = pixelate_sheet(images[0], params, spec.animation.frames, spec.animation.sheet_columns)
+    else:
+        result = pixelate_frames(images, params)
+    if spec.animation.frames > 1:
+        result.metadata["frame_method"] = spec.animation.method
+    return result
 
 
 def _palette_info(spec: SpriteSpec, used: tuple[str, ...]) -> PaletteInfo:

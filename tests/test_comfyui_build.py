@@ -22,7 +22,7 @@ SPECS = {
     "comfy.yaml": (
         "defaults:\n  category: enemy\n  size: 16x16\n  generation: {backend: comfyui, steps: 4, render_scale: 8}\n"
         "sprites:\n  - name: bat\n    prompt: pixel art bat\n  - name: rat\n    prompt: pixel art rat\n"
-        "    animation: {frames: 2}\n"
+        "    animation: {frames: 2, method: batch}\n"
     )
 }
 
@@ -134,7 +134,7 @@ def test_the_smoke_template_builds_a_real_sprite_on_a_server_without_models(tmp_
         "smoke.yaml": (
             "defaults:\n  category: enemy\n  generation: {backend: comfyui, workflow: smoke_no_models}\n"
             "sprites:\n  - {name: blob, prompt: ignored, size: 16x16}\n"
-            "  - {name: walker, prompt: ignored, size: 32x32, animation: {frames: 2}}\n"
+            "  - {name: walker, prompt: ignored, size: 32x32, animation: {frames: 2, method: batch}}\n"
         )
     }
     settings = make_project(tmp_path, specs, copy_samples=False)

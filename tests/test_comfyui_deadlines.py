@@ -103,7 +103,7 @@ SHARED = {
     # its step runs first and prepares every render; its own, 4 frames, renders after the twins' one, so the
     # twins' render is already in the cache when castor's step looks
     "zoo.yaml": "name: aardvark\ncategory: enemy\nsize: 16x16\nprompt: pixel art aardvark\n"
-    "generation: {backend: comfyui, steps: 4, render_scale: 8}\nanimation: {frames: 4}\n",
+    "generation: {backend: comfyui, steps: 4, render_scale: 8}\nanimation: {frames: 4, method: batch}\n",
 }
 
 

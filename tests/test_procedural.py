@@ -21,7 +21,7 @@ def _spec(**kw: object) -> SpriteSpec:
 
 def test_same_spec_same_bytes_and_render_resolution() -> None:
     backend = make_backend("procedural", SETTINGS)
-    spec = _spec(size="24x16", animation={"frames": 3}, generation={"render_scale": 8})
+    spec = _spec(size="24x16", animation={"frames": 3, "method": "batch"}, generation={"render_scale": 8})
     request = backend.resolve(spec, SETTINGS)
     a = backend.generate(request).frames
     b = make_backend("procedural", SETTINGS).generate(backend.resolve(spec, SETTINGS)).frames

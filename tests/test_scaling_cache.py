@@ -209,7 +209,7 @@ SPECS = {
     "comfy.yaml": (
         "defaults:\n  category: enemy\n  size: 16x16\n  generation: {backend: comfyui, steps: 4, render_scale: 8}\n"
         "sprites:\n  - name: bat\n    prompt: pixel art bat\n  - name: rat\n    prompt: pixel art rat\n"
-        "    animation: {frames: 2}\n  - name: owl\n    prompt: pixel art owl\n"
+        "    animation: {frames: 2, method: batch}\n  - name: owl\n    prompt: pixel art owl\n"
     ),
     "props.yaml": "name: crate\ncategory: prop\nsize: 16x16\nprompt: wooden crate\n",
 }

@@ -35,7 +35,10 @@ def pixel_params_for(spec: SpriteSpec) -> PixelParams:
 
 def pixel_params_key(spec: SpriteSpec) -> dict[str, object]:
     """What the pixel stage is asked, independent of its input frames."""
-    return {"params": pixel_params_for(spec).cache_fields(), "columns": spec.animation.sheet_columns}
+    out: dict[str, object] = {"params": pixel_params_for(spec).cache_fields(), "columns": spec.animation.sheet_columns}
+    if spec.animation.frames > 1:  # a sheet render is sliced into the frames; other methods' frames arrive apart
+        out["frames"] = {"count": spec.animation.frames, "method": spec.animation.method}
+    return out
 
 
 def pixelate_key(raw_hashes: list[str], spec: SpriteSpec) -> str:
@@ -45,8 +48,9 @@ def pixelate_key(raw_hashes: list[str], spec: SpriteSpec) -> str:
 
 def _export_fields(spec: SpriteSpec) -> dict[str, object]:
     listed = spec.model_dump(
-        mode="json", include={"name", "category", "prompt", "negative_prompt", "seed", "size", "palette", "animation"}
+        mode="json", include={"name", "category", "prompt", "negative_prompt", "seed", "size", "palette"}
     )
+    listed["animation"] = spec.animation.keyed()  # a still sprite's key ignores the frame method's settings
     return {
         "path": spec.output_path,
         "entry": listed,

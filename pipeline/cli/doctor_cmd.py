@@ -151,11 +151,12 @@ def _missing(
     requests: dict[str, GenerationRequest], probes: list[ServerProbe]
 ) -> tuple[set[str], dict[str, dict[Missing, list[str]]]]:
     """Which sprites can run somewhere, and per server: what is missing -> which sprites need it."""
-    from pipeline.generate.comfyui.preflight import missing_on, requirements
+    from pipeline.generate.comfyui.chain import payload_needs
+    from pipeline.generate.comfyui.preflight import missing_on
 
     runnable: set[str] = set()
     lacking: dict[str, dict[Missing, list[str]]] = {p.url: defaultdict(list) for p in probes}
-    needs_of: dict[str, Any] = {name: requirements(req.payload["graph"]) for name, req in requests.items()}
+    needs_of: dict[str, Any] = {name: payload_needs(req.payload) for name, req in requests.items()}
     for p in probes:
         for name, needs in needs_of.items():
             gaps = missing_on(needs, p.object_info)

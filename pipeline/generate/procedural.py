@@ -4,7 +4,9 @@ It is honest about what it is: it does not understand prompts. It draws a sprite
 logical size (a subject named by a word of the prompt, else chosen by category; colours from words in
 the prompt; details from the seed: ``pipeline.generate.art``), then renders it the way a diffusion
 model draws "pixel art": upscaled to the render resolution on a flat background, with soft edges and
-colour noise, so the pixel stage has real work to do. Same request, same bytes, on every machine.
+colour noise, so the pixel stage has real work to do. Animation frames are made the way each
+``animation.method`` makes them on a model (``pipeline.generate.frames``): one sheet render, a chain of
+perturbations, or independent samples. Same request, same bytes, on every machine.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pipeline.generate.base import (
     canonical_json,
     sha256_hex,
 )
+from pipeline.generate.frames import batch_seed, compose_sheet, img2img_step, sheet_geometry, vary
 from pipeline.versions import PROCEDURAL_VERSION
 
 if TYPE_CHECKING:
@@ -98,14 +101,24 @@ class ProceduralBackend(Backend):
             "render_scale": spec.generation.render_scale or PROCEDURAL_RENDER_SCALE,
         }
         scale = payload["render_scale"]
+        anim = spec.animation
+        width, height, renders = spec.size.width, spec.size.height, anim.frames
+        if anim.frames > 1:
+            payload["animation"] = {"method": anim.method}
+            if anim.method == "sheet":
+                payload["animation"].update(frames=anim.frames, columns=anim.sheet_columns)
+                width, height, _, _ = sheet_geometry(width, height, anim.frames, anim.sheet_columns)
+                renders = 1
+            elif anim.method == "img2img":
+                payload["animation"]["denoise"] = anim.denoise
         return GenerationRequest(
             sprite=spec.name,
             backend=self.kind,
             backend_version=self.version,
             payload=payload,
-            frames=spec.animation.frames,
-            width=spec.size.width * scale,
-            height=spec.size.height * scale,
+            frames=renders,
+            width=width * scale,
+            height=height * scale,
         )
 
     def generate(
@@ -115,19 +128,46 @@ class ProceduralBackend(Backend):
         cancel: threading.Event | None = None,
     ) -> GenerationResult:
         p = request.payload
-        w, h = p["size"]
         noise_seed = int(sha256_hex(canonical_json(p))[:8], 16)
+        sprites = _logical_frames(p, request.frames, request.sprite, cancel)
         frames: list[bytes] = []
-        for i in range(request.frames):
-            if cancel is not None and cancel.is_set():
-                from pipeline.errors import GenerationCancelled
-
-                raise GenerationCancelled(f"{request.sprite}: cancelled before frame {i + 1}")
-            sprite = draw_sprite(p["category"], p["prompt"], w, h, p["seed"], i, request.frames)
+        for i, sprite in enumerate(sprites):
             img = render_frame(sprite, p["render_scale"], noise_seed + i, background_for(noise_seed))
             buf = io.BytesIO()
             img.save(buf, format="PNG", compress_level=1)
             frames.append(buf.getvalue())
             if progress:
-                progress((i + 1) / request.frames, f"frame {i + 1}/{request.frames}")
-        return GenerationResult(frames=frames, info={"backend": self.kind})
+                progress((i + 1) / len(sprites), f"render {i + 1}/{len(sprites)}")
+        info: dict[str, Any] = {"backend": self.kind}
+        if "animation" in p:
+            info["frame_method"] = p["animation"]["method"]
+        return GenerationResult(frames=frames, info=info)
+
+
+def _logical_frames(p: dict[str, Any], renders: int, sprite: str, cancel: threading.Event | None) -> list[np.ndarray]:
+    """The logical-size images to render: one per frame, or one sheet of them (``animation.method``)."""
+    w, h = p["size"]
+    anim = p.get("animation") or {"method": "still"}
+    method = anim["method"]
+    count = anim["frames"] if method == "sheet" else renders
+    out: list[np.ndarray] = []
+    for i in range(count):
+        if cancel is not None and cancel.is_set():
+            from pipeline.errors import GenerationCancelled
+
+            raise GenerationCancelled(f"{sprite}: cancelled before frame {i + 1}")
+        if method == "batch":
+            seed = batch_seed(p["seed"], i)
+            drawn = draw_sprite(p["category"], p["prompt"], w, h, seed, i, count)
+            out.append(vary(drawn, seed) if i else drawn)
+            continue
+        pose = draw_sprite(p["category"], p["prompt"], w, h, p["seed"], i, count)
+        if method == "img2img" and i > 0:
+            other = batch_seed(p["seed"], 1)  # one seed, so the drift is always toward the same other sample
+            sample = vary(draw_sprite(p["category"], p["prompt"], w, h, other, i, count), other)
+            rng = np.random.default_rng([p["seed"] & 0xFFFFFFFF, i, round(anim["denoise"] * 1000)])
+            pose = img2img_step(out[-1], pose, sample, anim["denoise"], rng)
+        out.append(pose)
+    if method == "sheet":
+        return [compose_sheet(out, anim["columns"])]
+    return out

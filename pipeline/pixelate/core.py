@@ -7,6 +7,7 @@ Animation frames share one palette: an adaptive palette is chosen from the cells
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,15 +20,17 @@ from pipeline.pixelate import alpha as alpha_ops
 from pipeline.pixelate.background import Background, fit_background, remove_background
 from pipeline.pixelate.cells import cell_colours
 from pipeline.pixelate.color import hex_to_rgb, oklab_to_srgb, rgb_to_hex, srgb_to_oklab
+from pipeline.pixelate.consistency import frame_consistency
 from pipeline.pixelate.dither import map_to_palette
 from pipeline.pixelate.drift import correct_drift
 from pipeline.pixelate.grid import Grid, detect_grid
 from pipeline.pixelate.palettes import NAMED_PALETTES, normalize_hex
 from pipeline.pixelate.params import PixelParams, PixelResult
 from pipeline.pixelate.quantize import adaptive_palette
+from pipeline.pixelate.sheet import SheetLayout, sheet_windows
 from pipeline.pixelate.window import Window, apply_window, content_box, place_window
 
-__all__ = ["pixelate_frames", "render_array"]
+__all__ = ["pixelate_frames", "pixelate_sheet", "render_array"]
 
 _FLAT = 2.0  # a render whose colours vary less than this (std, levels) is blank
 _MULTIPLE = 0.04  # a size-implied pitch within this of k x the detected one is "a multiple"
@@ -173,7 +176,37 @@ def pixelate_frames(frames: Sequence[Image.Image], params: PixelParams) -> Pixel
         arr = render_array(frame)
         read.append(_read_frame(arr, _grid_for(arr, cells, params, i), params))
     _windows(read, cells, params)
+    return _finish(read, params)
 
+
+def pixelate_sheet(render: Image.Image, params: PixelParams, frames: int, columns: int) -> PixelResult:
+    """Slice one render of a whole sprite sheet (``frames`` frames, row-major in ``columns`` columns) into
+    RGBA sprites sharing one palette (``sheet.py`` finds the frames). Needs the sprite size in ``params``."""
+    params.check()
+    if params.width is None or params.height is None:
+        raise PixelateError("slicing a sprite sheet needs the size of one frame")
+    layout = SheetLayout(frames, min(columns, frames), params.width, params.height)
+    arr = render_array(render)
+    whole = _read_frame(
+        arr, _grid_for(arr, (layout.columns * layout.width, layout.rows * layout.height), params, 0), params
+    )
+    found = sheet_windows(whole.opaque, layout, params.fit, whole.surround, _what_it_holds(whole, None))
+    size = (layout.width, layout.height)
+    read = []
+    for i, window in enumerate(found.windows):
+        rgb, lab, opaque = apply_window(window, size, whole.rgb, whole.lab, whole.opaque)
+        opaque = opaque & found.own(i)  # never a neighbouring frame's pixels
+        frame = dataclasses.replace(whole, rgb=rgb, lab=lab, opaque=opaque, window=window)
+        if i:  # the render's background, holes and orphans are counted once, with the first frame
+            frame.removed_background = frame.holes = frame.removed_orphans = 0
+        read.append(frame)
+    result = _finish(read, params)
+    result.metadata["sheet"] = found.describe()
+    return result
+
+
+def _finish(read: list[_Frame], params: PixelParams) -> PixelResult:
+    """Palette, drift, mapping and outline for frames whose windows are cut; the result with its metadata."""
     outline = normalize_hex(params.outline) if params.outline else None
     palette_rgb, source = _palette(params, read, outline)
     if len(palette_rgb) == 0:  # nothing opaque anywhere: a palette of one, for a valid empty sprite
@@ -208,6 +241,8 @@ def pixelate_frames(frames: Sequence[Image.Image], params: PixelParams) -> Pixel
 
     palette_hex = tuple(rgb_to_hex(palette_rgb))
     metadata = _metadata(read, params, source, palette_hex, used, outline_index, outline_pixels)
+    if len(out) > 1:
+        metadata["consistency"] = frame_consistency([np.asarray(im) for im in out])
     return PixelResult(frames=out, palette=palette_hex, metadata=metadata)
 
 

@@ -19,6 +19,7 @@ from pipeline.specs.categories import DEFAULT_CATEGORIES, Categories, unknown_ca
 
 __all__ = [
     "CATEGORIES",
+    "FRAME_METHODS",
     "AdaptivePalette",
     "Animation",
     "Generation",
@@ -136,12 +137,53 @@ class Generation(_Strict):
     denoise: float = Field(default=1.0, ge=0, le=1)
 
 
+FRAME_METHODS = ("sheet", "img2img", "batch")
+
+
 class Animation(_Strict):
-    """Frames are laid out left to right, top to bottom, in one sheet."""
+    """Frames are laid out left to right, top to bottom, in one sheet.
+
+    ``method`` says how frames that belong together are generated (see docs/animation.md): ``sheet`` renders
+    the whole sheet as one image and the pixel stage slices its frames (the default: one sample, so one
+    character, one palette, one light); ``img2img`` renders frame 0, then each next frame from the previous
+    one with ``denoise`` and the same seed; ``batch`` renders independent samples (variations, not a cycle).
+    """
 
     frames: int = Field(default=1, ge=1, le=64)
     fps: float = Field(default=8.0, gt=0, le=60)
     columns: int | None = Field(default=None, ge=1, le=64, description="Sheet columns; default: all in one row")
+    method: Literal["sheet", "img2img", "batch"] = Field(
+        default="sheet",
+        description="How frames that belong together are generated. sheet: one render of the whole sheet, sliced "
+        "into frames by the pixel stage (most reliable on SDXL-class models: put 'sprite sheet, N frames' in the "
+        "prompt or use a sprite-sheet LoRA); img2img: frame 0 rendered, each next frame rendered from the previous "
+        "one with animation.denoise and the same seed; batch: independent samples (variations, not a cycle)",
+    )
+    denoise: float = Field(
+        default=0.35,
+        ge=0.05,
+        le=1,
+        description="img2img only: how much each frame may change from the previous one (low: consistent but "
+        "little motion; high: more motion, less consistency)",
+    )
+    workflow: str | None = Field(
+        default=None,
+        pattern=SLUG,
+        description="img2img on ComfyUI only: the template that renders each next frame from the previous one "
+        "(it needs a LoadImage node); default: generation.workflow when it loads an image, else "
+        "<generation.workflow>_img2img",
+    )
+
+    def keyed(self) -> dict[str, Any]:
+        """The fields that shape the output, for stage keys: the frame method's only when there are frames
+        to relate (a still sprite's keys do not move when a method setting does)."""
+        out: dict[str, Any] = {"frames": self.frames, "fps": self.fps, "columns": self.columns}
+        if self.frames > 1:
+            out["method"] = self.method
+            if self.method == "img2img":
+                out["denoise"] = self.denoise
+                out["workflow"] = self.workflow
+        return out
 
     @property
     def sheet_columns(self) -> int:

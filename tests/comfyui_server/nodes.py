@@ -3,7 +3,8 @@
 Each class is described by what a real ComfyUI 0.3.64 served for it at ``/object_info`` (``object_info.json``,
 served as is and used for validation like ``execution.validate_inputs``) and has a function that returns a
 tuple of outputs. "Model" nodes pass small dicts along; ``VAEDecode`` draws a seeded pattern of fake pixel art
-upscaled 8x, so a render looks like what a pixel-art LoRA produces and depends on everything that should change
+upscaled 8x (a row of poses of one sprite when the prompt asks for "sprite sheet, N frames", as a sprite-sheet
+LoRA draws them), so a render looks like what a pixel-art LoRA produces and depends on everything that should change
 it (seed, prompt, checkpoint, LoRAs, size). Images travel as uint8 arrays of shape (batch, height, width, 3).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,7 @@ import numpy as np
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-__all__ = ["ExecContext", "NodeClass", "fake_render", "node_classes", "save_images"]
+__all__ = ["ExecContext", "NodeClass", "fake_render", "fake_sheet", "node_classes", "save_images"]
 
 
 @dataclass
@@ -63,20 +65,44 @@ def _seed_of(*parts: Any) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
-def fake_render(seed: int, width: int, height: int, cell: int = 8) -> np.ndarray:
-    """A (height, width, 3) uint8 image: a seeded symmetric sprite of ``cell``-sized fake pixels on a flat colour."""
-    gw, gh = max(1, width // cell), max(1, height // cell)
-    rng = np.random.default_rng(seed)
-    colors = rng.integers(0, 256, size=(5, 3), dtype=np.uint8)
+def _blob(rng: np.random.Generator, gw: int, gh: int) -> np.ndarray:
+    """(gh, gw) colour indices of a seeded symmetric sprite (0: background)."""
     half = (gw + 1) // 2
     ys, xs = np.mgrid[0:gh, 0:half]
     dist = np.hypot((xs - half) / max(half, 1), (ys - gh / 2) / max(gh / 2, 1))
     keep = rng.random((gh, half)) < np.clip(1.1 - dist, 0, 1)
     shade = rng.integers(1, 5, size=(gh, half))
     idx = np.where(keep, shade, 0)
-    grid = np.concatenate([idx, idx[:, ::-1][:, gw % 2 :]], axis=1)[:, :gw]
-    small = colors[grid]
+    return np.concatenate([idx, idx[:, ::-1][:, gw % 2 :]], axis=1)[:, :gw]
+
+
+def fake_render(seed: int, width: int, height: int, cell: int = 8) -> np.ndarray:
+    """A (height, width, 3) uint8 image: a seeded symmetric sprite of ``cell``-sized fake pixels on a flat colour."""
+    gw, gh = max(1, width // cell), max(1, height // cell)
+    rng = np.random.default_rng(seed)
+    colors = rng.integers(0, 256, size=(5, 3), dtype=np.uint8)
+    small = colors[_blob(rng, gw, gh)]
     big = small.repeat(cell, axis=0).repeat(cell, axis=1)
+    out = np.zeros((height, width, 3), dtype=np.uint8)
+    out[:] = colors[0]
+    out[: big.shape[0], : big.shape[1]] = big[:height, :width]
+    return out
+
+
+def fake_sheet(seed: int, width: int, height: int, frames: int, cell: int = 8) -> np.ndarray:
+    """What a sprite-sheet LoRA draws: ``frames`` poses of ONE seeded sprite side by side on one flat colour
+    (in every other pose its lowest rows step a fake pixel aside), each in its slot, a cell from its edges."""
+    gw, gh = max(frames * 3, width // cell), max(3, height // cell)
+    rng = np.random.default_rng(seed)
+    colors = rng.integers(0, 256, size=(5, 3), dtype=np.uint8)
+    slot = gw // frames
+    blob = _blob(rng, slot - 2, gh - 3)
+    grid = np.zeros((gh, gw), dtype=np.intp)
+    for f in range(frames):
+        pose = blob.copy()
+        pose[-2:] = np.roll(blob[-2:], f % 2, axis=1)
+        grid[1 : 1 + pose.shape[0], f * slot + 1 : f * slot + 1 + pose.shape[1]] = pose
+    big = colors[grid].repeat(cell, axis=0).repeat(cell, axis=1)
     out = np.zeros((height, width, 3), dtype=np.uint8)
     out[:] = colors[0]
     out[: big.shape[0], : big.shape[1]] = big[:height, :width]
@@ -158,12 +184,16 @@ def _ksampler(
         if ctx.step_hook:
             ctx.step_hook(step + 1, steps)
     key = [model, seed, steps, cfg, sampler_name, scheduler, positive["text"], negative["text"], denoise]
-    return ({**latent_image, "seed": _seed_of(key, latent_image.get("base_seed"))},)
+    sheet = re.search(r"sprite sheet, (\d+) frames", positive["text"])  # what a sprite-sheet LoRA would obey
+    extra = {"sheet": int(sheet.group(1))} if sheet else {}
+    return ({**latent_image, "seed": _seed_of(key, latent_image.get("base_seed")), **extra},)
 
 
 def _vae_decode(ctx: ExecContext, samples: dict, vae: dict) -> tuple[Any, ...]:
     w, h, b = samples["width"] // 8 * 8, samples["height"] // 8 * 8, samples["batch"]
     seed = samples.get("seed", 0)
+    if samples.get("sheet"):
+        return (np.stack([fake_sheet(_seed_of(seed, i), w, h, samples["sheet"]) for i in range(b)]),)
     return (np.stack([fake_render(_seed_of(seed, i), w, h) for i in range(b)]),)
 
 

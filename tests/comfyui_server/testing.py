@@ -42,8 +42,12 @@ def settings_for(project: Path, workflows: Path = WORKFLOWS) -> Settings:
 
 
 def make_spec(name: str = "goblin", **generation: Any) -> SpriteSpec:
-    """A comfyui spec; ``frames``/``size``/``prompt``/``seed`` go to their sections, the rest to ``generation``."""
+    """A comfyui spec; ``frames``/``method``/``frame_denoise`` (animation.denoise), ``size``, ``prompt``, ``seed`` go
+    to their sections, the rest to ``generation``."""
     frames = generation.pop("frames", 1)
+    # the dispatcher tests send animations as one batch job; the frame methods have tests of their own
+    method = generation.pop("method", "batch")
+    denoise = generation.pop("frame_denoise", 0.35)
     size = generation.pop("size", 16)
     prompt = generation.pop("prompt", f"pixel art {name}")
     seed = generation.pop("seed", None)
@@ -63,7 +67,7 @@ def make_spec(name: str = "goblin", **generation: Any) -> SpriteSpec:
             "seed": seed,
             "size": size,
             "generation": gen,
-            "animation": {"frames": frames},
+            "animation": {"frames": frames, "method": method, "denoise": denoise},
         }
     )
 

@@ -21,9 +21,10 @@ from concurrent.futures import CancelledError, Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import ConfigError, GenerationCancelled, ServerError
+from pipeline.errors import ConfigError, GenerationCancelled, ServerError, SpecProblem
 from pipeline.generate.base import Backend, GenerationRequest, GenerationResult, ProgressFn
 from pipeline.generate.comfyui.binding import BindValues, Plan, bind, plan
+from pipeline.generate.comfyui.chain import PREVIOUS_FRAME, Chain, is_chain
 from pipeline.generate.comfyui.dispatch import Dispatcher, DispatchOptions
 from pipeline.generate.comfyui.jobs import Job, Upload
 from pipeline.generate.comfyui.preflight import ServerProbe, requirements
@@ -54,7 +55,7 @@ class ComfyUIBackend(Backend):
         self.options = options or DispatchOptions()
         self._templates: dict[tuple[Path, str], tuple[float, float, Template, Plan]] = {}
         self._dispatcher: Dispatcher | None = None
-        self._jobs: dict[str, Job] = {}
+        self._jobs: dict[str, Job | Chain] = {}
         self._lock = threading.Lock()
         self.probes: list[ServerProbe] = []
 
@@ -86,11 +87,13 @@ class ComfyUIBackend(Backend):
         return template, p
 
     def resolve(self, spec: SpriteSpec, settings: Settings) -> GenerationRequest:
-        g = spec.generation
+        g, anim = spec.generation, spec.animation
+        method = anim.method if anim.frames > 1 else None
         try:
             template, p = self.template(settings.workflows_dir, g.workflow, settings.project_dir)
             init = _init_image(spec, settings, p) if g.init_image else None
-            width, height = render_size(template, spec.size.width, spec.size.height, g.render_scale)
+            cells = spec.sheet_size if method == "sheet" else (spec.size.width, spec.size.height)
+            width, height = render_size(template, *cells, g.render_scale)
             values = BindValues(
                 positive=spec.prompt,
                 negative=spec.negative_prompt,
@@ -102,13 +105,14 @@ class ComfyUIBackend(Backend):
                 denoise=g.denoise,
                 width=width,
                 height=height,
-                batch=spec.animation.frames,
+                batch=anim.frames if method == "batch" else 1,  # sheet: one image of all; img2img: one per job
                 checkpoint=g.checkpoint,
                 loras=tuple((lora.name, lora.strength) for lora in g.loras),
                 init_image=init["name"] if init else None,
                 sprite=spec.name,
             )
             graph = bind(p, values)
+            chain = self._chain(spec, settings, p, values) if method == "img2img" else None
         except BindingError as exc:
             raise BindingError([dataclasses.replace(pr, sprite=pr.sprite or spec.name) for pr in exc.problems]) from exc
         payload: dict[str, Any] = {
@@ -117,16 +121,61 @@ class ComfyUIBackend(Backend):
             "save_node": p.save_node,
             "init_image": init,
         }
+        if method == "sheet":  # (batch: the graph's batch size says it all, and keeps today's keys)
+            payload["animation"] = {"method": "sheet"}
+        elif chain is not None:
+            payload["animation"] = chain
         return GenerationRequest(
             sprite=spec.name,
             backend=self.kind,
             backend_version=self.version,
             payload=payload,
-            frames=spec.animation.frames,
+            frames=1 if method == "sheet" else anim.frames,
             width=values.width,
             height=values.height,
             input_files={init["path"]: init["sha256"]} if init else {},
         )
+
+    def _chain(self, spec: SpriteSpec, settings: Settings, first: Plan, values: BindValues) -> dict[str, Any]:
+        """The img2img template bound for frames 1..N-1: the previous frame in, ``animation.denoise``, same seed."""
+        anim, g = spec.animation, spec.generation
+        name = anim.workflow or (g.workflow if first.targets.get("init_image") else f"{g.workflow}_img2img")
+        fix = (
+            "set animation.workflow to an img2img template (one with a LoadImage node, e.g. sdxl_pixel_art_img2img), "
+            "or use animation.method: sheet"
+        )
+        try:
+            _, p = self.template(settings.workflows_dir, name, settings.project_dir)
+        except BindingError as exc:
+            raise BindingError(
+                [
+                    dataclasses.replace(pr, file="", field="animation.workflow", message=f"{pr.message}; {fix}")
+                    for pr in exc.problems
+                ]
+            ) from exc
+        target = p.targets.get("init_image") or ()
+        if not target:
+            shown = p.template.shown or str(p.template.path)
+            raise BindingError(
+                [
+                    SpecProblem(
+                        "",  # the spec file: resolve_requests fills it in
+                        f"animation.method img2img renders each next frame from the previous one, but template "
+                        f"'{name}' ({shown}) has no LoadImage node to take it; {fix}",
+                        sprite=spec.name,
+                        field="animation.workflow",
+                    )
+                ]
+            )
+        graph = bind(p, dataclasses.replace(values, denoise=anim.denoise, init_image=PREVIOUS_FRAME))
+        return {
+            "method": "img2img",
+            "denoise": anim.denoise,
+            "workflow": name,
+            "graph": graph,
+            "save_node": p.save_node,
+            "input": {"node": target[0].node, "input": target[0].input},
+        }
 
     # ---- run ---------------------------------------------------------------------------------------------------
 
@@ -154,14 +203,29 @@ class ComfyUIBackend(Backend):
                 ", ".join(self.urls),
                 "no ComfyUI server answered:\n  " + "\n  ".join(self.preflight_report()),
             )
-        jobs = []
+        jobs: list[Job] = []
+        chains: list[Chain] = []
+        futures: dict[str, Future[GenerationResult]] = {}
         with self._lock:
             for request in requests:
                 if request.backend == self.kind and request.key not in self._jobs:
-                    self._jobs[request.key] = job = _job_for(request, self.project_dir)
-                    jobs.append(job)
+                    self._jobs[request.key] = handle = self._handle_for(request, dispatcher)
+                    if isinstance(handle, Chain):
+                        chains.append(handle)
+                    else:
+                        jobs.append(handle)
+                    futures[request.key] = handle.future
         dispatcher.submit(jobs)
-        return {job.request.key: job.future for job in jobs}
+        for chain in chains:
+            chain.start()
+        return futures
+
+    def _handle_for(self, request: GenerationRequest, dispatcher: Dispatcher) -> Job | Chain:
+        """One job, or the chain of jobs of an img2img animation (not started)."""
+        if not is_chain(request):
+            return _job_for(request, self.project_dir)
+        first = _job_for(dataclasses.replace(request, frames=1), self.project_dir)
+        return Chain(request, first, lambda job: dispatcher.submit([job]), self.project_dir)
 
     def generate(
         self,
@@ -173,11 +237,22 @@ class ComfyUIBackend(Backend):
         with self._lock:
             job = self._jobs.pop(request.key, None)
         if job is None:
-            job = _job_for(request, self.project_dir)
-            dispatcher.submit([job])
+            job = self._handle_for(request, dispatcher)
+            if isinstance(job, Chain):
+                job.start()
+            else:
+                dispatcher.submit([job])
         else:
-            dispatcher.promote(job)
+            dispatcher.promote(job.current if isinstance(job, Chain) else job)
         report = progress or (lambda fraction, message: None)
+
+        def withdraw(grace: float) -> None:
+            if isinstance(job, Chain):
+                job.cancel(dispatcher.cancel)
+            else:
+                dispatcher.cancel(job)
+            _wait_quietly(job, grace)
+
         try:
             while True:
                 try:
@@ -191,16 +266,18 @@ class ComfyUIBackend(Backend):
                     # so that no GPU starts one of them when this one's interrupt takes effect
                     with self._lock:
                         prepared, self._jobs = list(self._jobs.values()), {}
-                    for other in [*prepared, job]:
-                        dispatcher.cancel(other)
-                    _wait_quietly(job, self.options.cancel_grace)
+                    for other in prepared:
+                        if isinstance(other, Chain):
+                            other.cancel(dispatcher.cancel)
+                        else:
+                            dispatcher.cancel(other)
+                    withdraw(self.options.cancel_grace)
                     raise GenerationCancelled(f"'{request.sprite}': generation cancelled")
         except GenerationCancelled:
             raise
         except BaseException:
             if not job.future.done():  # interrupted while waiting (a Dagster run being stopped): withdraw the job
-                dispatcher.cancel(job)
-                _wait_quietly(job, min(2.0, self.options.cancel_grace))
+                withdraw(min(2.0, self.options.cancel_grace))
             raise
         _drain(job, report)
         return result
@@ -220,13 +297,16 @@ def _mtime(path: Path) -> float:
         return -1.0
 
 
-def _drain(job: Job, report: Callable[[float, str], None]) -> None:
+def _drain(job: Job | Chain, report: Callable[[float, str], None]) -> None:
+    if isinstance(job, Chain):
+        job.drain(report)
+        return
     while not job.progress.empty():
         fraction, message = job.progress.get_nowait()
         report(fraction, message)
 
 
-def _wait_quietly(job: Job, seconds: float) -> None:
+def _wait_quietly(job: Job | Chain, seconds: float) -> None:
     """Give the dispatcher up to ``seconds`` to settle ``job`` (its result or error is not needed)."""
     with contextlib.suppress(TimeoutError, CancelledError):
         job.future.exception(timeout=seconds)
@@ -258,6 +338,6 @@ def _job_for(request: GenerationRequest, project_dir: Path) -> Job:
         graph=payload["graph"],
         save_node=payload["save_node"],
         template=payload["workflow"],
-        needs=requirements(payload["graph"]),
+        needs=requirements(payload["graph"]),  # (a chain's later jobs: chain.py)
         uploads=uploads,
     )

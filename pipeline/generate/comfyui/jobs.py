@@ -25,10 +25,16 @@ __all__ = ["Job", "Upload"]
 
 @dataclass(frozen=True)
 class Upload:
-    """An input image a LoadImage node reads: uploaded (POST /upload/image) before each submission."""
+    """An input image a LoadImage node reads: uploaded (POST /upload/image) before each submission.
+
+    Either a project file (``path``) or, for the frames of an img2img animation, the bytes of the previous
+    frame (``data``, its ``path`` then only names it in messages).
+    """
 
     def read(self, sprite: str) -> bytes:
         """The file's bytes, under the same containment and size limits as when the spec was resolved."""
+        if self.data is not None:
+            return self.data
         from pipeline.errors import GenerationError, SpecError
         from pipeline.generate.image import read_input_image
 
@@ -43,6 +49,7 @@ class Upload:
     sha256: str
     node: str
     input: str
+    data: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(eq=False)
