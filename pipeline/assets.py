@@ -48,6 +48,7 @@ from pipeline.automation.checks import (
 )
 from pipeline.buildstate.keys import stage_versions
 from pipeline.buildstate.publish import PublishResult, publish_run, record_export, removed_specs
+from pipeline.candidates import collect, preview_entries, renders_to_make, resolve_candidates
 from pipeline.errors import GenerationError, SpriteError
 from pipeline.generate import GenerationRequest, resolve_requests
 from pipeline.generate.base import canonical_json, sha256_hex
@@ -70,7 +71,11 @@ _BUILT_BY = (
 
 
 def _sprite_asset(
-    loaded: LoadedSpec, request: GenerationRequest, run_requests: dict[str, GenerationRequest]
+    loaded: LoadedSpec,
+    request: GenerationRequest,
+    run_requests: dict[str, GenerationRequest],
+    candidates: dict[str, list[GenerationRequest]],
+    to_render: dict[str, list[GenerationRequest]],
 ) -> AssetsDefinition:
     spec = loaded.spec
     name = spec.name
@@ -85,6 +90,8 @@ def _sprite_asset(
     }
     palette_label = f"palette {spec.palette}" if isinstance(spec.palette, str) else "custom palette"
     raw_version, pixel_version, export_version = stage_versions(spec, request)
+    mine = candidates.get(name)
+    awaiting_pick = spec.candidates is not None and spec.candidates.picked is None and spec.candidates.publish == "none"
     specs = [
         AssetSpec(
             raw_key,
@@ -159,11 +166,19 @@ def _sprite_asset(
         selection = context.run.asset_selection
         servers = sprites.prepare_once(
             request.backend,
-            lambda: [
-                r
-                for n, r in run_requests.items()
-                if r.backend == request.backend and (selection is None or AssetKey(["raw", n]) in selection)
-            ],
+            lambda: (
+                [
+                    r
+                    for n, r in run_requests.items()
+                    if r.backend == request.backend and (selection is None or AssetKey(["raw", n]) in selection)
+                ]
+                + [  # the candidates still to pick from (pipeline.candidates)
+                    r
+                    for n, rs in to_render.items()
+                    for r in rs
+                    if r.backend == request.backend and (selection is None or AssetKey(["raw", n]) in selection)
+                ]
+            ),
         )
         for line in servers:
             context.log.info(f"generation server {line}")
@@ -181,6 +196,11 @@ def _sprite_asset(
                 f"materialize raw/{name} too (it is part of this sprite's step)"
             )
         raw = generate_stage(request, backend, cache, offline=sprites.offline, progress=progress, claims=sprites.claims)
+        shown: dict[str, MetadataValue] = {}
+        if mine is not None:  # every candidate rendered (and cached) until a pick; each keyed by its own seed
+            for other in to_render[name]:
+                generate_stage(other, backend, cache, offline=sprites.offline, progress=progress, claims=sprites.claims)
+            shown = {k: MetadataValue.md(v) for k, v in preview_entries(collect(loaded, mine, cache)).items()}
         if raw_key in selected:
             yield MaterializeResult(
                 asset_key=raw_key,
@@ -196,10 +216,14 @@ def _sprite_asset(
                     "seconds": round(raw.seconds, 4),
                     "seed": spec.effective_seed,
                     **{f"server_{k}": str(v) for k, v in raw.info.items() if k in ("server", "prompt_id")},
+                    **shown,
                 },
             )
         if pixel_key not in selected and bevy_key not in selected:
             return  # (the check is only ever selected with bevy/<name>, or alone)
+        if awaiting_pick:
+            context.log.info(f"{name}: candidates rendered; nothing is published until one is picked")
+            return
         pixel = pixelate_stage(spec, raw, cache)
         if pixel_key in selected:
             yield MaterializeResult(
@@ -349,5 +373,7 @@ def build_assets(spec_set: SpecSet, settings: Settings, only: Collection[str] | 
     """
     requests = resolve_requests(spec_set, settings)
     chosen = [loaded for loaded in spec_set if only is None or loaded.name in only]
-    assets = [_sprite_asset(loaded, requests[loaded.name], requests) for loaded in chosen]
+    candidates = resolve_candidates(spec_set, settings, [loaded.name for loaded in chosen])
+    to_render = {n: renders_to_make(spec_set.specs[n].spec, rs, requests[n]) for n, rs in candidates.items()}
+    assets = [_sprite_asset(loaded, requests[loaded.name], requests, candidates, to_render) for loaded in chosen]
     return [*assets, _manifest_asset(spec_set, deps_of=only)]

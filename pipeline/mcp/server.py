@@ -346,6 +346,6 @@ async def cancel_run(run_id: a.RunId) -> CancelResult:
     return await in_thread(service().runner.cancel, run_id)
 
 
-from pipeline.mcp import deploy, resources  # noqa: E402  (they add tools and resources to `mcp`)
+from pipeline.mcp import deploy, picking, resources  # noqa: E402  (they add tools and resources to `mcp`)
 
-__all__ += ["deploy", "resources"]
+__all__ += ["deploy", "picking", "resources"]

@@ -1,0 +1,138 @@
+"""``sprite_candidates`` and ``pick_candidate``: a sprite's candidates as images, and the pick, over MCP.
+
+Thin over ``pipeline.candidates``: the listing reads the renders from the cache; the pick writes
+``candidates.picked`` into the spec file (one line), then materializes the sprite like any other tool
+(a cache hit: picking never re-renders).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Annotated, Any
+
+from fastmcp import Context
+from fastmcp.tools import ToolResult
+from fastmcp.utilities.types import Image
+from mcp_types import TextContent
+from PIL import Image as PILImage
+from pydantic import BaseModel, Field
+
+from pipeline.candidates import CandidateSet, candidate_set, pick, write_previews
+from pipeline.mcp import arguments as a
+from pipeline.mcp.calls import follow, in_thread, result_with_images
+from pipeline.mcp.images import scaled_png
+from pipeline.mcp.server import _READS, _WRITES, SpriteResult, _pngs, _summary, mcp, service
+
+__all__ = ["CandidateInfo", "CandidateList", "pick_candidate", "sprite_candidates"]
+
+#: renders larger than this (ComfyUI's 1024 px) are sent as thumbnails: four of them fit in a chat
+_MAX_SIDE = 384
+
+
+class CandidateInfo(BaseModel):
+    index: int
+    seed: int
+    rendered: bool = Field(description="Its render is in the cache (shown as an image after this entry's text)")
+    picked: bool
+    published: bool = Field(description="What the Bevy folder gets now (the pick, or candidate 0 until one)")
+    generation_key: str
+    preview_path: str | None = Field(default=None, description="The render as a PNG file on the server's machine")
+
+
+class CandidateList(BaseModel):
+    name: str
+    spec_file: str = Field(description="The spec, relative to the project folder; a pick edits candidates.picked")
+    count: int
+    publish: str = Field(description="Until a pick: first (candidate 0 is published) or none")
+    picked_index: int | None
+    candidates: list[CandidateInfo]
+    message: str
+
+
+def _thumbnail(png: bytes, upscale: int | None) -> bytes:
+    with PILImage.open(io.BytesIO(png)) as image:
+        if max(image.size) <= _MAX_SIDE:
+            return scaled_png(png, upscale)[0]
+        image.thumbnail((_MAX_SIDE, _MAX_SIDE), PILImage.Resampling.BOX)
+        out = io.BytesIO()
+        image.save(out, format="PNG")
+        return out.getvalue()
+
+
+def _listing(cands: CandidateSet, spec_file: str, previews: dict[int, Any]) -> CandidateList:
+    spec = cands.loaded.spec
+    assert spec.candidates is not None
+    chosen = cands.picked
+    missing = len(cands.missing)
+    message = (
+        f"candidate {chosen.index} (seed {chosen.seed}) is picked"
+        if chosen is not None
+        else f"no pick yet; call pick_candidate(name='{cands.name}', index=N)"
+    ) + (f"; {missing} not rendered yet: materialize(sprites=['{cands.name}'])" if missing else "")
+    return CandidateList(
+        name=cands.name,
+        spec_file=spec_file,
+        count=len(cands.candidates),
+        publish=spec.candidates.publish,
+        picked_index=chosen.index if chosen is not None else None,
+        candidates=[
+            CandidateInfo(
+                index=c.index,
+                seed=c.seed,
+                rendered=c.png is not None,
+                picked=c.picked,
+                published=c.published,
+                generation_key=c.request.key,
+                preview_path=str(previews[c.index]) if c.index in previews else None,
+            )
+            for c in cands.candidates
+        ],
+        message=message,
+    )
+
+
+@mcp.tool(annotations=_READS, output_schema=CandidateList.model_json_schema())
+async def sprite_candidates(name: a.Name, upscale: a.Upscale = None) -> ToolResult:
+    """Show a sprite's candidates (its spec's `candidates`: several seeds, each rendered and cached) as images,
+    each after a line naming its index and seed, and which one is picked. Pick one with pick_candidate."""
+    svc = service()
+    spec_set = await in_thread(svc.load)
+    cands = await in_thread(candidate_set, svc.settings, spec_set, name)
+    previews = await in_thread(write_previews, svc.settings, cands)
+    result = _listing(cands, svc.spec_file(cands.loaded), previews)
+    content: list[Any] = [TextContent(type="text", text=f"{name}: {result.count} candidates; {result.message}")]
+    for c in cands.candidates:
+        content.append(TextContent(type="text", text=c.label + ("" if c.png else ": not rendered yet")))
+        if c.png is not None:
+            content.append(Image(data=_thumbnail(c.png, upscale), format="png").to_image_content())
+    return ToolResult(content=content, structured_content=result.model_dump(mode="json"))
+
+
+@mcp.tool(annotations=_WRITES, output_schema=SpriteResult.model_json_schema())
+async def pick_candidate(
+    ctx: Context,
+    name: a.Name,
+    index: Annotated[int, Field(ge=0, le=15, description="The candidate to publish (see sprite_candidates)")],
+    wait_seconds: a.WaitSeconds = 60,
+    upscale: a.Upscale = None,
+) -> ToolResult:
+    """Pick candidate `index` of a sprite: its seed is written into the spec file as candidates.picked (one
+    line, reviewed in git like any spec change), then the sprite is materialized with it (its render is
+    already cached) and returned as an image."""
+    started = time.perf_counter()
+    svc = service()
+    spec_set = await in_thread(svc.load)
+    picked = await in_thread(pick, svc.settings, spec_set, name, index)
+    spec_s = time.perf_counter() - started
+    spec_set = picked.spec_set
+    if picked.changed:
+        svc._reload_webserver()  # a running `dagster dev` must build the edited spec, not the one it loaded
+    todo, _fresh, manifest_ok = await in_thread(svc.plan, spec_set, [name])
+    job = None
+    if todo or not manifest_ok:
+        job = await in_thread(svc.launch, [name])
+        await follow(ctx, job, wait_seconds, done_before=1, total=3)
+    result = svc.sprite_result(spec_set, name, job=job, written=picked.changed, started=started, spec_s=spec_s)
+    summary = f"picked candidate {index} (seed {picked.seed}); " + _summary(result)
+    return result_with_images(result, summary, _pngs(svc, [result]), upscale)
