@@ -28,7 +28,7 @@ from pipeline.generate import GenerationRequest, make_backend
 from pipeline.generate.base import Backend
 from pipeline.settings import Settings
 from pipeline.specs import LoadedSpec, SpecSet, SpriteSpec, load_specs
-from pipeline.specs.edit import EditError, set_candidate_pick
+from pipeline.specs.edit import EditError, field_line, set_candidate_pick
 
 __all__ = [
     "FIELD",
@@ -92,8 +92,11 @@ class PickResult:
     spec_set: SpecSet  # the specs as loaded after the edit
 
 
-def _problem(loaded: LoadedSpec, message: str, field: str = FIELD) -> CandidateError:
-    return CandidateError(SpecProblem(loaded.file, message, line=loaded.line, sprite=loaded.name, field=field))
+def _problem(loaded: LoadedSpec, message: str, field: str = FIELD, text: str | None = None) -> CandidateError:
+    """An error naming the spec file, the line of its ``candidates`` (else of the sprite) and the field."""
+    line = field_line(text, loaded.name, "candidates") if text is not None else None
+    problem = SpecProblem(loaded.file, message, line=line or loaded.line, sprite=loaded.name, field=field)
+    return CandidateError(problem)
 
 
 def candidate_specs(spec: SpriteSpec) -> list[SpriteSpec]:
@@ -217,51 +220,50 @@ def pick(settings: Settings, spec_set: SpecSet, name: str, index: int) -> PickRe
     """
     loaded = _require(spec_set, name)
     spec = loaded.spec
+    path = settings.specs_dir / loaded.file
+    try:
+        before = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _problem(loaded, f"cannot read the spec file: {getattr(exc, 'strerror', None) or exc}") from exc
     if spec.candidates is None:
-        raise _problem(loaded, "has no candidates to pick from; add `candidates: 4` to its spec first", "candidates")
+        message = "has no candidates to pick from; add `candidates: 4` to its spec first"
+        raise _problem(loaded, message, "candidates", before)
     seeds = spec.candidate_seeds
     if not 0 <= index < len(seeds):
-        raise _problem(
-            loaded, f"there is no candidate {index}: it has {len(seeds)} (0 to {len(seeds) - 1}; candidates.count)"
-        )
+        message = f"there is no candidate {index}: it has {len(seeds)} (0 to {len(seeds) - 1}; candidates.count)"
+        raise _problem(loaded, message, text=before)
     seed = seeds[index]
-    path = settings.specs_dir / loaded.file
     if spec.candidates.picked == seed:
         return PickResult(name, path, index, seed, False, spec_set)
     try:
-        before = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise _problem(loaded, f"cannot read the spec file: {exc.strerror or exc}") from exc
-    try:
         after = set_candidate_pick(before, name, seed, spec.candidates.count)
     except EditError as exc:
-        raise _problem(
-            loaded, f"cannot edit the spec file safely: {exc}; set `picked: {seed}` under candidates by hand"
-        ) from exc
-    _replace(path, after, loaded, seed)
+        message = f"cannot edit the spec file safely: {exc}; set `picked: {seed}` under candidates by hand"
+        raise _problem(loaded, message, text=before) from exc
+    _replace(path, after, loaded, seed, before)
     try:
         reloaded = load_specs(settings.specs_dir)
         ok = (got := reloaded.specs.get(name)) is not None and got.spec.effective_seed == seed
     except SpecError:
         ok, reloaded = False, spec_set
     if not ok:
-        _replace(path, before, loaded, seed)
-        raise _problem(
-            loaded, f"the edited spec did not load as the pick; left unchanged: set `picked: {seed}` by hand"
-        )
+        _replace(path, before, loaded, seed, before)
+        message = f"the edited spec did not load as the pick; left unchanged: set `picked: {seed}` by hand"
+        raise _problem(loaded, message, text=before)
     return PickResult(name, path, index, seed, True, reloaded)
 
 
-def _replace(path: Path, text: str, loaded: LoadedSpec, seed: int) -> None:
+def _replace(path: Path, text: str, loaded: LoadedSpec, seed: int, before: str) -> None:
     """Atomically replace ``path`` with ``text``, keeping its mode; a read-only file (no write bit, which is
     honoured even for root) or an unwritable folder is an error saying what to do."""
     hint = f"make it writable (chmod u+w), or set `picked: {seed}` under candidates yourself"
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except OSError as exc:
-        raise _problem(loaded, f"cannot read the spec file: {exc.strerror or exc}") from exc
+        raise _problem(loaded, f"cannot read the spec file: {exc.strerror or exc}", text=before) from exc
     if not mode & 0o222:
-        raise _problem(loaded, f"the spec file sprite_specs/{loaded.file} is read-only (mode {mode:o}); {hint}")
+        message = f"the spec file is read-only (mode {mode:o}); {hint}"
+        raise _problem(loaded, message, text=before)
     tmp = ""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -273,9 +275,8 @@ def _replace(path: Path, text: str, loaded: LoadedSpec, seed: int) -> None:
         os.replace(tmp, path)
         tmp = ""
     except OSError as exc:
-        raise _problem(
-            loaded, f"cannot write the spec file sprite_specs/{loaded.file}: {exc.strerror or exc}; {hint}"
-        ) from exc
+        message = f"cannot write the spec file: {exc.strerror or exc}; {hint}"
+        raise _problem(loaded, message, text=before) from exc
     finally:
         if tmp:
             with contextlib.suppress(OSError):

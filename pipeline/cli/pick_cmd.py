@@ -15,6 +15,7 @@ __all__ = ["pick_cmd", "terminal_preview"]
 def terminal_preview(png: bytes, width: int = 24) -> Any:
     """A render as rich text of half blocks (two pixels per character cell, true colour where the terminal
     has it), ``width`` cells wide: enough to tell candidates apart in a terminal."""
+    import numpy as np
     from PIL import Image
     from rich.style import Style
     from rich.text import Text
@@ -22,11 +23,11 @@ def terminal_preview(png: bytes, width: int = 24) -> Any:
     image = Image.open(io.BytesIO(png)).convert("RGBA")
     height = max(2, round(image.height * width / image.width / 2) * 2)
     small = image.resize((width, height), Image.Resampling.BOX)
-    rows = list(small.getdata())
+    px = np.asarray(small)
     text = Text()
     for y in range(0, height, 2):
         for x in range(width):
-            top, bottom = rows[y * width + x], rows[(y + 1) * width + x]
+            top, bottom = px[y, x], px[y + 1, x]
             fg = f"rgb({top[0]},{top[1]},{top[2]})" if top[3] >= 128 else None
             bg = f"rgb({bottom[0]},{bottom[1]},{bottom[2]})" if bottom[3] >= 128 else None
             text.append("▀" if fg else ("▄" if bg else " "), Style(color=fg or bg, bgcolor=bg if fg else None))
@@ -57,6 +58,7 @@ def pick_cmd(name: str, index: int | None, build_after: bool, preview: bool | No
     from pipeline.candidates import candidate_set, pick, write_previews
     from pipeline.specs import load_specs
 
+    options = dict(kwargs)  # settings_from pops them; --build passes them on
     settings = settings_from(kwargs)
     out = console()
     spec_set = load_specs(settings.specs_dir)
@@ -102,4 +104,4 @@ def pick_cmd(name: str, index: int | None, build_after: bool, preview: bool | No
         return
     from pipeline.cli.commands import build_cmd
 
-    click.get_current_context().invoke(build_cmd, selection=(name,), **kwargs)
+    click.get_current_context().invoke(build_cmd, selection=(name,), **options)

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["EditError", "set_candidate_pick"]
+__all__ = ["EditError", "field_line", "set_candidate_pick"]
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -62,6 +62,15 @@ def _add_pair(text: str, mapping: yaml.MappingNode, after: yaml.Node, line: str)
     indent = " " * mapping.value[0][0].start_mark.column
     prefix = "" if at == 0 or text[at - 1] == "\n" else "\n"
     return f"{text[:at]}{prefix}{indent}{line}\n{text[at:]}"
+
+
+def field_line(text: str, sprite: str, key: str) -> int | None:
+    """The 1-based line of ``key`` in ``sprite``'s own mapping (None: not there, or the text does not parse)."""
+    try:
+        found = _get(_sprite_node(yaml.compose(text, Loader=_Loader), sprite), key)
+    except (yaml.YAMLError, EditError):
+        return None
+    return found[0].start_mark.line + 1 if found else None
 
 
 def set_candidate_pick(text: str, sprite: str, seed: int, count: int) -> str:
