@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.cache import ContentCache
-from pipeline.errors import CandidateError, SpecError, SpecProblem
+from pipeline.errors import CandidateError, PixelateError, SpecError, SpecProblem
 from pipeline.generate import GenerationRequest, make_backend
 from pipeline.generate.base import Backend
 from pipeline.settings import Settings
 from pipeline.specs import LoadedSpec, SpecSet, SpriteSpec, load_specs
 from pipeline.specs.edit import EditError, field_line, set_candidate_pick
+from pipeline.stages import RawOutput, pixelate_stage
 
 __all__ = [
     "FIELD",
@@ -57,6 +58,8 @@ class Candidate:
     png: bytes | None  # its render (frame 0) from the cache; None: not rendered (or not in this cache)
     picked: bool
     published: bool  # what the Bevy folder gets: the pick, or candidate 0 under ``publish: first``
+    pixel_png: bytes | None = None  # the pixel art it becomes (what would ship), cached like any pixel stage
+    pixel_error: str | None = None  # why the pixel stage refused its render
 
     @property
     def label(self) -> str:
@@ -150,7 +153,9 @@ def candidate_set(settings: Settings, spec_set: SpecSet, name: str, cache: Conte
 
 
 def collect(loaded: LoadedSpec, requests: list[GenerationRequest], cache: ContentCache) -> CandidateSet:
-    """The candidates of a sprite with ``candidates``, given their requests, with what the cache holds."""
+    """The candidates of a sprite with ``candidates``, given their requests, with what the cache holds, and
+    the pixel art each rendered one becomes (the pixel stage, cached by its key: after a pick, the chosen
+    candidate's pixel stage is a cache hit too)."""
     spec = loaded.spec
     assert spec.candidates is not None
     picked = spec.candidates.picked
@@ -158,8 +163,16 @@ def collect(loaded: LoadedSpec, requests: list[GenerationRequest], cache: Conten
     out = []
     for i, (seed, request) in enumerate(zip(spec.candidate_seeds, requests, strict=True)):
         hit = cache.get("generate", request.key)
-        png = hit.files[sorted(hit.files)[0]] if hit is not None and hit.files else None
-        out.append(Candidate(i, seed, request, png, picked == seed, shipped == seed))
+        png = pixel = error = None
+        if hit is not None and hit.files:
+            names = sorted(hit.files)
+            png = hit.files[names[0]]
+            raw = RawOutput(request.key, [hit.files[n] for n in names], [hit.hashes[n] for n in names], "hit", 0.0)
+            try:
+                pixel = pixelate_stage(spec, raw, cache).sheet_png
+            except PixelateError as exc:
+                error = str(exc)
+        out.append(Candidate(i, seed, request, png, picked == seed, shipped == seed, pixel, error))
     return CandidateSet(loaded, out)
 
 
@@ -171,8 +184,10 @@ def preview_entries(candidates: CandidateSet) -> dict[str, str]:
     name = candidates.name
     out = {}
     for c in candidates.candidates:
-        if c.png is not None:
-            out[f"candidate_{c.index}"] = preview_markdown(c.png, f"{name} {c.label}", target=128)
+        if c.pixel_png is not None:  # the pixel art: what would ship, and small enough to show crisply inline
+            out[f"candidate_{c.index}"] = preview_markdown(c.pixel_png, f"{name} {c.label}")
+        elif c.png is not None:
+            out[f"candidate_{c.index}"] = f"{c.label}: the pixel stage refused its render: {c.pixel_error}"
         else:
             out[f"candidate_{c.index}"] = f"{c.label}: not rendered (in no cache here)"
     chosen = candidates.picked
@@ -195,20 +210,24 @@ def _require(spec_set: SpecSet, name: str) -> LoadedSpec:
     return loaded
 
 
-def write_previews(settings: Settings, candidates: CandidateSet) -> dict[int, Path]:
-    """Each rendered candidate as a PNG under ``<state>/candidates/<name>/`` (a cache folder), by index."""
+def write_previews(settings: Settings, candidates: CandidateSet) -> dict[int, list[Path]]:
+    """Each rendered candidate as PNGs under ``<state>/candidates/<name>/`` (a cache folder), by index: its
+    render (``<i>-seed<seed>.png``) and the pixel art it becomes (``...-pixel.png``)."""
     folder = settings.state_dir / "candidates" / candidates.name
     folder.mkdir(parents=True, exist_ok=True)
-    out = {}
+    out: dict[int, list[Path]] = {}
     for c in candidates.candidates:
         if c.png is None:
             continue
-        path = folder / f"{c.index}-seed{c.seed}.png"
-        if not path.is_file() or path.read_bytes() != c.png:
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_bytes(c.png)
-            os.replace(tmp, path)
-        out[c.index] = path
+        for suffix, data in (("", c.png), ("-pixel", c.pixel_png)):
+            if data is None:
+                continue
+            path = folder / f"{c.index}-seed{c.seed}{suffix}.png"
+            if not path.is_file() or path.read_bytes() != data:
+                tmp = path.with_name(f".{path.name}.tmp")
+                tmp.write_bytes(data)
+                os.replace(tmp, path)
+            out.setdefault(c.index, []).append(path)
     return out
 
 

@@ -76,11 +76,16 @@ def test_render_pick_from_the_cli_rebuild_without_rendering(tmp_path: Path, dags
     code, out = _cli(settings, "pick", "goblin")
     assert code == 0, out
     previews = [Path(p) for p in out.split() if p.endswith(".png")]
-    assert [p.name for p in previews] == ["0-seed500.png", "1-seed501.png", "2-seed502.png"], out
+    assert [p.name for p in previews] == [
+        f"{i}-seed{500 + i}{kind}.png" for i in range(3) for kind in ("", "-pixel")
+    ], out
     cache = ContentCache(settings.cache_dir)
     stored = {next(iter(cache.get("generate", k).files.values())) for k in renders}  # type: ignore[union-attr]
-    assert all(p.read_bytes() in stored for p in previews)  # the previews are the cached renders themselves
-    assert len({p.read_bytes() for p in previews}) == 3
+    assert all(p.read_bytes() in stored for p in previews[::2])  # the renders, as cached
+    assert len({p.read_bytes() for p in previews[::2]}) == 3
+    for pixel in previews[1::2]:  # and the pixel art each becomes: 16x16, the sprite's size
+        with Image.open(pixel) as image:
+            assert image.size == (16, 16)
 
     before = (settings.specs_dir / "goblin.yaml").read_text()
     code, out = _cli(settings, "pick", "goblin", "2")

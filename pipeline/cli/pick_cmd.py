@@ -73,7 +73,9 @@ def pick_cmd(name: str, index: int | None, build_after: bool, preview: bool | No
         )
         show = out.is_terminal if preview is None else preview
         for c in cands.candidates:
-            where = str(paths[c.index]) if c.index in paths else "not rendered yet"
+            where = "  ".join(map(str, paths[c.index])) if c.index in paths else "not rendered yet"
+            if c.pixel_error:
+                where += f"  [red]pixel stage refused it:[/] {c.pixel_error}"
             out.print(f"  {c.index}: seed {c.seed}{'  [green]picked[/]' if c.picked else ''}"
                       f"{'  [cyan]published[/]' if c.published and not c.picked else ''}  {where}")  # fmt: skip
         if show and paths:

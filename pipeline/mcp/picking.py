@@ -33,11 +33,13 @@ _MAX_SIDE = 384
 class CandidateInfo(BaseModel):
     index: int
     seed: int
-    rendered: bool = Field(description="Its render is in the cache (shown as an image after this entry's text)")
+    rendered: bool = Field(description="Its render is in the cache (its pixel art follows this entry's text)")
     picked: bool
     published: bool = Field(description="What the Bevy folder gets now (the pick, or candidate 0 until one)")
     generation_key: str
-    preview_path: str | None = Field(default=None, description="The render as a PNG file on the server's machine")
+    render_path: str | None = Field(default=None, description="The render as a PNG file on the server's machine")
+    pixel_path: str | None = Field(default=None, description="The pixel art it becomes (what would ship), as a PNG")
+    pixel_error: str | None = Field(default=None, description="Why the pixel stage refused its render")
 
 
 class CandidateList(BaseModel):
@@ -60,7 +62,7 @@ def _thumbnail(png: bytes, upscale: int | None) -> bytes:
         return out.getvalue()
 
 
-def _listing(cands: CandidateSet, spec_file: str, previews: dict[int, Any]) -> CandidateList:
+def _listing(cands: CandidateSet, spec_file: str, previews: dict[int, list[Any]]) -> CandidateList:
     spec = cands.loaded.spec
     assert spec.candidates is not None
     chosen = cands.picked
@@ -84,7 +86,9 @@ def _listing(cands: CandidateSet, spec_file: str, previews: dict[int, Any]) -> C
                 picked=c.picked,
                 published=c.published,
                 generation_key=c.request.key,
-                preview_path=str(previews[c.index]) if c.index in previews else None,
+                render_path=str(previews[c.index][0]) if c.index in previews else None,
+                pixel_path=str(previews[c.index][1]) if len(previews.get(c.index, [])) > 1 else None,
+                pixel_error=c.pixel_error,
             )
             for c in cands.candidates
         ],
@@ -102,10 +106,12 @@ async def sprite_candidates(name: a.Name, upscale: a.Upscale = None) -> ToolResu
     previews = await in_thread(write_previews, svc.settings, cands)
     result = _listing(cands, svc.spec_file(cands.loaded), previews)
     content: list[Any] = [TextContent(type="text", text=f"{name}: {result.count} candidates; {result.message}")]
-    for c in cands.candidates:
-        content.append(TextContent(type="text", text=c.label + ("" if c.png else ": not rendered yet")))
-        if c.png is not None:
-            content.append(Image(data=_thumbnail(c.png, upscale), format="png").to_image_content())
+    for c in cands.candidates:  # each candidate's pixel art (what would ship), else its render
+        shown = c.pixel_png or c.png
+        note = "" if c.pixel_png else (f": the pixel stage refused it ({c.pixel_error})" if c.png else ": not rendered")
+        content.append(TextContent(type="text", text=c.label + note))
+        if shown is not None:
+            content.append(Image(data=_thumbnail(shown, upscale), format="png").to_image_content())
     return ToolResult(content=content, structured_content=result.model_dump(mode="json"))
 
 
