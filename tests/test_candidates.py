@@ -192,7 +192,16 @@ def test_candidates_on_the_comfyui_server_each_rendered_once(tmp_path: Path, dag
     assert _lock(settings)["ghost"]["candidates"] == {"seeds": [7, 8, 9, 10], "picked": 10}
     assert _manifest(settings)["ghost"]["seed"] == 10
     assert _cli(settings, "check", "--locked")[0] == 0
+    # `cache gc` keeps every candidate while the spec has `candidates` (changing the pick stays instant)
+    assert _cli(settings, "cache", "gc")[0] == 0 and len(_renders(settings)) == 4
     # and offline, from the cache alone
     (settings.assets_dir / "sprites/enemy/ghost.png").unlink()
     code, out = _cli(settings, "build", "--offline")
     assert code == 0 and "1 built" in out, out
+
+
+def test_offline_lists_the_candidate_renders_it_lacks_up_front(tmp_path: Path, dagster_home: Path) -> None:
+    settings = make_project(tmp_path / "game", {"ghost.yaml": COMFY}, copy_samples=False)
+    code, out = _cli(settings, "build", "--offline")
+    assert code == 1 and "--offline: 4 render(s) are not in the cache" in out, out
+    assert out.count("ghost (comfyui candidate render") == 3 and "ghost (comfyui render" in out

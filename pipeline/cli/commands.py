@@ -202,7 +202,7 @@ def build_cmd(
         out.print(f"{len(todo)} to build, {up_to_date} up to date" + ("" if project.published else ", manifest stale"))
         return
     if offline:
-        _refuse_missing_offline(settings, todo)
+        _refuse_missing_offline(settings, spec_set, todo)
     outcome = None
     if todo:
         outcome = _run_with_progress(settings, spec_set, todo, offline, verbose, checks, out)
@@ -237,21 +237,26 @@ def build_cmd(
         sys.exit(1)
 
 
-def _refuse_missing_offline(settings: Settings, todo: list[Any]) -> None:
+def _refuse_missing_offline(settings: Settings, spec_set: SpecSet, todo: list[Any]) -> None:
     """--offline: list every render that would need a generation server, before starting anything."""
     from pipeline.cache_remote import open_cache
+    from pipeline.candidates import renders_to_make, resolve_candidates
     from pipeline.generate.base import Backend
 
     cache = open_cache(settings.cache_dir, settings.cache_url)  # the remote tier too: offline means "no server"
     remote: dict[str, bool] = {}
     missing = []
+    candidates = resolve_candidates(spec_set, settings, [st.name for st in todo])
     for st in todo:
         kind = st.request.backend
         if kind not in remote:
             backend: Backend = make_backend(kind, settings)
             remote[kind] = backend.remote
-        if remote[kind] and not cache.has("generate", st.request.key):
-            missing.append(f"{st.name} ({kind} render {st.request.key[:12]})")
+        others = renders_to_make(st.loaded.spec, candidates.get(st.name, []), st.request)  # the ones to pick from
+        for i, request in enumerate([st.request, *others]):
+            if remote[kind] and not cache.has("generate", request.key):
+                what = "render" if i == 0 else "candidate render"
+                missing.append(f"{st.name} ({kind} {what} {request.key[:12]})")
     if missing:
         where = settings.cache_dir if not settings.cache_url else f"{settings.cache_dir} or {settings.cache_url}"
         tier = getattr(cache, "remote", None)
