@@ -104,3 +104,22 @@ def test_candidate_seeds_follow_the_spec_seed_and_the_pick_is_the_effective_seed
 def test_bad_candidates_are_refused(value: object) -> None:
     with pytest.raises(ValidationError):
         _spec(candidates=value)
+
+
+def test_the_terminal_preview_draws_two_pixels_per_cell() -> None:
+    import io
+
+    from PIL import Image
+
+    from pipeline.cli.pick_cmd import terminal_preview
+
+    image = Image.new("RGBA", (2, 2), (0, 0, 0, 0))
+    image.putpixel((0, 0), (255, 0, 0, 255))  # top left red over transparent
+    image.putpixel((1, 0), (0, 0, 255, 255))  # top right blue over green
+    image.putpixel((1, 1), (0, 255, 0, 255))
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    text = terminal_preview(buf.getvalue(), width=2)
+    assert text.plain == "▀▀"
+    styles = [str(span.style) for span in text.spans]
+    assert styles == ["rgb(255,0,0)", "rgb(0,0,255) on rgb(0,255,0)"]
