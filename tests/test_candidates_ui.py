@@ -1,5 +1,6 @@
 """The UI shows every candidate as a preview on the raw asset, asked of a real ``dagster dev`` through GraphQL:
-after a command-line build (no pick yet), and after a pick rebuilt by the spec sensor."""
+after a command-line build (no pick yet), after a pick from the command line (rebuilt by the spec sensor),
+and after a pick over MCP (built through that webserver, which must build the edited spec)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import pytest
+from fastmcp import Client
 from PIL import Image
 
 from pipeline.asset_keys import sprite_keys
 from pipeline.cache import ContentCache
 from pipeline.candidates import candidate_set
+from pipeline.mcp import server
 from pipeline.previews import INLINE_MARKDOWN_LIMIT
+from pipeline.settings import Settings
 from pipeline.specs import load_specs
 from tests.automation_project import make_project, project_env
 from tests.dagster_dev_harness import dagster_dev, latest_metadata, make_dagster_home, markdown_image, wait_for
@@ -25,7 +30,7 @@ pytestmark = pytest.mark.slow
 GOBLIN = "name: goblin\ncategory: enemy\nsize: 16x16\nseed: 90\nprompt: green goblin\ncandidates: 3\n"
 
 
-def test_every_candidate_is_a_preview_on_the_raw_asset(tmp_path: Path) -> None:
+def test_every_candidate_is_a_preview_on_the_raw_asset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     project = make_project(tmp_path / "game")
     (project.specs_dir / "goblin.yaml").write_text(GOBLIN)
     home = make_dagster_home(tmp_path / "dagster_home", {"run_queue": {"dequeue_interval_seconds": 1}})
@@ -70,3 +75,18 @@ def test_every_candidate_is_a_preview_on_the_raw_asset(tmp_path: Path) -> None:
         alt, _png = markdown_image(entries["candidate_2"]["mdStr"])
         assert alt == "goblin candidate 2 (seed 92), picked and published"
         assert markdown_image(entries["candidate_0"]["mdStr"])[0] == "goblin candidate 0 (seed 90)"
+
+        # over MCP, through this webserver (its run queue): the location is reloaded, so the run builds the pick
+        monkeypatch.setenv("DAGSTER_HOME", str(home))
+        server.configure(Settings.for_project(project.project_dir, dagster_home=home), dagster_url=dev.url)
+
+        async def pick_over_mcp() -> dict[str, object]:
+            async with Client(server.mcp) as client:
+                result = await client.call_tool("pick_candidate", {"name": "goblin", "index": 1, "wait_seconds": 300})
+            return result.structured_content  # type: ignore[no-any-return]
+
+        made = anyio.run(pick_over_mcp)
+        assert made["launched_via"] == "webserver" and made["status"] == "built", made
+        assert made["seed"] == 91 and made["cache"]["raw"] == "hit", made
+        entries = latest_metadata(dev, raw_key)
+        assert "picked: candidate 1 (seed 91)" in entries["candidates"]["mdStr"]
