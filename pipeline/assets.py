@@ -91,7 +91,6 @@ def _sprite_asset(
     palette_label = f"palette {spec.palette}" if isinstance(spec.palette, str) else "custom palette"
     raw_version, pixel_version, export_version = stage_versions(spec, request)
     mine = candidates.get(name)
-    awaiting_pick = spec.candidates is not None and spec.candidates.picked is None and spec.candidates.publish == "none"
     specs = [
         AssetSpec(
             raw_key,
@@ -221,7 +220,7 @@ def _sprite_asset(
             )
         if pixel_key not in selected and bevy_key not in selected:
             return  # (the check is only ever selected with bevy/<name>, or alone)
-        if awaiting_pick:
+        if spec.awaiting_pick:
             context.log.info(f"{name}: candidates rendered; nothing is published until one is picked")
             return
         pixel = pixelate_stage(spec, raw, cache)

@@ -101,7 +101,7 @@ def sprite_state(
         return SpriteState(spec.name, status, reason, loaded, request, locked)
 
     picks = spec.candidates
-    if picks is not None and picks.picked is None and picks.publish == "none":
+    if picks is not None and spec.awaiting_pick:
         return state(
             "missing",
             f"awaiting a pick among its {picks.count} candidates (candidates.publish: none): "

@@ -18,7 +18,9 @@ from pipeline.generate import GenerationRequest, make_backend, resolve_requests
 from pipeline.settings import Settings
 from pipeline.specs import SpecSet, load_specs
 
+AWAITING_PICK = "awaiting a pick"
 _STATUS_STYLE = {
+    AWAITING_PICK: "cyan",
     "up to date": "green",
     "stale": "yellow",
     "missing": "cyan",
@@ -220,11 +222,17 @@ def build_cmd(
     if outcome is None:
         out.print(f"0 built, {up_to_date} up to date ({time.perf_counter() - started:.2f}s)")
         return
+    for st in todo:  # candidates rendered for a person to pick from; nothing published (docs/candidates.md)
+        o = outcome.sprites.get(st.name)
+        if o is not None and o.status == "built" and st.loaded.spec.awaiting_pick:
+            o.status = AWAITING_PICK
     _print_summary(out, outcome, states, todo)
-    failures = {n: o.error or o.status for n, o in outcome.sprites.items() if o.status != "built"}
+    failures = {n: o.error or o.status for n, o in outcome.sprites.items() if o.status not in ("built", AWAITING_PICK)}
     built = sum(o.status == "built" for o in outcome.sprites.values())
+    awaiting = sum(o.status == AWAITING_PICK for o in outcome.sprites.values())
     out.print(
         f"{built} built, {up_to_date} up to date"
+        + (f", {awaiting} {AWAITING_PICK} (`sprites pick NAME`)" if awaiting else "")
         + (f", {len(failures)} failed" if failures else "")
         + f" ({time.perf_counter() - started:.1f}s, Dagster run {outcome.run_id[:8]})"
     )

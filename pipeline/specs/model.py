@@ -319,6 +319,12 @@ class SpriteSpec(_Strict):
         return self.base_seed
 
     @property
+    def awaiting_pick(self) -> bool:
+        """True while nothing is published for lack of a pick (``candidates.publish: none``, no ``picked``)."""
+        c = self.candidates
+        return c is not None and c.picked is None and c.publish == "none"
+
+    @property
     def candidate_seeds(self) -> list[int]:
         """The seeds of the candidates (empty without ``candidates``): ``base_seed + i``, wrapped at 2**63."""
         if self.candidates is None:
