@@ -75,7 +75,7 @@ def sprites(project: Path, *args: str) -> tuple[float, str]:
     env.pop("SPRITES_ASSETS_DIR", None)
     start = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, "-c", "from pipeline.cli import main; main()", *args],
+        [sys.executable, "-c", "from pipeline.cli import run; run()", *args],
         cwd=REPO,
         env=env,
         capture_output=True,

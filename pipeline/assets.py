@@ -370,8 +370,8 @@ def build_assets(spec_set: SpecSet, settings: Settings, only: Collection[str] | 
     the latest data version, one SQLite query each when it was never materialized in this instance (a
     fresh clone), which made a one-sprite build of a 2000-sprite project take half a minute.
     """
-    requests = resolve_requests(spec_set, settings)
     chosen = [loaded for loaded in spec_set if only is None or loaded.name in only]
+    requests = resolve_requests(spec_set, settings, None if only is None else [loaded.name for loaded in chosen])
     candidates = resolve_candidates(spec_set, settings, [loaded.name for loaded in chosen])
     to_render = {n: renders_to_make(spec_set.specs[n].spec, rs, requests[n]) for n, rs in candidates.items()}
     assets = [_sprite_asset(loaded, requests[loaded.name], requests, candidates, to_render) for loaded in chosen]

@@ -142,9 +142,14 @@ def run_sprites(
     manifest_error: str | None = None
 
     def drain() -> None:
+        while drain_some():  # the final call must read everything, however many events the last moment made
+            pass
+
+    def drain_some() -> bool:
+        """Read up to 1000 new events of the run; True when more are waiting."""
         nonlocal cursor, manifest_error
         if not instance.has_run(run_id):
-            return
+            return False
         conn = instance.get_records_for_run(run_id, cursor=cursor, limit=1000)
         cursor = conn.cursor
         for record in conn.records:
@@ -186,6 +191,7 @@ def run_sprites(
                         on_event(BuildEvent("sprite_failed", sprite, message))
                 elif ev.step_key == "bevy_manifest":
                     manifest_error = message
+        return bool(conn.has_more)
 
     from pipeline.interrupts import stop_on_signals
 

@@ -34,20 +34,26 @@ from pipeline.generate import resolve_requests
 from pipeline.resources import SpritePipelineResource
 from pipeline.settings import Settings
 from pipeline.specs import SpecSet, load_spec_set
+from pipeline.specs.parse_cache import PARSE_CACHE_FILE
 
 __all__ = ["build_definitions", "loadable_specs"]
 
 
-def loadable_specs(spec_set: SpecSet, settings: Settings) -> SpecSet:
+def loadable_specs(spec_set: SpecSet, settings: Settings, only: Collection[str] | None = None) -> SpecSet:
     """``spec_set`` without the sprites whose generation request cannot be resolved (e.g. a missing
-    workflow template), which become problems of their spec file instead."""
+    workflow template), which become problems of their spec file instead. ``only``: check just these
+    sprites (a run of a few sprites out of thousands; the others are kept as they are)."""
+    names = None if only is None else [n for n in spec_set.specs if n in only]
     try:
-        resolve_requests(spec_set, settings)
+        resolve_requests(spec_set, settings, names)
         return spec_set
     except SpriteError:
         pass
     good, problems = {}, list(spec_set.problems)
     for name, loaded in spec_set.specs.items():
+        if only is not None and name not in only:
+            good[name] = loaded
+            continue
         try:
             resolve_requests(spec_set, settings, [name])
         except SpriteError as exc:
@@ -74,7 +80,11 @@ def build_definitions(
     needs. ``executor``: where queued runs' steps execute (``pipeline.executors``; default in-process).
     """
     executor = executor or ExecutorSettings()
-    spec_set = loadable_specs(spec_set if spec_set is not None else load_spec_set(settings.specs_dir), settings)
+    spec_set = loadable_specs(
+        spec_set if spec_set is not None else load_spec_set(settings.specs_dir, settings.state_dir / PARSE_CACHE_FILE),
+        settings,
+        only,
+    )
     assets = build_assets(spec_set, settings, only=only)
     automation = automation or AutomationSettings()
     auto = build_automation(spec_set, settings, automation, assets, only=only)

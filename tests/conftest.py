@@ -37,7 +37,7 @@ def sprites_cmd(settings: Settings, *args: str) -> list[str]:
     return [
         sys.executable,
         "-c",
-        "from pipeline.cli import main; main()",
+        "from pipeline.cli import run; run()",
         *args,
         "--project-dir",
         str(settings.project_dir),

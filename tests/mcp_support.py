@@ -11,7 +11,7 @@ from tests.conftest import REPO
 __all__ = ["SPRITES", "mcp_project_env"]
 
 #: `sprites` as a `python -c` program (this checkout's code, whatever is installed)
-SPRITES = "from pipeline.cli import main; main()"
+SPRITES = "from pipeline.cli import run; run()"
 
 
 def mcp_project_env(tmp: Path) -> dict[str, str]:

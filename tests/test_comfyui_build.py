@@ -92,7 +92,7 @@ def test_concurrent_builds_never_send_the_same_render_twice(tmp_path: Path, dags
         cmd = [
             sys.executable,
             "-c",
-            "from pipeline.cli import main; main()",
+            "from pipeline.cli import run; run()",
             "build",
             "--project-dir",
             str(settings.project_dir),

@@ -140,7 +140,7 @@ def test_error_in_defaults_points_at_the_defaults_file(tmp_path: Path) -> None:
 
 def test_huge_file_is_refused(tmp_path: Path) -> None:
     settings = make_project(tmp_path, {"big.yaml": "name: a\n" + "#" * 1_100_000 + "\n"}, copy_samples=False)
-    with pytest.raises(SpecError, match="spec files are limited"):
+    with pytest.raises(SpecError, match="spec files are limited to that size"):
         load_specs(settings.specs_dir)
 
 

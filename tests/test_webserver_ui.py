@@ -125,7 +125,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     home = make_dagster_home(root / "dagster_home", {"run_queue": {"dequeue_interval_seconds": 1}})
     # item 3's premise: the sprites were built from the command line, which has always skipped checks
     built = subprocess.run(
-        [sys.executable, "-c", "from pipeline.cli import main; main()", "build",
+        [sys.executable, "-c", "from pipeline.cli import run; run()", "build",
          "--project-dir", str(project.project_dir), "--dagster-home", str(home)],
         capture_output=True, text=True, timeout=600, env={**os.environ, **project_env(project)}, check=False,
     )  # fmt: skip

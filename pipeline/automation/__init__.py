@@ -42,6 +42,10 @@ def build_automation(
     ``only``: the sprites whose assets ``assets`` defines (``build_assets(..., only=...)``).
     """
     conditions = automation.runs("conditions")
+    if only is not None:
+        # a run launched from this process (``execute_in_process``) never evaluates a sensor or a schedule;
+        # the spec sensor alone would hash every input file of the project to be defined
+        return Automation(assets=with_conditions(assets) if conditions else assets, schedules=[], sensors=[])
     return Automation(
         assets=with_conditions(assets) if conditions else assets,
         schedules=[build_rebuild_schedule(spec_set, settings, automation)],

@@ -8,8 +8,6 @@ thing the UI's "Reload definitions" button does. No Dagster import.
 
 from __future__ import annotations
 
-import httpx
-
 __all__ = ["RELOAD_MUTATION", "request_reload"]
 
 RELOAD_MUTATION = """
@@ -33,6 +31,8 @@ def request_reload(url: str, location: str, timeout: float = 5.0) -> str:
     failure: the reload was accepted and is under way. Connection errors and GraphQL errors are
     reported (as text, for the sensor's skip reason), not raised: the next tick tries again.
     """
+    import httpx  # here, not at the top: every in-process build imports this module and never reloads
+
     try:
         response = httpx.post(
             f"{url}/graphql",

@@ -59,7 +59,9 @@ def hash_input_files(settings: Settings, files: Sequence[str] = ()) -> dict[str,
 
 def loaded_input_hashes(spec_set: SpecSet, settings: Settings) -> dict[str, str]:
     """The input files as the loaded definitions saw them (spec hashes from the very bytes that were parsed)."""
-    out = {k: v for k, v in hash_input_files(settings, input_files_of(spec_set)).items() if not k.startswith(SPECS)}
+    hashes = hash_tree(None, settings.workflows_dir)  # the specs: from the bytes that were parsed, below
+    hashes.update(hash_files(settings.project_dir, input_files_of(spec_set)))
+    out = {k: v[:_HASH_CHARS] for k, v in hashes.items()}
     out.update({SPECS + rel: sha[:_HASH_CHARS] for rel, sha in spec_set.file_hashes.items()})
     return dict(sorted(out.items()))
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,22 +196,30 @@ def manifest_complete_finding(assets_dir: Path, spec_names: list[str]) -> Findin
     return Finding(True, f"lists all {len(spec_names)} specs; every file matches its entry", meta)
 
 
+def _listed_paths(assets_dir: Path) -> set[str]:
+    """The ``path`` of every manifest entry (read as plain JSON: 2000 validated entries cost a tenth of a
+    second, and whether the entries are right is ``manifest_finding``'s question)."""
+    try:
+        sprites = json.loads((assets_dir / MANIFEST_PATH).read_bytes()).get("sprites")
+    except (OSError, ValueError, AttributeError):
+        return set()
+    rows = sprites if isinstance(sprites, list) else []
+    return {e["path"] for e in rows if isinstance(e, dict) and isinstance(e.get("path"), str)}
+
+
 def orphan_files_finding(assets_dir: Path, lock: Lock | None, spec_names: list[str]) -> Finding:
     """No sprite files the manifest does not list: neither of deleted specs nor stray PNGs in its folder."""
     assets_dir = Path(assets_dir)
-    manifest = read_manifest(assets_dir)
-    listed = {e.path for e in manifest.sprites} if manifest else set()
+    listed = _listed_paths(assets_dir)
     orphans = {
         rec.entry.path
         for name, rec in (lock.sprites if lock else {}).items()
         if name not in spec_names and rec.entry.path not in listed and (assets_dir / rec.entry.path).exists()
     }
     managed = (assets_dir / MANIFEST_PATH).parent
-    if managed.is_dir():
-        for png in managed.rglob("*.png"):
-            rel = png.relative_to(assets_dir).as_posix()
-            if rel not in listed:
-                orphans.add(rel)
+    for dirpath, _dirs, files in os.walk(managed):
+        prefix = Path(dirpath).relative_to(assets_dir).as_posix()
+        orphans.update(rel for f in files if f.endswith(".png") and (rel := f"{prefix}/{f}") not in listed)
     found = sorted(orphans)
     meta: dict[str, Any] = {"orphans": len(found)}
     if found:

@@ -20,11 +20,13 @@ def remember_if_current(
     spec_set: SpecSet,
     requests: Mapping[str, GenerationRequest],
     snapshot: Mapping[str, str],
+    known: ProjectState | None = None,
 ) -> ProjectState:
     """If the whole project is current now, record the inputs *as the build read them* (``snapshot``,
     from ``inputs.hash_tree`` before the specs were loaded, plus the requests' input files): an edit made
-    during the build then differs from the record, and the next build sees it. Returns the state."""
-    state = project_state(settings, spec_set, requests, read_lock(settings))
+    during the build then differs from the record, and the next build sees it. Returns the state.
+    ``known``: the state before the build (see ``project_state``), so only what moved is looked at again."""
+    state = project_state(settings, spec_set, requests, read_lock(settings), known=known)
     if not state.current:
         inputs.invalidate(settings.state_dir)
         return state

@@ -45,11 +45,12 @@ def _sha(path: str) -> str | None:
         return None  # vanished between listing and reading: the next look sees it gone
 
 
-def hash_tree(specs_dir: Path, workflows_dir: Path) -> dict[str, str]:
-    """sha256 of every spec file (``specs/<rel>``) and workflow template (``workflows/<rel>``), sorted."""
+def hash_tree(specs_dir: Path | None, workflows_dir: Path | None) -> dict[str, str]:
+    """sha256 of every spec file (``specs/<rel>``) and workflow template (``workflows/<rel>``), sorted
+    (None: leave that folder out)."""
     out: dict[str, str] = {}
     for label, root, suffixes in ((SPECS, specs_dir, (".yaml", ".yml")), (WORKFLOWS, workflows_dir, None)):
-        if not os.path.isdir(root):
+        if root is None or not os.path.isdir(root):
             continue
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -99,10 +100,16 @@ def invalidate(state_dir: Path) -> None:
 
 
 def is_noop(
-    state_dir: Path, context: Mapping[str, str], project_dir: Path, specs_dir: Path, workflows_dir: Path
+    state_dir: Path,
+    context: Mapping[str, str],
+    project_dir: Path,
+    specs_dir: Path,
+    workflows_dir: Path,
+    hashed: dict[str, str] | None = None,
 ) -> int | None:
     """The number of sprites, all current, when every input hashes as recorded and every published file
-    is untouched since; None when the full plan must decide."""
+    is untouched since; None when the full plan must decide. ``hashed``: filled with ``hash_tree``'s
+    answer when it was computed (the snapshot a build that goes on needs anyway)."""
     try:
         data = json.loads((state_dir / _FILE).read_text())
     except (OSError, ValueError):
@@ -115,6 +122,8 @@ def is_noop(
     if any(_stat(Path(p)) != st for p, st in outputs.items()):
         return None
     current = hash_tree(specs_dir, workflows_dir)
+    if hashed is not None:
+        hashed.update(current)
     current.update(hash_files(project_dir, [k.removeprefix(FILES) for k in recorded if k.startswith(FILES)]))
     if current != recorded:
         return None
@@ -129,9 +138,14 @@ def context_of(settings: Settings) -> dict[str, str]:
     } | {"comfyui": ",".join(settings.comfyui_urls), "backend": settings.backend or ""}
 
 
-def noop_for(settings: Settings) -> int | None:
+def noop_for(settings: Settings, hashed: dict[str, str] | None = None) -> int | None:
     """``is_noop`` for a project's settings: the number of sprites when nothing changed since a build
     left them all current, else None."""
     return is_noop(
-        settings.state_dir, context_of(settings), settings.project_dir, settings.specs_dir, settings.workflows_dir
+        settings.state_dir,
+        context_of(settings),
+        settings.project_dir,
+        settings.specs_dir,
+        settings.workflows_dir,
+        hashed,
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from pipeline.generate.base import GenerationRequest
 from pipeline.settings import Settings
 from pipeline.specs import LoadedSpec, SpecSet
 
-__all__ = ["ProjectState", "SpriteState", "project_state", "sprite_state"]
+__all__ = ["ProjectState", "SpriteState", "project_state", "sprite_state", "stat_of"]
 
 Status = Literal["up to date", "stale", "missing"]
 _META_SHA = hashlib.sha256(IMAGE_META.encode()).hexdigest()
@@ -43,6 +44,8 @@ class SpriteState:
     loaded: LoadedSpec
     request: GenerationRequest
     locked: LockEntry | None  # the sprite's entry in sprites.lock
+    # (size, mtime_ns, inode) of its PNG and .png.meta when their bytes were checked (None: missing)
+    stats: tuple[Stat | None, Stat | None] = (None, None)
 
     @property
     def current(self) -> bool:
@@ -79,11 +82,26 @@ class ProjectState:
         return lines
 
 
-def _sha(path: Path) -> str | None:
+Stat = tuple[int, int, int]
+
+
+def stat_of(path: Path) -> Stat | None:
+    """(size, mtime_ns, inode), or None when the file is missing."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        st = os.stat(path)
     except OSError:
         return None
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def _sha(path: Path) -> tuple[str | None, Stat | None]:
+    """The file's sha256 and its stat as of that read."""
+    try:
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            return hashlib.sha256(fh.read()).hexdigest(), (st.st_size, st.st_mtime_ns, st.st_ino)
+    except OSError:
+        return None, None
 
 
 def _changed(old: Mapping[str, str], new: Mapping[str, str]) -> str:
@@ -97,8 +115,10 @@ def sprite_state(
     """One sprite against its lock entry and its files in the Bevy folder."""
     spec = loaded.spec
 
+    stats: tuple[Stat | None, Stat | None] = (None, None)
+
     def state(status: Status, reason: str = "") -> SpriteState:
-        return SpriteState(spec.name, status, reason, loaded, request, locked)
+        return SpriteState(spec.name, status, reason, loaded, request, locked, stats)
 
     picks = spec.candidates
     if picks is not None and spec.awaiting_pick:
@@ -122,13 +142,15 @@ def sprite_state(
     if locked.spec_file != loaded.file:
         return state("stale", f"its spec moved from {locked.spec_file} to {loaded.file}")
     png = settings.assets_dir / spec.output_path
-    sha = _sha(png)
+    sha, png_stat = _sha(png)
     if sha is None:
         return state("stale", f"{spec.output_path} is missing from the Bevy folder")
     if sha != locked.entry.sha256:
         return state("stale", f"{spec.output_path} was modified in the Bevy folder (not the bytes {LOCK_FILE} records)")
-    if _sha(png.with_name(png.name + ".meta")) != _META_SHA:
+    meta_sha, meta_stat = _sha(png.with_name(png.name + ".meta"))
+    if meta_sha != _META_SHA:
         return state("stale", f"{spec.output_path}.meta is missing or modified")
+    stats = (png_stat, meta_stat)
     return state("up to date")
 
 
@@ -167,10 +189,31 @@ def project_state(
     requests: Mapping[str, GenerationRequest],
     lock: Lock | None,
     names: list[str] | None = None,
+    known: ProjectState | None = None,
 ) -> ProjectState:
-    """The state of ``names`` (default: every sprite) and of the project's publication."""
+    """The state of ``names`` (default: every sprite) and of the project's publication.
+
+    ``known``: an earlier answer (the plan before a build). A sprite it found up to date keeps that
+    answer when nothing it was computed from moved: the same request and lock entry, and its PNG and
+    .png.meta still at the stat (size, mtime, inode) they had when their bytes were checked. So the
+    state after a build of one sprite out of thousands costs a stat per file, not a read.
+    """
     lock = lock or Lock()
     chosen = list(spec_set.specs) if names is None else names
-    sprites = {n: sprite_state(settings, spec_set.specs[n], requests[n], lock.sprites.get(n)) for n in chosen}
+    earlier = known.sprites if known is not None else {}
+
+    def state_of(name: str) -> SpriteState:
+        loaded, request, locked = spec_set.specs[name], requests[name], lock.sprites.get(name)
+        was = earlier.get(name)
+        if was is not None and was.current and was.request.key == request.key and was.locked == locked:
+            png = settings.assets_dir / loaded.spec.output_path
+            if (was.loaded is loaded or was.loaded == loaded) and was.stats == (
+                stat_of(png),
+                stat_of(png.with_name(png.name + ".meta")),
+            ):
+                return was
+        return sprite_state(settings, loaded, request, locked)
+
+    sprites = {n: state_of(n) for n in chosen}
     removed = sorted(set(lock.sprites) - set(spec_set.specs))
     return ProjectState(sprites, lock, removed, _publication_problems(settings, lock))

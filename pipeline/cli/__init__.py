@@ -6,7 +6,7 @@ import click
 
 from pipeline import __version__
 
-__all__ = ["main"]
+__all__ = ["main", "run"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -44,3 +44,41 @@ def _register() -> None:
 
 
 _register()
+
+
+def run() -> None:
+    """The ``sprites`` console script: ``main``, then an exit that skips tearing the heap down.
+
+    After a build the process holds Dagster and every spec (about 0.9 s of object-by-object teardown at
+    2000 sprites, measured, after every file is written). So once a command has returned or called
+    ``sys.exit``, the non-daemon threads are joined, the atexit handlers run (Dagster's, logging's)
+    and stdio is flushed, as a normal exit would, and the process then ends with ``os._exit``. An
+    exception other than SystemExit takes Python's normal path (traceback, full teardown).
+    """
+    try:
+        main()
+        code: object = 0
+    except SystemExit as exc:
+        code = exc.code
+    _exit_now(code)
+
+
+def _exit_now(code: object) -> None:
+    import atexit
+    import contextlib
+    import os
+    import sys
+    import threading
+
+    if isinstance(code, str):  # sys.exit("message"): printed, status 1
+        print(code, file=sys.stderr)
+        code = 1
+    status = code if isinstance(code, int) else (0 if code is None else 1)
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe (`sprites list | head`)
+            stream.flush()
+    os._exit(status)

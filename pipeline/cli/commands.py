@@ -17,6 +17,7 @@ from pipeline.errors import ConfigError, GenerationError
 from pipeline.generate import GenerationRequest, make_backend, resolve_requests
 from pipeline.settings import Settings
 from pipeline.specs import SpecSet, load_specs
+from pipeline.specs.parse_cache import PARSE_CACHE_FILE
 
 AWAITING_PICK = "awaiting a pick"
 _STATUS_STYLE = {
@@ -47,7 +48,7 @@ def check_cmd(locked: bool, **kwargs: Any) -> None:
     without a rebuild, or a file in the Bevy folder no longer matches sprites.lock.
     """
     settings = settings_from(kwargs)
-    spec_set = load_specs(settings.specs_dir)
+    spec_set = load_specs(settings.specs_dir, settings.state_dir / PARSE_CACHE_FILE)
     requests = resolve_requests(spec_set, settings)  # binds workflow templates too: a bad binding fails here
     files = len({s.file for s in spec_set})
     click.echo(f"OK: {len(spec_set)} sprites in {files} files under {settings.specs_dir} are valid.")
@@ -78,7 +79,7 @@ def check_cmd(locked: bool, **kwargs: Any) -> None:
 def list_cmd(selection: tuple[str, ...], category: str | None, as_json: bool, **kwargs: Any) -> None:
     """List sprites with their status: up to date, stale (and why) or missing."""
     settings = settings_from(kwargs)
-    spec_set = load_specs(settings.specs_dir)
+    spec_set = load_specs(settings.specs_dir, settings.state_dir / PARSE_CACHE_FILE)
     names = select_names(
         list(spec_set.specs), selection, {s.name: s.spec.category for s in spec_set}, category, spec_set.categories
     )
@@ -181,13 +182,14 @@ def build_cmd(
     settings = settings_from(kwargs)
     out = console()
     whole_project = not selection and not category
+    snapshot: dict[str, str] = {}  # the inputs as this build reads them (before they are parsed)
     if whole_project and not force and not dry_run:
-        known = inputs.noop_for(settings)
+        known = inputs.noop_for(settings, snapshot)
         if known is not None:
             out.print(f"0 built, {known} up to date ({time.perf_counter() - started:.2f}s)")
             return
-    snapshot = inputs.hash_tree(settings.specs_dir, settings.workflows_dir)  # the inputs as this build reads them
-    spec_set = load_specs(settings.specs_dir)
+    snapshot = snapshot or inputs.hash_tree(settings.specs_dir, settings.workflows_dir)
+    spec_set = load_specs(settings.specs_dir, settings.state_dir / PARSE_CACHE_FILE)
     requests = resolve_requests(spec_set, settings)
     names = select_names(
         list(spec_set.specs), selection, {s.name: s.spec.category for s in spec_set}, category, spec_set.categories
@@ -214,7 +216,7 @@ def build_cmd(
         publish(settings, {}, project.removed)  # nothing to build: render the manifest from the lock
     from pipeline.buildstate.fastpath import remember_if_current
 
-    remember_if_current(settings, spec_set, requests, snapshot)
+    remember_if_current(settings, spec_set, requests, snapshot, known=project)
     if settings.cache_url and outcome is not None:
         from pipeline.cli.cache_cmd import write_back
 

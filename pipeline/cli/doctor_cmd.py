@@ -12,17 +12,17 @@ import dataclasses
 import fnmatch
 import sys
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from pipeline.errors import SpecError, SpriteError
-from pipeline.generate.base import GenerationRequest
-from pipeline.generate.comfyui.backend import ComfyUIBackend
-from pipeline.generate.comfyui.client import RetryPolicy
-from pipeline.generate.comfyui.preflight import Missing, ServerProbe, missing_on, probe_servers, requirements
 from pipeline.settings import Settings
 from pipeline.specs import load_specs
+
+if TYPE_CHECKING:  # the ComfyUI client (httpx, websockets) is imported when the command runs, not for `sprites`
+    from pipeline.generate.base import GenerationRequest
+    from pipeline.generate.comfyui.preflight import Missing, ServerProbe
 
 __all__ = ["doctor_cmd"]
 
@@ -73,6 +73,10 @@ def doctor_cmd(
 
 
 def _doctor(settings: Settings, selection: tuple[str, ...], all_specs: bool, strict: bool, timeout: float) -> bool:
+    from pipeline.generate.comfyui.backend import ComfyUIBackend
+    from pipeline.generate.comfyui.client import RetryPolicy
+    from pipeline.generate.comfyui.preflight import probe_servers
+
     spec_set = load_specs(settings.specs_dir)
     chosen = [
         loaded
@@ -147,6 +151,8 @@ def _missing(
     requests: dict[str, GenerationRequest], probes: list[ServerProbe]
 ) -> tuple[set[str], dict[str, dict[Missing, list[str]]]]:
     """Which sprites can run somewhere, and per server: what is missing -> which sprites need it."""
+    from pipeline.generate.comfyui.preflight import missing_on, requirements
+
     runnable: set[str] = set()
     lacking: dict[str, dict[Missing, list[str]]] = {p.url: defaultdict(list) for p in probes}
     needs_of: dict[str, Any] = {name: requirements(req.payload["graph"]) for name, req in requests.items()}

@@ -12,9 +12,10 @@ Merging is deep for mappings; lists and scalars in a sprite replace the default.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import hashlib
+import os
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,8 @@ from pydantic import ValidationError
 from pipeline.errors import SpecError, SpecProblem
 from pipeline.specs.categories import DEFAULTS_FILE, Categories, categories_from_defaults
 from pipeline.specs.model import SpriteSpec
-from pipeline.specs.yaml_lines import Origin, SourceDict, load_yaml_file
+from pipeline.specs.parse_cache import ParseCache
+from pipeline.specs.yaml_lines import Origin, SourceDict, load_yaml_file, read_spec_bytes
 
 __all__ = ["DEFAULTS_FILE", "LoadedSpec", "SpecSet", "iter_spec_files", "load_spec_set", "load_specs"]
 
@@ -61,15 +63,25 @@ class SpecSet:
         return len(self.specs)
 
 
+def _spec_files(specs_dir: Path) -> list[tuple[str, Path]]:
+    """(label, path) of every spec YAML file under ``specs_dir``, in path order, skipping hidden names."""
+    found: list[tuple[tuple[str, ...], Path]] = []
+    for dirpath, dirnames, filenames in os.walk(specs_dir):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        rel = os.path.relpath(dirpath, specs_dir)
+        parts = () if rel == "." else tuple(rel.split(os.sep))
+        found += [
+            ((*parts, f), Path(dirpath, f))
+            for f in filenames
+            if f.endswith((".yaml", ".yml")) and not f.startswith(".")
+        ]
+    found.sort(key=lambda item: item[0])  # the order of sorted(Path, ...): part by part
+    return [("/".join(parts), path) for parts, path in found]
+
+
 def iter_spec_files(specs_dir: Path) -> list[Path]:
-    """Spec YAML files under ``specs_dir``, sorted, skipping hidden folders."""
-    files = [
-        p
-        for pattern in ("*.yaml", "*.yml")
-        for p in specs_dir.rglob(pattern)
-        if not any(part.startswith(".") for part in p.relative_to(specs_dir).parts)
-    ]
-    return sorted(files)
+    """Spec YAML files under ``specs_dir``, sorted, skipping hidden folders and files."""
+    return [path for _label, path in _spec_files(Path(specs_dir))]
 
 
 def _merge(base: Any, override: Any) -> Any:
@@ -130,15 +142,25 @@ def _describe(err: dict[str, Any], data: Any) -> tuple[list[Any], str]:
     return loc, msg
 
 
-def load_specs(specs_dir: Path) -> SpecSet:
-    """Parse and validate every spec under ``specs_dir``. Raises SpecError listing every problem."""
-    spec_set = load_spec_set(specs_dir)
+@dataclass(frozen=True)
+class _Cached:
+    """A sprite from the parse cache: its merged raw data and the line of its spec."""
+
+    merged: dict[str, Any]
+    line: int
+
+
+def load_specs(specs_dir: Path, parse_cache: Path | None = None) -> SpecSet:
+    """Parse and validate every spec under ``specs_dir``. Raises SpecError listing every problem.
+
+    ``parse_cache``: a file to keep parsed specs in between runs (``pipeline.specs.parse_cache``)."""
+    spec_set = load_spec_set(specs_dir, parse_cache)
     if spec_set.problems:
         raise SpecError(list(spec_set.problems))
     return spec_set
 
 
-def load_spec_set(specs_dir: Path) -> SpecSet:
+def load_spec_set(specs_dir: Path, parse_cache: Path | None = None) -> SpecSet:
     """Every valid spec under ``specs_dir``, and the problems of the others (never raises for bad specs).
 
     What a long-running process (the Dagster code location) loads: one typo must not hide the other
@@ -156,9 +178,13 @@ def load_spec_set(specs_dir: Path) -> SpecSet:
     categories = Categories()
     defaults_path = specs_dir / DEFAULTS_FILE
     if defaults_path.is_file():
-        data, errs = load_yaml_file(defaults_path, DEFAULTS_FILE)
+        raw_bytes, errs = read_spec_bytes(defaults_path, DEFAULTS_FILE)
+        if raw_bytes is not None:
+            hashes[DEFAULTS_FILE] = hashlib.sha256(raw_bytes).hexdigest()
+            data, errs = load_yaml_file(defaults_path, DEFAULTS_FILE, raw_bytes)
+        else:
+            data = None
         problems += errs
-        hashes[DEFAULTS_FILE] = hashlib.sha256(defaults_path.read_bytes()).hexdigest()
         top = {"defaults", "categories"}
         if isinstance(data, dict) and set(data) <= top and isinstance(data.get("defaults", {}), dict):
             project_defaults = data.get("defaults", {})
@@ -173,15 +199,24 @@ def load_spec_set(specs_dir: Path) -> SpecSet:
             )
     context = {"categories": categories}
     defaults_broken = bool(problems)
+    cache = ParseCache(None if defaults_broken else parse_cache, hashes.get(DEFAULTS_FILE, ""))
+    parsed: dict[str, list[tuple[Any, int]]] = {}  # file -> its sprites merged (what the cache keeps)
 
     raw_sprites: list[tuple[str, Any, Any]] = []  # (file, raw sprite, merged defaults)
-    for path in iter_spec_files(specs_dir):
-        label = path.relative_to(specs_dir).as_posix()
+    for label, path in _spec_files(specs_dir):
         if label == DEFAULTS_FILE:
             continue
-        with contextlib.suppress(OSError):
-            hashes[label] = hashlib.sha256(path.read_bytes()).hexdigest()
-        data, errs = load_yaml_file(path, label)
+        raw_bytes, errs = read_spec_bytes(path, label)
+        if raw_bytes is None:
+            problems += errs
+            continue
+        hashes[label] = hashlib.sha256(raw_bytes).hexdigest()
+        hit = cache.get(label, hashes[label])
+        if hit is not None:
+            raw_sprites += [(label, _Cached(merged, line), None) for merged, line in hit]
+            continue
+        parsed[label] = []
+        data, errs = load_yaml_file(path, label, raw_bytes)
         if errs:
             problems += errs
             continue
@@ -220,17 +255,23 @@ def load_spec_set(specs_dir: Path) -> SpecSet:
     specs: dict[str, LoadedSpec] = {}
     outputs: dict[str, LoadedSpec] = {}
     for label, raw, defaults in raw_sprites:
-        if not isinstance(raw, dict):
+        if isinstance(raw, _Cached):
+            merged, origin = raw.merged, (label, raw.line)
+        elif not isinstance(raw, dict):
             problems.append(
                 SpecProblem(label, "each sprite must be a mapping", line=getattr(raw, "origin", (0, None))[1])
             )
             continue
-        merged = _merge(defaults, raw)
-        sprite_name = raw.get("name") if isinstance(raw.get("name"), str) else None
-        origin = getattr(raw, "origin", (label, 1))
+        else:
+            merged = _merge(defaults, raw)
+            origin = getattr(raw, "origin", (label, 1))
+            parsed[label].append((merged, origin[1]))
+        sprite_name = merged.get("name") if isinstance(merged.get("name"), str) else None
         try:
             spec = SpriteSpec.model_validate(merged, context=context)
         except ValidationError as exc:
+            if isinstance(raw, _Cached):  # the model changed under the cache: parse for the lines of the errors
+                return load_spec_set(specs_dir)
             seen: set[tuple[Any, ...]] = set()
             for err in exc.errors():
                 loc, msg = _describe(dict(err), merged)
@@ -274,6 +315,14 @@ def load_spec_set(specs_dir: Path) -> SpecSet:
 
     if defaults_broken:
         specs = {}
+    else:
+        troubled = {p.file for p in problems}
+        loaded_from = Counter(loaded.file for loaded in specs.values())
+        for label, sprites in parsed.items():  # only files whose every sprite loaded
+            if label not in troubled and loaded_from[label] == len(sprites):
+                cache.put(label, hashes[label], sprites)
+        cache.keep_only(set(hashes))
+        cache.save()
     return SpecSet(
         specs=dict(sorted(specs.items())), file_hashes=hashes, categories=categories, problems=tuple(problems)
     )

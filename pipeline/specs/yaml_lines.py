@@ -14,7 +14,7 @@ import yaml
 
 from pipeline.errors import SpecProblem
 
-__all__ = ["MAX_SPEC_BYTES", "Origin", "SourceDict", "SourceList", "load_yaml_file"]
+__all__ = ["MAX_SPEC_BYTES", "Origin", "SourceDict", "SourceList", "load_yaml_file", "read_spec_bytes"]
 
 MAX_SPEC_BYTES = 1_000_000
 
@@ -88,17 +88,30 @@ def _make_loader(label: str) -> type:
     return Loader
 
 
-def load_yaml_file(path: Path, label: str) -> tuple[Any, list[SpecProblem]]:
-    """Parse one YAML file. Returns (data, problems); data is None when the file could not be read."""
+def read_spec_bytes(path: Path, label: str) -> tuple[bytes | None, list[SpecProblem]]:
+    """A spec file's bytes, read at most ``MAX_SPEC_BYTES`` (a device or a huge file is refused, not read)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_SPEC_BYTES:
-            return None, [SpecProblem(label, f"file is {size} bytes; spec files are limited to {MAX_SPEC_BYTES}")]
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        return None, [SpecProblem(label, "file is not UTF-8 text")]
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_SPEC_BYTES + 1)
     except OSError as exc:
         return None, [SpecProblem(label, f"cannot read file: {exc.strerror or exc}")]
+    if len(data) > MAX_SPEC_BYTES:
+        limit = f"file is larger than {MAX_SPEC_BYTES} bytes; spec files are limited to that size: split it"
+        return None, [SpecProblem(label, limit)]
+    return data, []
+
+
+def load_yaml_file(path: Path, label: str, data: bytes | None = None) -> tuple[Any, list[SpecProblem]]:
+    """Parse one YAML file (``data``: its bytes, when already read). Returns (data, problems); data is
+    None when the file could not be read."""
+    if data is None:
+        data, problems = read_spec_bytes(path, label)
+        if data is None:
+            return None, problems
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, [SpecProblem(label, "file is not UTF-8 text")]
     try:
         return yaml.load(text, Loader=_make_loader(label)), []
     except _YAMLProblem as exc:
