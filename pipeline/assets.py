@@ -56,6 +56,7 @@ from pipeline.automation.checks import (
 )
 from pipeline.buildstate.keys import stage_versions
 from pipeline.buildstate.publish import PublishResult, publish_run, record_export, removed_specs
+from pipeline.candidates import collect, preview_entries, renders_to_make, resolve_candidates
 from pipeline.errors import GenerationCancelled, GenerationError, SpriteError
 from pipeline.generate import GenerationRequest, resolve_requests
 from pipeline.generate.base import canonical_json, sha256_hex
@@ -91,7 +92,11 @@ _BUILT_BY = (
 
 
 def _sprite_asset(
-    loaded: LoadedSpec, request: GenerationRequest, run_requests: dict[str, GenerationRequest]
+    loaded: LoadedSpec,
+    request: GenerationRequest,
+    run_requests: dict[str, GenerationRequest],
+    candidates: dict[str, list[GenerationRequest]],
+    to_render: dict[str, list[GenerationRequest]],
 ) -> AssetsDefinition:
     spec = loaded.spec
     name = spec.name
@@ -106,6 +111,7 @@ def _sprite_asset(
     }
     palette_label = f"palette {spec.palette}" if isinstance(spec.palette, str) else "custom palette"
     raw_version, pixel_version, export_version = stage_versions(spec, request)
+    mine = candidates.get(name)
     specs = [
         AssetSpec(
             raw_key,
@@ -183,11 +189,19 @@ def _sprite_asset(
         selection = context.run.asset_selection
         servers = sprites.prepare_once(
             request.backend,
-            lambda: [
-                r
-                for n, r in run_requests.items()
-                if r.backend == request.backend and (selection is None or sprite_key(n, "raw") in selection)
-            ],
+            lambda: (
+                [
+                    r
+                    for n, r in run_requests.items()
+                    if r.backend == request.backend and (selection is None or sprite_key(n, "raw") in selection)
+                ]
+                + [  # the candidates still to pick from (pipeline.candidates)
+                    r
+                    for n, rs in to_render.items()
+                    for r in rs
+                    if r.backend == request.backend and (selection is None or sprite_key(n, "raw") in selection)
+                ]
+            ),
         )
         for line in servers:
             context.log.info(f"generation server {line}")
@@ -207,6 +221,19 @@ def _sprite_asset(
         raw = generate_stage(
             request, backend, cache, offline=sprites.offline, progress=progress, cancel=cancel, claims=sprites.claims
         )
+        shown: dict[str, MetadataValue] = {}
+        if mine is not None:  # every candidate rendered (and cached) until a pick; each keyed by its own seed
+            for other in to_render[name]:
+                generate_stage(
+                    other,
+                    backend,
+                    cache,
+                    offline=sprites.offline,
+                    progress=progress,
+                    cancel=cancel,
+                    claims=sprites.claims,
+                )
+            shown = {k: MetadataValue.md(v) for k, v in preview_entries(collect(loaded, mine, cache)).items()}
         if raw_key in selected:
             yield MaterializeResult(
                 asset_key=raw_key,
@@ -222,10 +249,14 @@ def _sprite_asset(
                     "seconds": round(raw.seconds, 4),
                     "seed": spec.effective_seed,
                     **{f"server_{k}": str(v) for k, v in raw.info.items() if k in ("server", "prompt_id")},
+                    **shown,
                 },
             )
         if pixel_key not in selected and bevy_key not in selected:
             return  # (the check is only ever selected with <name>_bevy, or alone)
+        if spec.awaiting_pick:
+            context.log.info(f"{name}: candidates rendered; nothing is published until one is picked")
+            return
         pixel = pixelate_stage(spec, raw, cache)
         if pixel_key in selected:
             yield MaterializeResult(
@@ -381,5 +412,7 @@ def build_assets(spec_set: SpecSet, settings: Settings, only: Collection[str] | 
     """
     chosen = [loaded for loaded in spec_set if only is None or loaded.name in only]
     requests = resolve_requests(spec_set, settings, None if only is None else [loaded.name for loaded in chosen])
-    assets = [_sprite_asset(loaded, requests[loaded.name], requests) for loaded in chosen]
+    candidates = resolve_candidates(spec_set, settings, [loaded.name for loaded in chosen])
+    to_render = {n: renders_to_make(spec_set.specs[n].spec, rs, requests[n]) for n, rs in candidates.items()}
+    assets = [_sprite_asset(loaded, requests[loaded.name], requests, candidates, to_render) for loaded in chosen]
     return [*assets, _manifest_asset(spec_set, deps_of=only)]

@@ -2,6 +2,7 @@
 
     SpriteError                      anything the pipeline reports to a user
     ├── SpecError                    bad sprite specs: carries every SpecProblem found at once
+    ├── CandidateError               a pick that cannot be made (no candidates, no such one, file read-only)
     ├── ConfigError                  bad settings (paths, environment variables, resource config)
     ├── GenerationError              a backend could not produce a render
     │   ├── GenerationCancelled      the job was interrupted (Dagster run cancelled, /interrupt)
@@ -24,6 +25,7 @@ from typing import Any
 
 __all__ = [
     "CacheError",
+    "CandidateError",
     "ConfigError",
     "ExportError",
     "GenerationCancelled",
@@ -70,6 +72,14 @@ class SpecError(SpriteError):
         n = len(self.problems)
         head = f"{n} problem{'s' if n != 1 else ''} in sprite specs:"
         super().__init__("\n".join([head, *(f"  {p}" for p in self.problems)]))
+
+
+class CandidateError(SpriteError):
+    """A pick among a sprite's candidates that cannot be made; names the spec file and field."""
+
+    def __init__(self, problem: SpecProblem):
+        self.problem = problem
+        super().__init__(str(problem))
 
 
 class ConfigError(SpriteError):

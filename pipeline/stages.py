@@ -21,7 +21,7 @@ from typing import Any
 from PIL import Image
 
 from pipeline.buildstate.keys import export_key, pixel_params_for, pixelate_key
-from pipeline.buildstate.lockfile import LockEntry, StageKeys, generate_inputs
+from pipeline.buildstate.lockfile import LockedCandidates, LockEntry, StageKeys, generate_inputs
 from pipeline.cache import Claims, ContentCache
 from pipeline.errors import GenerationError, PixelateError
 from pipeline.export.bevy import encode_png, encode_sheet, write_sprite_files
@@ -249,6 +249,7 @@ def export_stage(
         raw_sha256=raw.hashes,
         pixel_sha256=pixel.sha256,
         entry=entry,
+        candidates=LockedCandidates.of(spec.candidate_seeds, spec.candidates.picked if spec.candidates else None),
     )
     return ExportOutput(
         key, spec.output_path, png.sha256, png.written, png.replaced, time.perf_counter() - start, locked

@@ -192,3 +192,28 @@ def dagster_dev(
         finally:
             dev.stop()
         return
+
+
+LATEST_METADATA = """
+query Latest($keys: [AssetKeyInput!]!) { assetNodes(assetKeys: $keys) { assetKey { path }
+  assetMaterializations(limit: 1) { runId metadataEntries { label __typename
+    ... on MarkdownMetadataEntry { mdStr } ... on TextMetadataEntry { text } } } } }
+"""
+
+
+def latest_metadata(dev: DagsterDev, key: list[str]) -> dict[str, dict[str, Any]]:
+    """The metadata entries of ``key``'s latest materialization as the UI receives them, by label."""
+    nodes = dev.graphql(LATEST_METADATA, {"keys": [{"path": key}]})["assetNodes"]
+    materializations = nodes[0]["assetMaterializations"] if nodes else []
+    return {e["label"]: e for e in materializations[0]["metadataEntries"]} if materializations else {}
+
+
+def markdown_image(md: str) -> tuple[str, bytes]:
+    """(alt text, PNG bytes) of a markdown data-URI image such as ``pipeline.previews`` writes."""
+    import base64
+    import re
+
+    m = re.fullmatch(r"!\[(.*)\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", md)
+    if m is None:
+        raise AssertionError(f"not a markdown PNG image: {md[:80]}...")
+    return m.group(1), base64.b64decode(m.group(2))

@@ -77,6 +77,8 @@ async def test_every_tool_is_typed_with_constraints_and_output_schema(app: FastM
         "sprite_status",
         "view_sprite",
         "cancel_run",
+        "sprite_candidates",
+        "pick_candidate",
     }
     for tool in tools.values():
         assert tool.description and tool.output_schema, tool.name

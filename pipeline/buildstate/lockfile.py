@@ -26,6 +26,7 @@ __all__ = [
     "LOCK_VERSION",
     "Lock",
     "LockEntry",
+    "LockedCandidates",
     "StageKeys",
     "generate_inputs",
     "lock_path",
@@ -46,6 +47,19 @@ class StageKeys(BaseModel):
     export: str
 
 
+class LockedCandidates(BaseModel):
+    """A sprite with ``candidates``: the seeds it offers and the one picked (None: no pick yet)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seeds: list[int]
+    picked: int | None = None
+
+    @classmethod
+    def of(cls, seeds: list[int], picked: int | None) -> LockedCandidates | None:
+        return cls(seeds=seeds, picked=picked) if seeds else None
+
+
 class LockEntry(BaseModel):
     """One built sprite: from what (keys) to what (hashes, manifest entry)."""
 
@@ -63,6 +77,8 @@ class LockEntry(BaseModel):
     raw_sha256: list[str]
     pixel_sha256: str
     entry: ManifestEntry  # its ``sha256`` is the PNG's, its ``path`` where it lies in the Bevy folder
+    #: only for sprites with ``candidates`` (and then written; absent otherwise, so older locks read as before)
+    candidates: LockedCandidates | None = None
 
 
 class Lock(BaseModel):
@@ -147,7 +163,7 @@ def _dumped(entry: LockEntry) -> dict[str, Any]:
     hit = _DUMPS.get(id(entry))
     if hit is not None and hit[0] is entry:
         return hit[1]
-    data = entry.model_dump(mode="json")
+    data = entry.model_dump(mode="json", exclude={"candidates"} if entry.candidates is None else None)
     _DUMPS[id(entry)] = (entry, data)  # holds the entry, so its id is not reused while it is here
     if len(_DUMPS) > _DUMPS_MAX:
         _DUMPS.popitem(last=False)

@@ -24,7 +24,7 @@ from typing import Literal
 
 from pipeline.buildstate.hashmemo import HASH_MEMO_FILE, HashMemo, Stat
 from pipeline.buildstate.keys import export_key, pixelate_key
-from pipeline.buildstate.lockfile import LOCK_FILE, Lock, LockEntry, generate_inputs
+from pipeline.buildstate.lockfile import LOCK_FILE, Lock, LockedCandidates, LockEntry, generate_inputs
 from pipeline.export.bevy import IMAGE_META
 from pipeline.export.manifest import ASSETS_RON_PATH, MANIFEST_PATH, render_assets_ron
 from pipeline.generate.base import GenerationRequest
@@ -114,6 +114,13 @@ def sprite_state(
     def state(status: Status, reason: str = "") -> SpriteState:
         return SpriteState(spec.name, status, reason, loaded, request, locked, stats)
 
+    picks = spec.candidates
+    if picks is not None and spec.awaiting_pick:
+        return state(
+            "missing",
+            f"awaiting a pick among its {picks.count} candidates (candidates.publish: none): "
+            f"`sprites pick {spec.name}` shows them",
+        )
     if locked is None:
         return state("missing", f"never built (no entry in {LOCK_FILE})")
     if locked.keys.generate != request.key:
@@ -124,6 +131,8 @@ def sprite_state(
         return state("stale", "pixel settings changed (size, palette, alpha, outline, dither or animation)")
     if locked.keys.export != export_key(locked.pixel_sha256, spec):
         return state("stale", "output path or manifest fields changed (path, name, fps, prompt text, ...)")
+    if locked.candidates != LockedCandidates.of(spec.candidate_seeds, picks.picked if picks else None):
+        return state("stale", "its candidates changed (candidates.count or candidates.picked)")
     if locked.spec_file != loaded.file:
         return state("stale", f"its spec moved from {locked.spec_file} to {loaded.file}")
     png = settings.assets_dir / spec.output_path

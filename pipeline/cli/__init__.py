@@ -19,6 +19,7 @@ def main() -> None:
       sprites check            validate every spec (file, line and field for each problem)
       sprites build            generate, pixelate and export whatever is stale or missing
       sprites list             every sprite with its status
+      sprites pick NAME [N]    show a sprite's candidates, or pick candidate N into its spec
       sprites dev              open the Dagster UI on this project
       sprites doctor           check the ComfyUI servers have every node and model the specs need
       sprites pixelate IN OUT  turn any "pixel-art style" render into true pixel art (--size, --palette)
@@ -33,11 +34,13 @@ def _register() -> None:
     from pipeline.cli import cache_cmd, commands  # noqa: F401
     from pipeline.cli.doctor_cmd import doctor_cmd
     from pipeline.cli.mcp_cmd import mcp_cmd
+    from pipeline.cli.pick_cmd import pick_cmd
     from pipeline.cli.pixelate_cmd import pixelate_cmd
 
     main.add_command(doctor_cmd)
     main.add_command(mcp_cmd)
     main.add_command(pixelate_cmd)
+    main.add_command(pick_cmd)
 
 
 _register()

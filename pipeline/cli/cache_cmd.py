@@ -34,7 +34,11 @@ def _referenced(settings: Settings, cache: ContentCache | None = None) -> dict[s
         raw = cache.get("generate", request.key)
         if raw is not None:
             pixel.add(pixelate_key([raw.hashes[f] for f in sorted(raw.hashes)], spec_set.specs[name].spec))
-    return {"generate": {r.key for r in requests.values()}, "pixelate": pixel}
+    from pipeline.candidates import resolve_candidates
+
+    # a sprite's candidates stay while its spec has `candidates`: a later pick (or a change of mind) is instant
+    candidates = {r.key for rs in resolve_candidates(spec_set, settings).values() for r in rs}
+    return {"generate": {r.key for r in requests.values()} | candidates, "pixelate": pixel}
 
 
 def _entry_bytes(cache: ContentCache, stage: str, key: str) -> int:

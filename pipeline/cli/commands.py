@@ -17,10 +17,12 @@ from pipeline.errors import ConfigError, GenerationError
 from pipeline.generate import make_backend, resolve_requests
 from pipeline.service import BuildService
 from pipeline.settings import Settings
-from pipeline.specs import load_specs
+from pipeline.specs import SpecSet, load_specs
 from pipeline.specs.parse_cache import PARSE_CACHE_FILE
 
+AWAITING_PICK = "awaiting a pick"
 _STATUS_STYLE = {
+    AWAITING_PICK: "cyan",
     "up to date": "green",
     "stale": "yellow",
     "missing": "cyan",
@@ -182,7 +184,7 @@ def build_cmd(
         out.print(f"{len(todo)} to build, {up_to_date} up to date" + ("" if project.published else ", manifest stale"))
         return
     if offline:
-        _refuse_missing_offline(settings, todo)
+        _refuse_missing_offline(settings, spec_set, todo)
     outcome = None
     if todo:
         outcome = _run_with_progress(service, spec_set, todo, offline, verbose, checks, out)
@@ -198,11 +200,17 @@ def build_cmd(
     if outcome is None:
         out.print(f"0 built, {up_to_date} up to date ({time.perf_counter() - started:.2f}s)")
         return
+    for st in todo:  # candidates rendered for a person to pick from; nothing published (docs/candidates.md)
+        o = outcome.sprites.get(st.name)
+        if o is not None and o.status == "built" and st.loaded.spec.awaiting_pick:
+            o.status = AWAITING_PICK
     _print_summary(out, outcome, states, todo)
-    failures = {n: o.error or o.status for n, o in outcome.sprites.items() if o.status != "built"}
+    failures = {n: o.error or o.status for n, o in outcome.sprites.items() if o.status not in ("built", AWAITING_PICK)}
     built = sum(o.status == "built" for o in outcome.sprites.values())
+    awaiting = sum(o.status == AWAITING_PICK for o in outcome.sprites.values())
     out.print(
         f"{built} built, {up_to_date} up to date"
+        + (f", {awaiting} {AWAITING_PICK} (`sprites pick NAME`)" if awaiting else "")
         + (f", {len(failures)} failed" if failures else "")
         + f" ({time.perf_counter() - started:.1f}s, Dagster run {outcome.run_id[:8]})"
     )
@@ -215,21 +223,26 @@ def build_cmd(
         sys.exit(1)
 
 
-def _refuse_missing_offline(settings: Settings, todo: list[Any]) -> None:
+def _refuse_missing_offline(settings: Settings, spec_set: SpecSet, todo: list[Any]) -> None:
     """--offline: list every render that would need a generation server, before starting anything."""
     from pipeline.cache_remote import open_cache
+    from pipeline.candidates import renders_to_make, resolve_candidates
     from pipeline.generate.base import Backend
 
     cache = open_cache(settings.cache_dir, settings.cache_url)  # the remote tier too: offline means "no server"
     remote: dict[str, bool] = {}
     missing = []
+    candidates = resolve_candidates(spec_set, settings, [st.name for st in todo])
     for st in todo:
         kind = st.request.backend
         if kind not in remote:
             backend: Backend = make_backend(kind, settings)
             remote[kind] = backend.remote
-        if remote[kind] and not cache.has("generate", st.request.key):
-            missing.append(f"{st.name} ({kind} render {st.request.key[:12]})")
+        others = renders_to_make(st.loaded.spec, candidates.get(st.name, []), st.request)  # the ones to pick from
+        for i, request in enumerate([st.request, *others]):
+            if remote[kind] and not cache.has("generate", request.key):
+                what = "render" if i == 0 else "candidate render"
+                missing.append(f"{st.name} ({kind} {what} {request.key[:12]})")
     if missing:
         where = settings.cache_dir if not settings.cache_url else f"{settings.cache_dir} or {settings.cache_url}"
         tier = getattr(cache, "remote", None)

@@ -58,7 +58,7 @@ INSTRUCTIONS = (
 
 def create_server(service: BuildService, *, name: str = "sprites") -> FastMCP:
     """An MCP server over ``service``'s project: tools, resources, audit log and category schemas."""
-    from pipeline.mcp import deploy, resources
+    from pipeline.mcp import deploy, picking, resources
 
     ops = SpriteOperations(service)
 
@@ -80,6 +80,7 @@ def create_server(service: BuildService, *, name: str = "sprites") -> FastMCP:
     )
     _register_tools(mcp, ops)
     deploy.register(mcp, ops)
+    picking.register(mcp, ops)
     resources.register(mcp, ops)
     return mcp
 

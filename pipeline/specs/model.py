@@ -22,6 +22,7 @@ __all__ = [
     "FRAME_METHODS",
     "AdaptivePalette",
     "Animation",
+    "Candidates",
     "Generation",
     "Lora",
     "Output",
@@ -194,6 +195,41 @@ class Animation(_Strict):
         return -(-self.frames // self.sheet_columns)
 
 
+class Candidates(_Strict):
+    """Render several seeds and let a person pick one (``sprites pick``). YAML: ``candidates: 4`` or a mapping.
+
+    Candidate ``i`` is rendered with seed ``(seed + i) mod 2**63`` (``seed``: the spec's, or the one derived
+    from its name), so candidate 0 is what the spec renders without candidates.
+    """
+
+    count: int = Field(default=4, ge=2, le=16, description="How many seeds to render (candidate 0 to count - 1)")
+    publish: Literal["first", "none"] = Field(
+        default="first",
+        description="Until a pick: first: publish candidate 0 (the game has a sprite meanwhile); none: publish "
+        "nothing (the sprite stays missing, and `sprites check --locked` fails, until someone picks)",
+    )
+    picked: int | None = Field(
+        default=None,
+        ge=0,
+        le=2**63 - 1,
+        description="The seed of the chosen candidate; written by `sprites pick NAME INDEX` (or the MCP "
+        "pick_candidate tool). Only this seed is rendered and published once set",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count_only(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return {"count": value}
+        return value
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        as_object = handler(core_schema)
+        count = {"type": "integer", "minimum": 2, "maximum": 16, "description": "candidates: N is {count: N}"}
+        return {"description": cls.__doc__.splitlines()[0] if cls.__doc__ else "", "anyOf": [count, as_object]}
+
+
 class PixelSettings(_Strict):
     """How the render becomes pixel art."""
 
@@ -270,6 +306,9 @@ class SpriteSpec(_Strict):
         default=None, ge=0, le=2**63 - 1, description="Default: derived from the name, so it is stable"
     )
     generation: Generation = Field(default_factory=Generation)
+    candidates: Candidates | None = Field(
+        default=None, description="Render several seeds and let a person pick one (see docs/candidates.md)"
+    )
     animation: Animation = Field(default_factory=Animation)
     pixel: PixelSettings = Field(default_factory=PixelSettings)
     output: Output = Field(default_factory=Output)
@@ -308,11 +347,31 @@ class SpriteSpec(_Strict):
         raise ValueError("palette must be a name (e.g. pico-8), a list of #rrggbb colours, or {adaptive: N}")
 
     @property
-    def effective_seed(self) -> int:
-        """The seed used: explicit, or a stable function of the name."""
+    def base_seed(self) -> int:
+        """The spec's own seed: explicit, or a stable function of the name (candidate 0's seed)."""
         if self.seed is not None:
             return self.seed
         return int.from_bytes(hashlib.sha256(self.name.encode()).digest()[:4], "big")
+
+    @property
+    def effective_seed(self) -> int:
+        """The seed used: the picked candidate's, else the spec's own (``base_seed``)."""
+        if self.candidates is not None and self.candidates.picked is not None:
+            return self.candidates.picked
+        return self.base_seed
+
+    @property
+    def awaiting_pick(self) -> bool:
+        """True while nothing is published for lack of a pick (``candidates.publish: none``, no ``picked``)."""
+        c = self.candidates
+        return c is not None and c.picked is None and c.publish == "none"
+
+    @property
+    def candidate_seeds(self) -> list[int]:
+        """The seeds of the candidates (empty without ``candidates``): ``base_seed + i``, wrapped at 2**63."""
+        if self.candidates is None:
+            return []
+        return [(self.base_seed + i) % 2**63 for i in range(self.candidates.count)]
 
     @property
     def output_path(self) -> str:
