@@ -17,10 +17,10 @@ from fastmcp.exceptions import ToolError
 from PIL import Image
 
 from pipeline.cache import ContentCache
-from pipeline.mcp import server
 from pipeline.settings import Settings
 from tests.comfyui_server import FakeComfyServer
 from tests.conftest import REPO
+from tests.mcp_support import mcp_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -58,7 +58,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, comfy: FakeComfySer
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("SPRITES_DAGSTER_URL", "off")
     settings = Settings.for_project(root, comfyui_urls=[comfy.url], dagster_home=home)
-    server.configure(settings)
     return settings
 
 
@@ -76,7 +75,7 @@ def _texts(result: object) -> list[str]:
 
 async def test_candidates_as_images_then_a_pick_from_mcp(project: Settings, comfy: FakeComfyServer) -> None:
     cache = ContentCache(project.cache_dir)
-    async with Client(server.mcp) as client:
+    async with Client(mcp_server(project)) as client:
         tools = {t.name for t in await client.list_tools()}
         assert {"sprite_candidates", "pick_candidate"} <= tools
         built = await client.call_tool("materialize", {"sprites": ["blob", "ghost", "slime"]})

@@ -18,12 +18,12 @@ from PIL import Image
 from pipeline.asset_keys import sprite_keys
 from pipeline.cache import ContentCache
 from pipeline.candidates import candidate_set
-from pipeline.mcp import server
 from pipeline.previews import INLINE_MARKDOWN_LIMIT
 from pipeline.settings import Settings
 from pipeline.specs import load_specs
 from tests.automation_project import make_project, project_env
 from tests.dagster_dev_harness import dagster_dev, latest_metadata, make_dagster_home, markdown_image, wait_for
+from tests.mcp_support import mcp_server
 
 pytestmark = pytest.mark.slow
 
@@ -78,10 +78,10 @@ def test_every_candidate_is_a_preview_on_the_raw_asset(tmp_path: Path, monkeypat
 
         # over MCP, through this webserver (its run queue): the location is reloaded, so the run builds the pick
         monkeypatch.setenv("DAGSTER_HOME", str(home))
-        server.configure(Settings.for_project(project.project_dir, dagster_home=home), dagster_url=dev.url)
+        app = mcp_server(Settings.for_project(project.project_dir, dagster_home=home), dagster_url=dev.url)
 
         async def pick_over_mcp() -> dict[str, object]:
-            async with Client(server.mcp) as client:
+            async with Client(app) as client:
                 result = await client.call_tool("pick_candidate", {"name": "goblin", "index": 1, "wait_seconds": 300})
             return result.structured_content  # type: ignore[no-any-return]
 

@@ -31,6 +31,8 @@ TOOLS = {
     "sprite_status",
     "view_sprite",
     "cancel_run",
+    "sprite_candidates",
+    "pick_candidate",
 }
 
 
@@ -76,6 +78,7 @@ def test_the_inspector_lists_and_calls_every_tool(inspector: Path, tmp_path: Pat
     art = Image.new("RGBA", (32, 32), (0, 0, 255, 255))
     ImageDraw.Draw(art).rectangle((8, 6, 23, 25), fill=(255, 200, 0, 255))
     art.resize((64, 64), Image.Resampling.NEAREST).save(picture)
+    (root / "sprite_specs" / "coin.yaml").write_text("name: coin\ncategory: item\nprompt: a gold coin\ncandidates: 2\n")
     proc, port = start_http(env)
     url = f"http://127.0.0.1:{port}/mcp"
     try:
@@ -93,6 +96,8 @@ def test_the_inspector_lists_and_calls_every_tool(inspector: Path, tmp_path: Pat
         view = inspect(inspector, url, "tools/call", "view_sprite", name="goblin", upscale=1)
         cancel = inspect(inspector, url, "tools/call", "cancel_run", run_id=run["structuredContent"]["run_id"])
         unknown = inspect(inspector, url, "tools/call", "cancel_run", error=True, run_id="no-such-run")
+        candidates = inspect(inspector, url, "tools/call", "sprite_candidates", name="coin")
+        picked = inspect(inspector, url, "tools/call", "pick_candidate", name="coin", index=1)
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
@@ -113,8 +118,14 @@ def test_the_inspector_lists_and_calls_every_tool(inspector: Path, tmp_path: Pat
     assert deployed["structuredContent"]["status"] == "built", deployed
     assert run["structuredContent"]["status"] == "success"
     rows = {r["name"]: r["status"] for r in listing["structuredContent"]["sprites"]}
-    assert rows == dict.fromkeys(["blue-gem", "goblin", "orb", "swamp-toad"], "up to date")
+    # coin (candidates) is built by the pick, after this listing
+    assert rows == {**dict.fromkeys(["blue-gem", "goblin", "orb", "swamp-toad"], "up to date"), "coin": "missing"}
     assert status["structuredContent"]["last_run"]["run_id"] == run["structuredContent"]["run_id"]
     assert view["structuredContent"]["width"] == 32 and view["content"][1]["type"] == "image"
     assert cancel["structuredContent"]["message"] == "the run already ended"
     assert unknown["isError"] and "no run 'no-such-run'" in unknown["content"][0]["text"]
+    listed_candidates = candidates["structuredContent"]
+    assert listed_candidates["count"] == 2 and [c["index"] for c in listed_candidates["candidates"]] == [0, 1]
+    seed = listed_candidates["candidates"][1]["seed"]
+    assert picked["structuredContent"]["status"] == "built" and picked["structuredContent"]["seed"] == seed, picked
+    assert f"picked: {seed}" in (root / "sprite_specs" / "coin.yaml").read_text()
