@@ -52,8 +52,8 @@ class BuildEvent:
 
 def ensure_dagster_home(settings: Settings) -> None:
     """Point Dagster at the settings' instance (DAGSTER_HOME / --dagster-home, default <project>/dagster_home)."""
-    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
-    os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)  # what DagsterInstance.get() reads
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
 
 
 def _sprite_of_step(step_key: str | None) -> str | None:
@@ -91,18 +91,18 @@ def run_sprites(
     try:
         # Dagster's SQLite storage creates its tables on first use; two builds starting together on a
         # fresh DAGSTER_HOME would race on that, so the first open is serialised across processes.
-        with open(os.path.join(os.environ["DAGSTER_HOME"], ".sprites-instance.lock"), "a+b") as lock:
+        with open(settings.dagster_home / ".sprites-instance.lock", "a+b") as lock:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
             instance = DagsterInstance.get()
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
     except DagsterInvalidConfigError as exc:
         raise ConfigError(
-            f"the Dagster instance at {os.environ['DAGSTER_HOME']} has an invalid dagster.yaml: {exc}"
+            f"the Dagster instance at {settings.dagster_home} has an invalid dagster.yaml: {exc}"
         ) from exc
     except Exception as exc:  # its storage cannot be opened (e.g. a Postgres server down or refusing us)
         cause = exc.__cause__ or exc
         raise ConfigError(
-            f"cannot open the Dagster instance at {os.environ['DAGSTER_HOME']} (storage of its dagster.yaml): "
+            f"cannot open the Dagster instance at {settings.dagster_home} (storage of its dagster.yaml): "
             f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}; check "
             "that its database is up and reachable (DAGSTER_PG_* for dagster_home/examples/postgres)"
         ) from exc

@@ -61,9 +61,8 @@ def _mcp(settings: Settings, tool: str, args: dict[str, Any], monkeypatch: pytes
 
     from pipeline.mcp import server
 
-    monkeypatch.setenv("SPRITES_DAGSTER_URL", "off")
     monkeypatch.setenv("DAGSTER_HOME", str(settings.dagster_home))
-    server.configure(settings)
+    server.configure(settings, dagster_url="off")
 
     async def call() -> dict[str, Any]:
         async with Client(server.mcp) as client:

@@ -160,8 +160,7 @@ async def test_mcp_tool_schemas_list_the_projects_categories_with_a_default(
     home.mkdir()
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", home)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setenv("SPRITES_DAGSTER_URL", "off")
-    server.configure(settings)
+    server.configure(settings.model_copy(update={"dagster_home": home, "dagster_url": "off"}))
     async with Client(server.mcp) as client:
         tools = {t.name: t.input_schema for t in await client.list_tools()}
         for name in ("generate_sprite", "deploy_to_bevy", "generate_batch"):

@@ -155,8 +155,7 @@ def _mcp_materialize(settings: Settings, names: list[str], monkeypatch: pytest.M
 
     from pipeline.mcp import server
 
-    monkeypatch.setenv("SPRITES_DAGSTER_URL", "off")
-    server.configure(settings)
+    server.configure(settings, dagster_url="off")
 
     async def call() -> dict[str, object]:
         async with Client(server.mcp) as client:

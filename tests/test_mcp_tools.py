@@ -41,8 +41,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     home.mkdir()
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", home)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setenv("SPRITES_DAGSTER_URL", "off")
-    settings = Settings.for_project(root)
+    settings = Settings.for_project(root, dagster_home=str(home), dagster_url="off")
     server.configure(settings)
     return settings
 

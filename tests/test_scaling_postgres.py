@@ -117,7 +117,7 @@ def test_cli_webserver_and_mcp_runs_all_land_in_postgres(
 
         for name, value in {**env, "SPRITES_DAGSTER_URL": dev.url}.items():
             monkeypatch.setenv(name, value)
-        server.configure(project)
+        server.configure(Settings.from_env())  # the project, its Postgres home and the webserver, as set above
 
         async def mcp_materialize() -> Any:
             async with Client(server.mcp) as client:

@@ -6,7 +6,6 @@ launched. Dagster is imported lazily: listing up-to-date sprites never needs it.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from pathlib import Path
@@ -48,7 +47,7 @@ class History:
 
     @property
     def home(self) -> Path:
-        return Path(os.environ.get("DAGSTER_HOME") or self.settings.dagster_home)
+        return self.settings.dagster_home
 
     def exists(self) -> bool:
         """Whether any run was ever recorded (a fresh project has no storage yet)."""

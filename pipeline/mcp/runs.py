@@ -66,7 +66,7 @@ class Runner:
     def __init__(self, settings: Settings, history: History, dagster_url: str | None = None):
         self.settings = settings
         self.history = history
-        self.dagster_url = dagster_url
+        self.dagster_url = dagster_url if dagster_url is not None else settings.dagster_url
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._in_process = threading.Lock()  # one in-process Dagster run at a time

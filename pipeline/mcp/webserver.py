@@ -243,10 +243,10 @@ _detected: dict[str, tuple[float, DagsterWebserver | None]] = {}
 def detect_webserver(dagster_home: str, url: str | None = None, ttl: float = 10.0) -> DagsterWebserver | None:
     """The project's running webserver, or None (then runs execute in-process).
 
-    ``url`` (or ``SPRITES_DAGSTER_URL``) names it; ``off`` disables the lookup; by default the
-    ``sprites dev`` address is probed with a short timeout. The answer is remembered for ``ttl`` seconds.
+    ``url`` (the setting ``dagster_url``, ``SPRITES_DAGSTER_URL``) names it; ``off`` disables the lookup; by
+    default the ``sprites dev`` address is probed with a short timeout. The answer is remembered for ``ttl`` seconds.
     """
-    chosen = (url if url is not None else os.environ.get(URL_ENV, "")).strip() or DEFAULT_URL
+    chosen = (url or "").strip() or DEFAULT_URL
     if chosen.lower() in _DISABLED:
         return None
     now = time.monotonic()
