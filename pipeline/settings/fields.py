@@ -77,10 +77,10 @@ def _default_doc(info: FieldInfo) -> str:
     if value is None or value == () or value == frozenset():
         return "none"
     if isinstance(value, frozenset):
-        return ",".join(sorted(value))
+        value = ",".join(sorted(value))
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+        value = int(value)
+    return f"`{value}`"
 
 
 def describe(model: type[BaseModel]) -> list[SettingInfo]:
@@ -99,7 +99,7 @@ def describe(model: type[BaseModel]) -> list[SettingInfo]:
                 env=env,
                 flag=flag,
                 help=str(meta["help"]),
-                default_doc=str(meta["default_doc"] or _default_doc(info)),
+                default_doc=str(meta["default_doc"] or _default_doc(info)),  # markdown
                 resource=bool(meta["resource"]),
                 annotation=info.annotation,
                 secret=SecretStr in (info.annotation, *get_args(info.annotation)),

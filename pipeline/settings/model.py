@@ -270,6 +270,6 @@ def _config_value(value: Any) -> Any:
 #: every setting, as the CLI, the resource, ``sprites dev`` and the docs see it
 SETTINGS: list[SettingInfo] = sorted(  # the project's own settings first, then automation and executor
     describe(Settings),
-    key=lambda i: (i.name in AutomationSettings.model_fields, i.name in ExecutorSettings.model_fields),
+    key=lambda i: (i.name in AutomationSettings.model_fields) + 2 * (i.name in ExecutorSettings.model_fields),
 )
 _NAMES = {info.env: info.name for info in SETTINGS}

@@ -56,7 +56,10 @@ class AutomationSettings(BaseModel):
         default_doc="none: the MCP server probes http://127.0.0.1:3000; `sprites dev` sets its own address",
     )
     code_location: str = setting(
-        "sprites", env="SPRITES_CODE_LOCATION", help="name of the code location to reload", min_length=1
+        "sprites",
+        env="SPRITES_CODE_LOCATION",
+        help="name of the code location to reload (letters, digits, _ . -)",
+        pattern=r"^[A-Za-z0-9_.-]+$",
     )
 
     @field_validator("enabled", mode="before")
