@@ -11,7 +11,7 @@ import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, get_origin
 
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr, create_model
@@ -146,13 +146,11 @@ class SpritePipelineResource(ConfigurableResource):
 
 def _config_type(annotation: Any) -> Any:
     """A setting's type as Dagster config can express it (every value is then validated by ``Settings``)."""
-    text = str(annotation)
-    for python, config in ((int, int), (float, float), (bool, bool)):
-        if annotation is python:
-            return config
-    if "tuple" in text or "list" in text or "frozenset" in text:
+    if annotation in (int, float, bool):
+        return annotation
+    if get_origin(annotation) in (tuple, list, frozenset):
         return list[str]
-    return str
+    return str  # folders, URLs, names
 
 
 @functools.cache

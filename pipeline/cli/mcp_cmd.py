@@ -42,7 +42,7 @@ def mcp_cmd(use_http: bool, host: str, port: int, no_prewarm: bool, **kwargs: An
     if use_http:
         token, generated = resolve_token(host, settings.mcp_token.get_secret_value() if settings.mcp_token else None)
     ensure_dagster_home(settings)
-    svc = configure(settings, dagster_url=settings.dagster_url)
+    svc = configure(settings)  # its dagster_url: the flag, SPRITES_DAGSTER_URL or the default probe
     if not no_prewarm:
         svc.runner.prewarm()
     try:
