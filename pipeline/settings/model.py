@@ -67,8 +67,10 @@ class _Environment(EnvSettingsSource):
 class Settings(BaseSettings, AutomationSettings, ExecutorSettings):
     """Resolved, absolute folders and servers for one pipeline, and how it runs (automation, executor)."""
 
+    # validate_default off (pydantic-settings turns it on): the defaults are valid, and checking the cron
+    # default would import Dagster into every CLI command
     model_config = SettingsConfigDict(
-        frozen=True, extra="forbid", populate_by_name=True, case_sensitive=True, env_prefix=""
+        frozen=True, extra="forbid", populate_by_name=True, case_sensitive=True, env_prefix="", validate_default=False
     )
 
     project_dir: Path = setting(
