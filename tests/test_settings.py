@@ -261,3 +261,12 @@ def test_settings_for_a_project_read_no_environment(project: Path, monkeypatch: 
     assert Settings.for_project(project).backend is None
     with pytest.raises(ConfigError, match="SPRITES_BACKEND"):
         Settings.from_env()
+
+
+def test_reading_the_settings_imports_no_dagster(project: Path) -> None:
+    """Every CLI command reads them first: the no-op build must not pay for importing Dagster."""
+    import subprocess
+
+    code = "import sys; from pipeline.settings import Settings; Settings.from_env(); print('dagster' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "False"
