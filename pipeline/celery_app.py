@@ -17,12 +17,12 @@ from dagster_celery.make_app import make_app
 from dagster_celery.tasks import create_task
 
 from pipeline.errors import ConfigError
-from pipeline.executors import ExecutorSettings
+from pipeline.settings import Settings
 
 __all__ = ["app", "execute_plan"]
 
-_settings = ExecutorSettings.from_env()
-if not _settings.broker:
+_settings = Settings.from_env()
+if not _settings.celery_broker:
     raise ConfigError("a Celery worker needs SPRITES_CELERY_BROKER (e.g. redis://127.0.0.1:6379/0)")
 app = make_app(CeleryExecutor.for_cli(**_settings.celery_config()).app_args())
 execute_plan = create_task(app)

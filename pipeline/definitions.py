@@ -3,13 +3,10 @@
 See ``pipeline.location`` for what it contains and why the executor is in-process.
 """
 
-from pipeline.automation import AutomationSettings
-from pipeline.executors import ExecutorSettings
 from pipeline.location import build_definitions
 from pipeline.settings import Settings
 
 __all__ = ["build_definitions", "defs"]
 
-defs = build_definitions(
-    Settings.from_env(), automation=AutomationSettings.from_env(), executor=ExecutorSettings.from_env()
-)
+_settings = Settings.from_env()
+defs = build_definitions(_settings, executor=_settings)

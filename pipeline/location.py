@@ -77,7 +77,8 @@ def build_definitions(
     The sprite and manifest checks are evaluated inside their steps, in every build (a check not run for
     the latest materialization looks passed in the UI). ``checks=False`` (``sprites build``) only leaves out
     the items of invalid spec files, which a build from the command line, refused on invalid specs, never
-    needs. ``executor``: where queued runs' steps execute (``pipeline.executors``; default in-process).
+    needs. ``automation``: instead of that of ``settings``. ``executor``: where queued runs' steps execute
+    (``pipeline.executors``; default in-process; the code location passes its settings).
     """
     executor = executor or ExecutorSettings()
     spec_set = loadable_specs(
@@ -86,7 +87,7 @@ def build_definitions(
         only,
     )
     assets = build_assets(spec_set, settings, only=only)
-    automation = automation or AutomationSettings()
+    automation = automation or settings
     auto = build_automation(spec_set, settings, automation, assets, only=only)
     problem_assets, problem_checks = (
         build_spec_problem_assets(spec_set, with_checks=automation.runs("sensor")) if checks else ([], [])

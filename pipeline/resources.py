@@ -13,42 +13,34 @@ import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from pathlib import Path
+from typing import Any, get_origin
 
 from dagster import ConfigurableResource, DagsterInstance, InitResourceContext
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr, create_model
 
 from pipeline.cache import Claims, ContentCache
 from pipeline.cache_remote import open_cache
 from pipeline.generate import Backend, GenerationRequest, GenerationResult, make_backend
-from pipeline.settings import Settings
+from pipeline.settings import SETTINGS, Settings, find_project_dir
 
-__all__ = ["SpritePipelineResource"]
-
-#: the backend override is already applied when the assets are defined (each request names its backend)
-_NOT_CONFIG = {"backend"}
+__all__ = ["SpritePipelineResource", "resource_config_class"]
 
 
 class SpritePipelineResource(ConfigurableResource):
-    """Where sprites are built and how they are generated: ``Settings`` as resource config, plus ``offline``."""
+    """Where sprites are built and how they are generated, plus ``offline``.
 
-    project_dir: str
-    specs_dir: str
-    workflows_dir: str
-    assets_dir: str
-    cache_dir: str
-    state_dir: str
-    dagster_home: str
-    comfyui_urls: list[str] = []  # noqa: RUF012 - pydantic copies field defaults
-    comfyui_max_inflight: int = 2
-    comfyui_job_timeout: float = 1800.0
-    comfyui_failover_after: float = 30.0
-    cache_url: str | None = None
+    Its config fields are the settings the steps read (those declared ``resource=True`` in
+    ``pipeline.settings``), added by ``resource_config_class``: ``from_settings`` returns an instance of that
+    class; assets name this one as their parameter's type. Each config value is validated by ``Settings``, with
+    the same rules and error as the same setting given as a flag or an environment variable.
+    """
+
     offline: bool = False
     #: hand every render of the run to the backend before the first step (off when each step is its own
     #: process, as on Celery workers: that process, and the jobs it submitted, end with the step)
     submit_run_up_front: bool = True
 
+    _settings: Settings | None = PrivateAttr(default=None)
     _backends: dict[str, Backend] = PrivateAttr(default_factory=dict)
     _prepared: set[str] = PrivateAttr(default_factory=set)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -63,17 +55,20 @@ class SpritePipelineResource(ConfigurableResource):
     def from_settings(
         cls, settings: Settings, offline: bool = False, submit_run_up_front: bool = True
     ) -> SpritePipelineResource:
-        return cls(
-            offline=offline,
-            submit_run_up_front=submit_run_up_front,
-            **settings.model_dump(mode="json", exclude=_NOT_CONFIG),
+        return resource_config_class()(
+            offline=offline, submit_run_up_front=submit_run_up_front, **settings.resource_config()
         )
 
     @property
     def settings(self) -> Settings:
-        return Settings.model_validate(
-            {name: getattr(self, name) for name in Settings.model_fields if name not in _NOT_CONFIG}
-        )
+        """The settings this resource's config describes (a ConfigError naming the setting when one is invalid)."""
+        if self._settings is None:
+            config = {info.name: getattr(self, info.name, None) for info in SETTINGS if info.resource}
+            self._settings = Settings.for_project(config.pop("project_dir") or find_project_dir(), **config)
+        return self._settings
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self.settings  # noqa: B018 - an invalid config fails here, before the first step, naming the setting
 
     @property
     def cache(self) -> ContentCache:
@@ -81,7 +76,7 @@ class SpritePipelineResource(ConfigurableResource):
         (one object per run, so the remote's state, e.g. "unreachable", is shared by the run's steps)."""
         with self._lock:
             if self._cache is None:
-                self._cache = open_cache(Path(self.cache_dir), self.cache_url)
+                self._cache = open_cache(self.settings.cache_dir, self.settings.cache_url)
             return self._cache
 
     @property
@@ -164,3 +159,23 @@ class SpritePipelineResource(ConfigurableResource):
         self._backends.clear()
         if self._claims is not None:
             self._claims.release_all()
+
+
+def _config_type(annotation: Any) -> Any:
+    """A setting's type as Dagster config can express it (every value is then validated by ``Settings``)."""
+    if annotation in (int, float, bool):
+        return annotation
+    if get_origin(annotation) in (tuple, list, frozenset):
+        return list[str]
+    return str  # folders, URLs, names
+
+
+@functools.cache
+def resource_config_class() -> type[SpritePipelineResource]:
+    """``SpritePipelineResource`` with one optional config field per resource setting (None: its default)."""
+    fields: dict[str, Any] = {
+        info.name: (_config_type(info.annotation) | None, Field(default=None, description=info.help))
+        for info in SETTINGS
+        if info.resource
+    }
+    return create_model("SpritePipelineResource", __base__=SpritePipelineResource, **fields)

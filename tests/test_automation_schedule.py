@@ -107,23 +107,25 @@ def test_cron_timezone_and_status_come_from_settings(project: Settings) -> None:
             AutomationSettings(schedule_cron="30 2 * * 1", sensor_interval_seconds=60),
         ),
         ({"SPRITES_DAGSTER_URL": "http://127.0.0.1:3000/"}, AutomationSettings(dagster_url="http://127.0.0.1:3000")),
-        ({"SPRITES_DAGSTER_URL": "off"}, AutomationSettings()),
+        ({"SPRITES_DAGSTER_URL": "off"}, AutomationSettings(dagster_url="off")),
     ],
 )
 def test_automation_settings_from_env(env: dict[str, str], expected: AutomationSettings) -> None:
-    assert AutomationSettings.from_env(env) == expected
+    settings = Settings.from_env(env)
+    assert {name: getattr(settings, name) for name in AutomationSettings.model_fields} == expected.model_dump()
 
 
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"SPRITES_SCHEDULE_CRON": "every night"}, "SPRITES_SCHEDULE_CRON: 'every night' is not a valid cron"),
-        ({"SPRITES_AUTOMATION": "sensor,nightly"}, "SPRITES_AUTOMATION: unknown automation ['nightly']"),
+        ({"SPRITES_SCHEDULE_CRON": "every night"}, "SPRITES_SCHEDULE_CRON (--schedule-cron): 'every night' is not a"),
+        ({"SPRITES_AUTOMATION": "sensor,nightly"}, "SPRITES_AUTOMATION (--automation): unknown automation ['nightly']"),
         ({"SPRITES_SENSOR_INTERVAL": "0"}, "SPRITES_SENSOR_INTERVAL"),
-        ({"SPRITES_DAGSTER_URL": "localhost:3000"}, "SPRITES_DAGSTER_URL: 'localhost:3000' must be an http(s) URL"),
+        ({"SPRITES_DAGSTER_URL": "localhost:3000"}, "SPRITES_DAGSTER_URL (--dagster-url): expected an http/https URL"),
+        ({"SPRITES_DAGSTER_URL": "false"}, "or 'off' (no webserver) (got 'false')"),
     ],
 )
 def test_bad_automation_settings_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError) as err:
-        AutomationSettings.from_env(env)
+        Settings.from_env(env)
     assert message in str(err.value)

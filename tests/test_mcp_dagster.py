@@ -42,8 +42,7 @@ def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dagster_url: s
     home.mkdir()
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", home)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setenv("SPRITES_DAGSTER_URL", dagster_url)
-    return Settings.for_project(root, dagster_home=home)
+    return Settings.for_project(root, dagster_home=str(home), dagster_url=dagster_url)
 
 
 async def test_a_sprite_made_through_mcp_is_materialized_in_the_instance_with_lineage(

@@ -17,7 +17,7 @@ from dagster import DagsterEventType, DagsterInstance
 
 from pipeline.asset_keys import sprite_selection
 from pipeline.errors import ConfigError
-from pipeline.executors import ExecutorSettings, executor_definition
+from pipeline.executors import executor_definition
 from pipeline.settings import Settings
 from tests.automation_project import project_env
 from tests.comfyui_server import FakeComfyServer
@@ -140,15 +140,15 @@ def test_sprite_steps_are_spread_over_two_celery_workers(tmp_path: Path) -> None
 
 
 def test_the_executor_is_chosen_by_environment_and_checked() -> None:
-    assert ExecutorSettings.from_env({}).kind == "in_process"
-    assert executor_definition(ExecutorSettings.from_env({})).name == "in_process"
-    celery = ExecutorSettings.from_env({"SPRITES_EXECUTOR": "celery", "SPRITES_CELERY_BROKER": "redis://h:6379/0"})
+    assert Settings.from_env({}).executor == "in_process"
+    assert executor_definition(Settings.from_env({})).name == "in_process"
+    celery = Settings.from_env({"SPRITES_EXECUTOR": "celery", "SPRITES_CELERY_BROKER": "redis://h:6379/0"})
     definition = executor_definition(celery)
     assert definition.name == "celery" and celery.per_step_processes
     config = celery.celery_config()
     assert (config["broker"], config["backend"]) == ("redis://h:6379/0", "redis://h:6379/0")
     assert config["config_source"]["task_acks_late"] is True  # a worker reserves only the step it runs
     with pytest.raises(ConfigError, match="SPRITES_CELERY_BROKER"):
-        ExecutorSettings.from_env({"SPRITES_EXECUTOR": "celery"})
+        Settings.from_env({"SPRITES_EXECUTOR": "celery"})
     with pytest.raises(ConfigError, match="SPRITES_EXECUTOR"):
-        ExecutorSettings.from_env({"SPRITES_EXECUTOR": "kubernetes"})
+        Settings.from_env({"SPRITES_EXECUTOR": "kubernetes"})

@@ -153,8 +153,8 @@ def build_spec_sensor(spec_set: SpecSet, settings: Settings, automation: Automat
             return SensorResult(run_requests=[run_request_for(changes)], cursor=changes.cursor, asset_events=events)
         message = (note if changes.status != "reload" else "") + changes.message
         if changes.status == "reload":
-            if automation.dagster_url:
-                message += f"; {request_reload(automation.dagster_url, automation.code_location)}"
+            if automation.webserver_url:
+                message += f"; {request_reload(automation.webserver_url, automation.code_location)}"
                 message += "; the next tick requests the runs"
             else:
                 message += (

@@ -13,6 +13,7 @@ import click
 from pipeline.buildstate import inputs
 from pipeline.cli import main
 from pipeline.cli.options import CATEGORY, console, project_options, select_names, settings_from, user_errors
+from pipeline.cli.settings_options import ALL_FLAGS, settings_options
 from pipeline.errors import ConfigError, GenerationError
 from pipeline.generate import make_backend, resolve_requests
 from pipeline.service import BuildService
@@ -311,24 +312,21 @@ def _print_summary(out: Any, outcome: Any, states: list[Any], todo: list[Any]) -
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=3000, show_default=True, type=int)
 @click.argument("dagster_args", nargs=-1, type=click.UNPROCESSED)
-@project_options
+@settings_options(*ALL_FLAGS)
 @user_errors
 def dev_cmd(host: str, port: int, dagster_args: tuple[str, ...], **kwargs: Any) -> None:
-    """Open the Dagster UI (`dagster dev`) on this project with its own DAGSTER_HOME."""
+    """Open the Dagster UI (`dagster dev`) on this project with its own DAGSTER_HOME.
+
+    Every setting given here (flag or environment variable) reaches the code location, the daemon and
+    the runs: `dagster dev` gets them all as environment variables.
+    """
     settings = settings_from(kwargs)
+    if settings.dagster_url is None:  # the spec sensor reloads the code location through this webserver
+        settings = settings.model_copy(update={"dagster_url": f"http://{host}:{port}"})
     from pipeline.service.instance import ensure_dagster_home
 
     ensure_dagster_home(settings)
-    env = dict(os.environ)
-    for var, value in (
-        ("SPRITES_PROJECT_DIR", settings.project_dir),
-        ("SPRITES_ASSETS_DIR", settings.assets_dir),
-        ("SPRITES_SPECS_DIR", settings.specs_dir),
-        ("SPRITES_CACHE_DIR", settings.cache_dir),
-    ):
-        env[var] = str(value)
-    # the spec sensor reloads the code location through this webserver when spec files come and go
-    env.setdefault("SPRITES_DAGSTER_URL", f"http://{host}:{port}")
+    env = {**os.environ, **settings.environment()}
     workspace = settings.project_dir / "workspace.yaml"
     if not workspace.is_file():  # a project of its own, outside this repository: same code location
         workspace = settings.state_dir / "workspace.yaml"

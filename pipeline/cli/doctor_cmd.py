@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from pipeline.cli.settings_options import settings_from, settings_options
 from pipeline.errors import SpecError, SpriteError
 from pipeline.settings import Settings
 from pipeline.specs import load_specs
@@ -34,27 +35,13 @@ def _names(sprites: list[str], max_shown: int = 4) -> str:
 
 @click.command("doctor")
 @click.argument("selection", nargs=-1)
-@click.option("--project-dir", envvar="SPRITES_PROJECT_DIR", type=click.Path(file_okay=False), help="Project root.")
-@click.option("--specs-dir", envvar="SPRITES_SPECS_DIR", type=click.Path(file_okay=False), help="Sprite spec folder.")
-@click.option(
-    "--workflows-dir", envvar="SPRITES_WORKFLOWS_DIR", type=click.Path(file_okay=False), help="Workflow templates."
-)
-@click.option("--comfyui-url", envvar="SPRITES_COMFYUI_URL", help="ComfyUI server URL(s), comma-separated.")
+@settings_options("project_dir", "specs_dir", "workflows_dir", "comfyui_urls")
 @click.option("--all-specs", is_flag=True, help="Check every spec, also those whose backend is procedural.")
 @click.option(
     "--strict", is_flag=True, help="Fail when any server lacks anything (not only when no server can run a sprite)."
 )
 @click.option("--timeout", type=float, default=5.0, show_default=True, help="Seconds to wait for each server.")
-def doctor_cmd(
-    selection: tuple[str, ...],
-    project_dir: str | None,
-    specs_dir: str | None,
-    workflows_dir: str | None,
-    comfyui_url: str | None,
-    all_specs: bool,
-    strict: bool,
-    timeout: float,
-) -> None:
+def doctor_cmd(selection: tuple[str, ...], all_specs: bool, strict: bool, timeout: float, **kwargs: Any) -> None:
     """Check that the ComfyUI servers have every node class, checkpoint and LoRA the sprites need.
 
     SELECTION: sprite names or globs (default: every sprite whose generation.backend is comfyui).
@@ -62,9 +49,7 @@ def doctor_cmd(
     server answers (with --strict: when any server lacks anything).
     """
     try:
-        settings = Settings.from_env(
-            project_dir=project_dir, specs_dir=specs_dir, workflows_dir=workflows_dir, comfyui_urls=comfyui_url
-        )
+        settings = settings_from(kwargs)
         ok = _doctor(settings, selection, all_specs, strict, timeout)
     except SpriteError as exc:
         click.echo(f"error: {exc}", err=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
@@ -10,6 +9,7 @@ import click
 from starlette.middleware import Middleware
 
 from pipeline.cli.options import project_options, settings_from, user_errors
+from pipeline.cli.settings_options import settings_options
 
 __all__ = ["mcp_cmd"]
 
@@ -20,15 +20,11 @@ __all__ = ["mcp_cmd"]
     "--host", default="127.0.0.1", show_default=True, help="HTTP address (other than loopback needs a token)."
 )
 @click.option("--port", default=8765, show_default=True, type=int, help="HTTP port.")
-@click.option(
-    "--dagster-url",
-    envvar="SPRITES_DAGSTER_URL",
-    help="Dagster webserver to launch runs through (default: probe http://127.0.0.1:3000; 'off': always in-process).",
-)
 @click.option("--no-prewarm", is_flag=True, help="Do not import Dagster until the first run.")
 @project_options
+@settings_options("dagster_url")
 @user_errors
-def mcp_cmd(use_http: bool, host: str, port: int, dagster_url: str | None, no_prewarm: bool, **kwargs: Any) -> None:
+def mcp_cmd(use_http: bool, host: str, port: int, no_prewarm: bool, **kwargs: Any) -> None:
     """Serve sprites over MCP: agents generate, view and materialize sprites on demand.
 
     \b
@@ -46,9 +42,9 @@ def mcp_cmd(use_http: bool, host: str, port: int, dagster_url: str | None, no_pr
     token = None
     generated = False
     if use_http:
-        token, generated = resolve_token(host, os.environ.get(TOKEN_ENV))
+        token, generated = resolve_token(host, settings.mcp_token.get_secret_value() if settings.mcp_token else None)
     ensure_dagster_home(settings)
-    service = BuildService(settings, dagster_url=dagster_url)
+    service = BuildService(settings, dagster_url=settings.dagster_url)
     server = create_server(service)
     if not no_prewarm:
         service.prewarm()

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from pipeline.cli.settings_options import GENERATION, PROJECT, settings_from, settings_options
 from pipeline.errors import SpecError, SpriteError
 from pipeline.interrupts import Interrupted
 from pipeline.settings import Settings
@@ -26,67 +27,8 @@ def console() -> Any:
 
 
 def project_options(fn: F) -> F:
-    """Folder, server, backend and Dagster home options (each also an environment variable)."""
-    options = [
-        click.option(
-            "--project-dir",
-            envvar="SPRITES_PROJECT_DIR",
-            type=click.Path(file_okay=False),
-            help="Project root (holds sprite_specs/). Default: nearest parent with sprite_specs/.",
-        ),
-        click.option(
-            "--specs-dir",
-            envvar="SPRITES_SPECS_DIR",
-            type=click.Path(file_okay=False),
-            help="Sprite spec folder. Default: <project>/sprite_specs.",
-        ),
-        click.option(
-            "--assets-dir",
-            envvar="SPRITES_ASSETS_DIR",
-            type=click.Path(file_okay=False),
-            help="Bevy assets folder to write into. Default: <project>/bevy_target/assets.",
-        ),
-        click.option(
-            "--cache-dir",
-            envvar="SPRITES_CACHE_DIR",
-            type=click.Path(file_okay=False),
-            help="Content-addressed cache. Default: <project>/.sprites/cache.",
-        ),
-        click.option(
-            "--comfyui-url",
-            envvar="SPRITES_COMFYUI_URL",
-            help="ComfyUI server URL(s), comma-separated, for specs with backend: comfyui.",
-        ),
-        click.option(
-            "--backend",
-            envvar="SPRITES_BACKEND",
-            type=click.Choice(["procedural", "comfyui", "image"]),
-            help="Generate every sprite on this backend, overriding the specs' generation.backend.",
-        ),
-        click.option(
-            "--dagster-home",
-            envvar="DAGSTER_HOME",
-            type=click.Path(file_okay=False),
-            help="Dagster instance folder. Default: <project>/dagster_home.",
-        ),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-def settings_from(kwargs: dict[str, Any]) -> Settings:
-    """Settings from the environment, overridden by the shared options (which are popped from kwargs)."""
-    project = kwargs.pop("project_dir", None)
-    overrides = {
-        "specs_dir": kwargs.pop("specs_dir", None),
-        "assets_dir": kwargs.pop("assets_dir", None),
-        "cache_dir": kwargs.pop("cache_dir", None),
-        "comfyui_urls": kwargs.pop("comfyui_url", None),
-        "backend": kwargs.pop("backend", None),
-        "dagster_home": kwargs.pop("dagster_home", None),
-    }
-    return Settings.from_env(project_dir=project, **overrides)
+    """The flags of the folder, server, backend and Dagster home settings (each also an environment variable)."""
+    return settings_options(*PROJECT, *GENERATION)(fn)
 
 
 def user_errors(fn: F) -> F:

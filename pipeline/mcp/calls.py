@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from pipeline.errors import SpriteError
 from pipeline.mcp.images import scaled_png
 from pipeline.service import Run
-from pipeline.settings import ENV_VARS, Settings
+from pipeline.settings import SETTINGS, Settings
 
 __all__ = ["ProjectPaths", "follow", "in_thread", "relative_paths", "result_with_images"]
 
@@ -80,12 +80,12 @@ def relative_paths(settings: Settings, text: str) -> str:
     a configured folder outside it, by its variable (``$DAGSTER_HOME``); the home folder by ``~``."""
     project = str(settings.project_dir)
     folders: list[tuple[str, str]] = []
-    for var, (field, _) in ENV_VARS.items():
-        value = getattr(settings, field, None) if field else None
-        if isinstance(value, Path) and field != "project_dir":
+    for info in SETTINGS:
+        value = getattr(settings, info.name, None)
+        if isinstance(value, Path) and info.name != "project_dir":
             path = str(value)
             if not (path == project or path.startswith(project + os.sep)):
-                folders.append((path, f"${var}"))
+                folders.append((path, f"${info.env}"))
     folders.append((project + os.sep, ""))
     folders.append((project, "the project folder"))
     home = os.path.expanduser("~")

@@ -61,7 +61,10 @@ class BuildService:
 
     def __init__(self, settings: Settings, dagster_url: str | None = None):
         self.settings = settings
-        self.probe = WebserverProbe(str(settings.dagster_home), dagster_url)
+        # the argument, else the setting (SPRITES_DAGSTER_URL / --dagster-url), else the probe of `sprites dev`
+        self.probe = WebserverProbe(
+            str(settings.dagster_home), dagster_url if dagster_url is not None else settings.dagster_url
+        )
         self._runs: dict[str, Run] = {}
         self._lock = threading.Lock()  # guards _runs
         self._launching = threading.Lock()  # plan + launch as one step: identical requests join one run
