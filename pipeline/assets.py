@@ -40,11 +40,12 @@ from dagster import (
 from pipeline.asset_keys import (
     LEGACY_PREFIXES,
     MANIFEST_KEY,
+    MANIFEST_KEY_PATH,
     STAGE_LABELS,
-    legacy_sprite_keys,
     op_name,
     sprite_key,
     sprite_keys,
+    sprite_paths,
 )
 from pipeline.automation.checks import (
     evaluate_manifest,
@@ -329,10 +330,13 @@ def _forget(instance: DagsterInstance, removed: list[str], names: Collection[str
     "Materialized", for a PNG that no longer exists), and so do the entries an instance still holds under
     the project's keys before the renaming (``raw/<name>``, ...: ``pipeline.asset_keys``)."""
     gone = {k for n in removed for k in sprite_keys(n)}
-    current = {k for n in names for k in sprite_keys(n)}  # sprite `raw`'s raw/raw_render: `raw_render`'s old key
-    legacy = {k for n in (*names, *removed) for k in legacy_sprite_keys(n)} - current
-    for prefix in LEGACY_PREFIXES:  # one indexed query each, empty once migrated; other projects' keys stay
-        gone |= legacy.intersection(instance.get_asset_keys(prefix=[prefix]))
+    # one indexed query per old prefix, empty once migrated (so nothing is built per sprite); other projects' keys stay
+    found = [k for prefix in LEGACY_PREFIXES for k in instance.get_asset_keys(prefix=[prefix])]
+    known = {*names, *removed}
+    # only a sprite named like a prefix owns such a key now: sprite `raw`'s raw/raw_render is `raw_render`'s old
+    # key; and bevy/manifest is the manifest's (paths compared: an AssetKey costs tens of microseconds to make)
+    owned = {p for n in names if n in LEGACY_PREFIXES for p in sprite_paths(n)} | {MANIFEST_KEY_PATH}
+    gone |= {k for k in found if len(k.path) == 2 and k.path[1] in known and tuple(k.path) not in owned}
     if gone:
         instance.wipe_assets(sorted(gone, key=AssetKey.to_user_string))
 

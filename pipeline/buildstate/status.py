@@ -15,7 +15,6 @@ consulted: a fresh clone and a checkout whose ``.sprites/`` was just deleted get
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from pipeline.buildstate.hashmemo import HASH_MEMO_FILE, HashMemo, Stat
 from pipeline.buildstate.keys import export_key, pixelate_key
 from pipeline.buildstate.lockfile import LOCK_FILE, Lock, LockedCandidates, LockEntry, generate_inputs
 from pipeline.export.bevy import IMAGE_META
-from pipeline.export.manifest import ASSETS_RON_PATH, MANIFEST_PATH, render_assets_ron
+from pipeline.export.manifest import ASSETS_RON_PATH, MANIFEST_PATH, manifest_json, render_assets_ron
 from pipeline.generate.base import GenerationRequest
 from pipeline.settings import Settings
 from pipeline.specs import LoadedSpec, SpecSet
@@ -152,10 +151,8 @@ def _publication_problems(settings: Settings, lock: Lock) -> list[str]:
     locked = [lock.sprites[n] for n in sorted(lock.sprites)]
     entries = [e.entry for e in locked]
     problems = []
-    try:
-        listed = json.loads((settings.assets_dir / MANIFEST_PATH).read_bytes()).get("sprites")
-    except (OSError, ValueError, AttributeError):
-        listed = None
+    data = manifest_json(settings.assets_dir / MANIFEST_PATH)
+    listed = data.get("sprites") if isinstance(data, dict) else None
     if not isinstance(listed, list):
         problems.append(f"{MANIFEST_PATH} is missing or unreadable")
     else:

@@ -188,6 +188,9 @@ def build_cmd(
         _refuse_missing_offline(settings, spec_set, todo)
     outcome = None
     if todo:
+        from pipeline.cli import freeze_imports
+
+        freeze_imports(import_first="pipeline.location")  # Dagster and the asset factory
         outcome = _run_with_progress(service, spec_set, todo, offline, verbose, checks, out)
     elif not project.published:
         service.publish(plan)  # nothing to build: render the manifest from the lock

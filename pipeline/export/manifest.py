@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ __all__ = [
     "Manifest",
     "ManifestEntry",
     "PaletteInfo",
+    "manifest_json",
     "render_assets_ron",
     "serialize_manifest",
     "write_manifest",
@@ -109,7 +111,37 @@ def render_assets_ron(entries: Iterable[ManifestEntry | dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_PARSED: dict[str, tuple[tuple[int, int, int], Any]] = {}
+
+
+def manifest_json(path: Path) -> Any:
+    """The manifest file parsed as plain JSON (None when missing or not JSON), read again only when its
+    (size, mtime, inode) moved: a build's plan and its manifest checks all look at it, and at 2000 sprites
+    each parse costs tens of milliseconds. The answer is shared: do not modify it."""
+    key = str(path)
+    try:
+        st = os.stat(path)
+        stat = (st.st_size, st.st_mtime_ns, st.st_ino)
+        hit = _PARSED.get(key)
+        if hit is not None and hit[0] == stat:
+            return hit[1]
+        data = json.loads(Path(path).read_bytes())
+    except (OSError, ValueError):
+        return None
+    _PARSED.clear()  # one project's manifest at a time
+    _PARSED[key] = (stat, data)
+    return data
+
+
+_HEAD_TIMESTAMP = re.compile(rb'^  "generated_at": ("[^"\\]*"),$', re.M)
+
+
 def _existing_timestamp(data: bytes | None) -> str | None:
+    """The manifest's ``generated_at``: from its head line when it is in ``serialize_manifest``'s layout (the
+    caller compares the whole file with what it would write anyway), else from parsing all of it."""
+    head = _HEAD_TIMESTAMP.search(data[:1024]) if data else None
+    if head is not None:
+        return str(json.loads(head.group(1)))
     try:
         value = json.loads(data).get("generated_at") if data else None
     except (ValueError, AttributeError):
