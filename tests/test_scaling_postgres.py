@@ -18,6 +18,7 @@ import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance
 
+from pipeline.asset_keys import sprite_paths
 from pipeline.settings import Settings
 from tests.automation_project import project_env
 from tests.comfyui_server import FakeComfyServer
@@ -134,7 +135,8 @@ def test_cli_webserver_and_mcp_runs_all_land_in_postgres(
     materialized = db.query(
         "SELECT DISTINCT asset_key FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'"
     )
-    assert {json.loads(k)[-1] for (k,) in materialized} == {"s00", "s01", "s02", "manifest"}
+    expected = {"/".join(path) for n in ("s00", "s01", "s02") for path in sprite_paths(n)} | {"bevy/manifest"}
+    assert {"/".join(json.loads(k)) for (k,) in materialized} == expected
     no_sqlite(home)
 
 
