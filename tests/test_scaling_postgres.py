@@ -181,6 +181,13 @@ def test_the_comfyui_pool_limit_holds_across_two_dagster_homes(
              "SPRITES_COMFYUI_URL": comfy.url}
             for h in homes
         ]  # fmt: skip
+        # the shared database as a team has it: created, its pool limit set (Dagster creates a pool's default
+        # limit lazily, and two runs doing that at the same instant on a fresh Postgres database abort one of
+        # them: "current transaction is aborted ... UPDATE concurrency_limits", a race inside Dagster)
+        for name, value in {**db.env, "DAGSTER_HOME": str(homes[0])}.items():
+            monkeypatch.setenv(name, value)
+        with DagsterInstance.get() as instance:
+            instance.event_log_storage.initialize_concurrency_limit_to_default("comfyui")
         procs = [sprites(project, envs[0], "build", *names[:2]), sprites(project, envs[1], "build", *names[2:])]
         outputs = [p.communicate(timeout=400)[0] for p in procs]
         assert [p.returncode for p in procs] == [0, 0], outputs

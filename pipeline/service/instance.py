@@ -15,7 +15,8 @@ import fcntl
 import logging
 import os
 import threading
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
@@ -39,6 +40,23 @@ def ensure_dagster_home(settings: Settings) -> None:
     os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
 
 
+def _get_instance(factory: Any) -> DagsterInstance:
+    """``DagsterInstance.get()``, tried again when another process was creating the same database's tables at
+    that moment (two Dagster homes on one fresh Postgres database: "type ... already exists"); the lock above
+    only serialises processes sharing this home."""
+    for attempt in range(5):
+        try:
+            return factory.get()
+        except Exception as exc:
+            cause = exc.__cause__ or exc
+            racing = "already exists" in str(cause) or type(cause).__name__ in ("DuplicateObject", "UniqueViolation")
+            if not racing or attempt == 4:
+                raise
+            log.info("the instance's database was being created by another process; trying again (%s)", cause)
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def open_instance(settings: Settings) -> DagsterInstance:
     """The instance under ``settings.dagster_home``; a bad dagster.yaml or unreachable storage is a ConfigError."""
     from dagster import DagsterInstance, DagsterInvalidConfigError
@@ -51,7 +69,7 @@ def open_instance(settings: Settings) -> DagsterInstance:
         with open(os.path.join(home, ".sprites-instance.lock"), "a+b") as lock:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
             try:
-                return DagsterInstance.get()
+                return _get_instance(DagsterInstance)
             finally:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
     except DagsterInvalidConfigError as exc:
