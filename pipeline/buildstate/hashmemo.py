@@ -9,12 +9,12 @@ state folder and may vanish or be stale at any time: then files are simply read 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
 import os
 import time
 from pathlib import Path
+
+from pipeline.cachefile import load_json, save_json
 
 __all__ = ["HASH_MEMO_FILE", "HashMemo", "Stat"]
 
@@ -30,12 +30,7 @@ class HashMemo:
         self.entries: dict[str, list[object]] = {}
         self.used: set[str] = set()
         self.changed = False
-        if path is None:
-            return
-        try:
-            data = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            return
+        data = load_json(path)
         if isinstance(data, dict):
             self.entries = data
 
@@ -75,12 +70,4 @@ class HashMemo:
         """Write the memo (only the files looked at since it was read), atomically, if anything changed."""
         if self.path is None or not (self.changed or set(self.entries) - self.used):
             return
-        kept = {k: v for k, v in self.entries.items() if k in self.used}
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(kept, separators=(",", ":")))
-            os.replace(tmp, self.path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        save_json(self.path, {k: v for k, v in self.entries.items() if k in self.used})

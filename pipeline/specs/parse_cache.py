@@ -16,9 +16,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from pipeline.cachefile import load_json, save_json
 
 __all__ = ["PARSE_CACHE_FILE", "ParseCache"]
 
@@ -44,12 +45,7 @@ class ParseCache:
         self.key = hashlib.sha256(f"{_code_key()}:{defaults_sha}".encode()).hexdigest()
         self.files: dict[str, Any] = {}
         self.changed = False
-        if path is None:
-            return
-        try:
-            data = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            return
+        data = load_json(path)
         if isinstance(data, dict) and data.get("key") == self.key and isinstance(data.get("files"), dict):
             self.files = data["files"]
 
@@ -88,11 +84,4 @@ class ParseCache:
     def save(self) -> None:
         if self.path is None or not self.changed:
             return
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps({"key": self.key, "files": self.files}, separators=(",", ":")))
-            os.replace(tmp, self.path)
-        except OSError:  # a cache: a read-only checkout simply goes without
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        save_json(self.path, {"key": self.key, "files": self.files})
