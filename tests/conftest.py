@@ -14,6 +14,9 @@ from pipeline.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 
+#: the ComfyUI test server and backend fixtures (``server``, ``make_backend``) for the tests that ask for them
+pytest_plugins = ["tests.comfyui_server.fixtures"]
+
 
 def make_project(root: Path, specs: dict[str, str] | None = None, copy_samples: bool = True) -> Settings:
     """A project folder under ``root``: the sample specs (or ``specs``: relative path -> YAML text)."""

@@ -6,7 +6,7 @@ import io
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,6 @@ from pipeline.errors import ConfigError, GenerationCancelled, GenerationError, S
 from pipeline.generate.base import GenerationRequest
 from pipeline.generate.comfyui import ComfyUIBackend, ExecutionFailed, WorkflowRejected
 from pipeline.generate.comfyui.client import RetryPolicy
-from pipeline.generate.comfyui.dispatch import DispatchOptions
 from tests.comfyui_server import DEFAULT_MODELS, FakeComfyServer
 from tests.comfyui_server.testing import WORKFLOWS, fast_options, make_spec, settings_for
 
@@ -24,26 +23,6 @@ from tests.comfyui_server.testing import WORKFLOWS, fast_options, make_spec, set
 # between steps (or nodes), so a step must be short for a cancel to take effect quickly.
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def server() -> Iterator[FakeComfyServer]:
-    with FakeComfyServer(latency=0.02) as s:
-        yield s
-
-
-@pytest.fixture
-def make_backend(tmp_path: Path) -> Iterator[Callable[..., ComfyUIBackend]]:
-    made: list[ComfyUIBackend] = []
-
-    def make(*urls: str, options: DispatchOptions | None = None) -> ComfyUIBackend:
-        backend = ComfyUIBackend(urls, options or fast_options(), project_dir=tmp_path)
-        made.append(backend)
-        return backend
-
-    yield make
-    for backend in made:
-        backend.close()
 
 
 def _requests(backend: ComfyUIBackend, tmp_path: Path, *specs: object) -> list[GenerationRequest]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,29 +15,8 @@ from pipeline.errors import GenerationError
 from pipeline.generate.comfyui import ComfyUIBackend
 from pipeline.generate.comfyui.client import ComfyClient
 from pipeline.generate.comfyui.collect import Collection
-from pipeline.generate.comfyui.slots import DispatchOptions
 from tests.comfyui_server import FakeComfyServer
 from tests.comfyui_server.testing import fast_options, make_spec, settings_for
-
-
-@pytest.fixture
-def server() -> Iterator[FakeComfyServer]:
-    with FakeComfyServer(latency=0.02) as s:
-        yield s
-
-
-@pytest.fixture
-def make_backend(tmp_path: Path) -> Iterator[Callable[..., ComfyUIBackend]]:
-    made: list[ComfyUIBackend] = []
-
-    def make(*urls: str, options: DispatchOptions | None = None) -> ComfyUIBackend:
-        backend = ComfyUIBackend(urls, options or fast_options(), project_dir=tmp_path)
-        made.append(backend)
-        return backend
-
-    yield make
-    for backend in made:
-        backend.close()
 
 
 def test_the_next_job_is_sent_while_the_previous_one_downloads(
