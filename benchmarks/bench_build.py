@@ -59,8 +59,8 @@ def hash_inputs(project: Path) -> float:
 
 def noop_decision(project: Path) -> float:
     """In-process time for `sprites build` to decide that nothing needs building (the fast path)."""
-    from pipeline.buildstate.inputs import noop_for
     from pipeline.settings import Settings
+    from pipeline.state.inputs import noop_for
 
     settings = Settings.for_project(project)
     start = time.perf_counter()
@@ -75,7 +75,7 @@ def sprites(project: Path, *args: str) -> tuple[float, str]:
     env.pop("SPRITES_ASSETS_DIR", None)
     start = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, "-c", "from pipeline.cli import run; run()", *args],
+        [sys.executable, "-c", "from pipeline.faces.cli import run; run()", *args],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -38,9 +38,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.generate.comfyui import ComfyUIBackend  # noqa: E402
+from pipeline.core.generate.comfyui import ComfyUIBackend  # noqa: E402
+from pipeline.core.specs.model import SpriteSpec  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
-from pipeline.specs.model import SpriteSpec  # noqa: E402
 
 
 def start_server(latency: float, stack: ExitStack) -> str:

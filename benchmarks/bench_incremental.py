@@ -42,14 +42,14 @@ dg.materialize([one], instance=dg.DagsterInstance.ephemeral())
 
 def seed(project: Path) -> None:
     """Build every sprite with the stage functions and publish them: the state a finished build leaves."""
-    from pipeline.buildstate import inputs
-    from pipeline.buildstate.fastpath import remember_if_current
-    from pipeline.buildstate.publish import publish_run, record_export
-    from pipeline.cache import ContentCache
-    from pipeline.generate import make_backend, resolve_requests
+    from pipeline.core.generate import make_backend, resolve_requests
+    from pipeline.core.specs import load_specs
     from pipeline.settings import Settings
-    from pipeline.specs import load_specs
-    from pipeline.stages import export_stage, generate_stage, pixelate_stage
+    from pipeline.state import inputs
+    from pipeline.state.cache import ContentCache
+    from pipeline.state.fastpath import remember_if_current
+    from pipeline.state.publish import publish_run, record_export
+    from pipeline.state.stages import export_stage, generate_stage, pixelate_stage
 
     settings = Settings.for_project(project)
     snapshot = inputs.hash_tree(settings.specs_dir, settings.workflows_dir)
@@ -73,7 +73,7 @@ def sprites_build(project: Path) -> tuple[float, str]:
 
 
 def hash_floor(project: Path) -> float:
-    from pipeline.buildstate.inputs import hash_tree
+    from pipeline.state.inputs import hash_tree
 
     start = time.perf_counter()
     hash_tree(project / "sprite_specs", project / "comfy_workflows")

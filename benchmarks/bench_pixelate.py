@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 
 from benchmarks.pixel_families import FamilyRow, family_rows
 from benchmarks.pixel_peers import FAMILY_METHODS, METHODS, Job, Method
-from pipeline.pixelate.color import hex_to_rgb, nearest_palette_index, srgb_to_oklab
-from pipeline.pixelate.palettes import NAMED_PALETTES
+from pipeline.core.pixelate.color import hex_to_rgb, nearest_palette_index, srgb_to_oklab
+from pipeline.core.pixelate.palettes import NAMED_PALETTES
 from tests.pixel_fixtures import Degrade, make_fixture
 
 RENDER = 1024

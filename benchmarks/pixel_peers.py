@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from pipeline.pixelate import PixelParams, pixelate_frames
+from pipeline.core.pixelate import PixelParams, pixelate_frames
 
 __all__ = ["METHODS", "Job", "Method"]
 
@@ -99,7 +99,7 @@ def _pixeloe(job: Job) -> np.ndarray:
     )
     small = np.ascontiguousarray(out[..., ::-1])
     if job.palette is not None:  # pixeloe has no fixed palette: map its colours to the nearest entry
-        from pipeline.pixelate.color import hex_to_rgb, nearest_palette_index
+        from pipeline.core.pixelate.color import hex_to_rgb, nearest_palette_index
 
         pal = hex_to_rgb(job.palette)
         small = pal[nearest_palette_index(small, pal)]
@@ -149,7 +149,7 @@ class FamilyJob:
 
 
 def _to_palette(rgb: np.ndarray, palette: tuple[str, ...]) -> np.ndarray:
-    from pipeline.pixelate.color import hex_to_rgb, nearest_palette_index
+    from pipeline.core.pixelate.color import hex_to_rgb, nearest_palette_index
 
     pal = hex_to_rgb(palette)
     return pal[nearest_palette_index(rgb[..., :3], pal)]

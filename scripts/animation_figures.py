@@ -20,10 +20,10 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from pipeline.generate import make_backend
+from pipeline.core.generate import make_backend
+from pipeline.core.specs.model import SpriteSpec
 from pipeline.settings import Settings
-from pipeline.specs.model import SpriteSpec
-from pipeline.stages import pixelate_images
+from pipeline.state.stages import pixelate_images
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPT = "pixel art knight in silver armor with a blue cape, walking cycle, side view"

@@ -4,8 +4,8 @@
     .venv/bin/python scripts/candidates_picture.py            # -> docs/candidates.png
     .venv/bin/python scripts/candidates_picture.py --out FILE
 
-Made with the pipeline's own functions on the embedded procedural backend (``pipeline.candidates``: the
-candidate requests, their renders and the pixel stage; ``pipeline.specs.edit``: the pick's one-line
+Made with the pipeline's own functions on the embedded procedural backend (``pipeline.state.candidates``: the
+candidate requests, their renders and the pixel stage; ``pipeline.core.specs.edit``: the pick's one-line
 edit), in a throwaway cache. Same code, same bytes.
 """
 
@@ -18,13 +18,13 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from pipeline.cache import ContentCache
-from pipeline.candidates import candidate_requests, collect
-from pipeline.generate.procedural import ProceduralBackend
+from pipeline.core.generate.procedural import ProceduralBackend
+from pipeline.core.specs import LoadedSpec, SpriteSpec
+from pipeline.core.specs.edit import set_candidate_pick
 from pipeline.settings import Settings
-from pipeline.specs import LoadedSpec, SpriteSpec
-from pipeline.specs.edit import set_candidate_pick
-from pipeline.stages import generate_stage
+from pipeline.state.cache import ContentCache
+from pipeline.state.candidates import candidate_requests, collect
+from pipeline.state.stages import generate_stage
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = 'name: slime\ncategory: enemy\nseed: 40\nprompt: "pixel art green slime"\ncandidates: 4   # pick one\n'

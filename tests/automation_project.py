@@ -8,9 +8,9 @@ from typing import Any
 
 from dagster import AssetCheckKey, AssetKey, DagsterEventType, DagsterInstance, Definitions
 
-from pipeline.assets import MANIFEST_KEY, sprite_keys
-from pipeline.automation import AutomationSettings
-from pipeline.location import build_definitions
+from pipeline.defs.assets import MANIFEST_KEY, sprite_keys
+from pipeline.defs.automation import AutomationSettings
+from pipeline.defs.location import build_definitions
 from pipeline.settings import Settings
 
 ITEMS_YAML = """\

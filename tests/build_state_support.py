@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pipeline.mcp.specfiles import render_spec
+from pipeline.faces.mcp.specfiles import render_spec
 from pipeline.settings import Settings
 from tests.conftest import REPO, sprites_cmd
 
@@ -122,7 +122,7 @@ def cli(settings: Settings, *args: str) -> str:
     """`sprites ARGS` in this process (click's runner), against ``settings``' project and Dagster home."""
     from click.testing import CliRunner
 
-    from pipeline.cli import main
+    from pipeline.faces.cli import main
 
     saved = os.environ.get("DAGSTER_HOME")
     try:
@@ -168,7 +168,7 @@ def assert_everything_agrees(settings: Settings, scratch: Path) -> None:
 
 def publish_held(settings: Settings) -> contextlib.AbstractContextManager[None]:
     """Hold the publish lock, as a build that is publishing would."""
-    from pipeline.buildstate.publish import publish_lock
+    from pipeline.state.publish import publish_lock
 
     return publish_lock(settings)
 

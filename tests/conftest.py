@@ -40,7 +40,7 @@ def sprites_cmd(settings: Settings, *args: str) -> list[str]:
     return [
         sys.executable,
         "-c",
-        "from pipeline.cli import run; run()",
+        "from pipeline.faces.cli import run; run()",
         *args,
         "--project-dir",
         str(settings.project_dir),

@@ -209,7 +209,7 @@ def latest_metadata(dev: DagsterDev, key: list[str]) -> dict[str, dict[str, Any]
 
 
 def markdown_image(md: str) -> tuple[str, bytes]:
-    """(alt text, PNG bytes) of a markdown data-URI image such as ``pipeline.previews`` writes."""
+    """(alt text, PNG bytes) of a markdown data-URI image such as ``pipeline.core.previews`` writes."""
     import base64
     import re
 

@@ -21,7 +21,7 @@ __all__ = ["SPRITES", "mcp_project_env", "mcp_server"]
 def mcp_server(settings: Settings, *, dagster_home: Path | str | None = None, dagster_url: str = "off") -> FastMCP:
     """``create_server`` over a build service for ``settings`` (its instance in ``dagster_home`` when given;
     ``dagster_url``: the webserver to launch through, ``off``: in-process)."""
-    from pipeline.mcp.server import create_server
+    from pipeline.faces.mcp.server import create_server
     from pipeline.service import BuildService
 
     if dagster_home is not None:
@@ -30,7 +30,7 @@ def mcp_server(settings: Settings, *, dagster_home: Path | str | None = None, da
 
 
 #: `sprites` as a `python -c` program (this checkout's code, whatever is installed)
-SPRITES = "from pipeline.cli import run; run()"
+SPRITES = "from pipeline.faces.cli import run; run()"
 
 
 def mcp_project_env(tmp: Path) -> dict[str, str]:

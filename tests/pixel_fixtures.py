@@ -145,7 +145,7 @@ def recovery(truth: np.ndarray, out: np.ndarray, palette: np.ndarray | None = No
     With ``palette`` (adaptive runs), a pixel's expected colour is the palette entry nearest (OKLab) to its
     true colour, so a palette of N colours is judged on its own terms. ``out`` is (h, w, 4) uint8.
     """
-    from pipeline.pixelate.color import nearest_palette_index
+    from pipeline.core.pixelate.color import nearest_palette_index
 
     t_alpha = truth[..., 3] > 127
     o_alpha = out[..., 3] > 127

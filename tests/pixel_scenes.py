@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from pipeline.pixelate.color import hex_to_rgb, rgb_to_hex, srgb_to_oklab
-from pipeline.pixelate.palettes import NAMED_PALETTES
+from pipeline.core.pixelate.color import hex_to_rgb, rgb_to_hex, srgb_to_oklab
+from pipeline.core.pixelate.palettes import NAMED_PALETTES
 from tests.pixel_fixtures import make_sprite
 
 __all__ = ["FAMILIES", "Case", "Scene", "kenney_art", "make_case", "render_scene", "window_truth"]

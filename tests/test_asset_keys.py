@@ -1,4 +1,4 @@
-"""Asset keys (``pipeline.asset_keys``): what the UI's graph labels say, selections by sprite name, and
+"""Asset keys (``pipeline.defs.asset_keys``): what the UI's graph labels say, selections by sprite name, and
 what happens to the entries an existing instance holds under the keys before the renaming.
 
 The UI itself (the labels Chromium renders) is checked in ``tests/test_webserver_ui.py``.
@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 from dagster import AssetKey, AssetMaterialization, AssetSelection, DagsterInstance
 
-from pipeline.asset_keys import (
+from pipeline.core.specs import load_specs
+from pipeline.defs.asset_keys import (
     MANIFEST_KEY,
     STAGES,
     legacy_sprite_keys,
@@ -22,10 +23,9 @@ from pipeline.asset_keys import (
     sprite_selection,
     stage_of_key,
 )
-from pipeline.cli import main
-from pipeline.location import build_definitions
+from pipeline.defs.location import build_definitions
+from pipeline.faces.cli import main
 from pipeline.settings import Settings
-from pipeline.specs import load_specs
 
 
 @pytest.mark.parametrize(

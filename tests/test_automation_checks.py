@@ -12,17 +12,17 @@ import pytest
 from dagster import AssetCheckKey, AssetCheckSeverity, DagsterInstance
 from PIL import Image
 
-from pipeline.asset_keys import MANIFEST_KEY, sprite_key
-from pipeline.automation.checks import MANIFEST_CHECKS, SPRITE_CHECK, SPRITE_CHECKS
-from pipeline.automation.verify import (
+from pipeline.core.export.manifest import MANIFEST_PATH
+from pipeline.core.specs.model import SpriteSpec
+from pipeline.defs.asset_keys import MANIFEST_KEY, sprite_key
+from pipeline.defs.automation.checks import MANIFEST_CHECKS, SPRITE_CHECK, SPRITE_CHECKS
+from pipeline.defs.automation.verify import (
     alpha_finding,
     file_hash_finding,
     palette_finding,
     png_facts,
     size_and_frames_finding,
 )
-from pipeline.export.manifest import MANIFEST_PATH
-from pipeline.specs.model import SpriteSpec
 from tests.automation_project import evaluations, keys_of, load_defs, make_project, materialize, run_checks
 
 

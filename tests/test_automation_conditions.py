@@ -6,7 +6,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance, evaluate_automation_conditions
 
-from pipeline.automation.conditions import CONDITION_SENSOR_NAME
+from pipeline.defs.automation.conditions import CONDITION_SENSOR_NAME
 from tests.automation_project import keys_of, load_defs, make_project, materialize
 
 

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import pytest
 from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_context
 
-from pipeline.asset_keys import sprite_keys
-from pipeline.automation.failures import describe_step_failure, readable_error
-from pipeline.automation.sensors import FAILURE_SENSOR_NAME
+from pipeline.defs.asset_keys import sprite_keys
+from pipeline.defs.automation.failures import describe_step_failure, readable_error
+from pipeline.defs.automation.sensors import FAILURE_SENSOR_NAME
 from tests.automation_project import load_defs, make_project
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, Definitions, RunRequest, SkipReason, build_schedule_context
 
-from pipeline.automation import AutomationSettings
-from pipeline.automation.schedules import SCHEDULE_NAME
+from pipeline.defs.automation import AutomationSettings
+from pipeline.defs.automation.schedules import SCHEDULE_NAME
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 from tests.automation_project import BAT_YAML, keys_of, load_defs, make_project, materialize

@@ -19,11 +19,11 @@ from dagster import (
     build_sensor_context,
 )
 
-from pipeline.asset_keys import sprite_key
-from pipeline.automation.reload import request_reload
-from pipeline.automation.sensors import SPEC_SENSOR_NAME
-from pipeline.automation.spec_changes import diff_files, parse_cursor, render_cursor
-from pipeline.export.manifest import MANIFEST_PATH
+from pipeline.core.export.manifest import MANIFEST_PATH
+from pipeline.defs.asset_keys import sprite_key
+from pipeline.defs.automation.reload import request_reload
+from pipeline.defs.automation.sensors import SPEC_SENSOR_NAME
+from pipeline.defs.automation.spec_changes import diff_files, parse_cursor, render_cursor
 from pipeline.settings import Settings
 from tests.automation_project import BAT_YAML, keys_of, load_defs, make_project, materialize
 

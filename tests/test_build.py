@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from pipeline.cli import main
-from pipeline.export import IMAGE_META
-from pipeline.pixelate.palettes import NAMED_PALETTES
+from pipeline.core.export import IMAGE_META
+from pipeline.core.pixelate.palettes import NAMED_PALETTES
+from pipeline.core.specs import load_specs
+from pipeline.core.specs.model import AdaptivePalette
+from pipeline.faces.cli import main
 from pipeline.settings import Settings
-from pipeline.specs import load_specs
-from pipeline.specs.model import AdaptivePalette
 from tests.conftest import make_project
 
 pytestmark = pytest.mark.slow
@@ -141,7 +141,7 @@ def test_every_build_evaluates_the_sprite_check(project: Settings, dagster_home:
     # a check not run for the latest materialization shows as a green "0 / 1 Passed" in the UI
     from dagster import AssetCheckKey, DagsterInstance
 
-    from pipeline.asset_keys import sprite_key
+    from pipeline.defs.asset_keys import sprite_key
 
     key = AssetCheckKey(sprite_key("goblin", "bevy"), "bevy_file_valid")
     assert _build(project, "goblin")[0] == 0

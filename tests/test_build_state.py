@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline.buildstate.lockfile import LOCK_FILE
-from pipeline.cache import ContentCache
 from pipeline.settings import Settings
+from pipeline.state.cache import ContentCache
+from pipeline.state.lockfile import LOCK_FILE
 from tests.build_state_support import cli
 from tests.conftest import REPO, make_project, sprites_cmd
 
@@ -49,7 +49,7 @@ def _status(settings: Settings) -> dict[str, str]:
 def _check_locked(settings: Settings) -> tuple[int, str]:
     from click.testing import CliRunner
 
-    from pipeline.cli import main
+    from pipeline.faces.cli import main
 
     result = CliRunner().invoke(main, ["check", "--locked", "--project-dir", str(settings.project_dir)])
     return result.exit_code, result.output
@@ -90,18 +90,18 @@ def test_an_edit_made_while_a_build_runs_is_built_next_time(
     assert "2 built" in cli(two, "build")
     (two.specs_dir / "goblin.yaml").write_text(GOBLIN.replace("green", "blue"))  # goblin must rebuild
 
-    import pipeline.launch
+    import pipeline.defs.launch
 
-    real = pipeline.launch.run_sprites
+    real = pipeline.defs.launch.run_sprites
 
     def edit_then_run(*args: object, **kwargs: object) -> object:
         path = two.specs_dir / f"{edited}.yaml"
         path.write_text(path.read_text().replace("prompt: a ", "prompt: a huge "))
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pipeline.launch, "run_sprites", edit_then_run)
+    monkeypatch.setattr(pipeline.defs.launch, "run_sprites", edit_then_run)
     assert "1 built" in cli(two, "build")
-    monkeypatch.setattr(pipeline.launch, "run_sprites", real)
+    monkeypatch.setattr(pipeline.defs.launch, "run_sprites", real)
     assert _status(two)[edited] == "stale"
     out = cli(two, "build")
     assert "1 built, 1 up to date" in out, out
@@ -179,8 +179,8 @@ def test_every_sprite_status_prints_in_the_summary(status: str) -> None:
     """A status without a colour (a sprite whose step never ran is "skipped") must not break rich's markup."""
     from rich.console import Console
 
-    from pipeline.cli.commands import _print_summary
-    from pipeline.launch import RunOutcome, SpriteOutcome
+    from pipeline.defs.launch import RunOutcome, SpriteOutcome
+    from pipeline.faces.cli.commands import _print_summary
 
     console = Console(record=True, width=200)
     outcome = RunOutcome("run", False, {"goblin": SpriteOutcome("goblin", status=status)})

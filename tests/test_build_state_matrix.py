@@ -24,7 +24,7 @@ import anyio
 import pytest
 from dagster import DagsterInstance
 
-from pipeline.automation.sensors import SPEC_SENSOR_NAME
+from pipeline.defs.automation.sensors import SPEC_SENSOR_NAME
 from pipeline.service.webserver import DagsterWebserver
 from pipeline.settings import Settings
 from tests.automation_project import load_defs, materialize, project_env

@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
-from pipeline.cache import ContentCache
+from pipeline.state.cache import ContentCache
 
 KEY = "ab" + "0" * 62
 

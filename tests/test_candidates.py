@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from pipeline.cache import ContentCache
-from pipeline.cli import main
+from pipeline.faces.cli import main
 from pipeline.settings import Settings
+from pipeline.state.cache import ContentCache
 from tests.comfyui_server import FakeComfyServer
 from tests.conftest import make_project
 

@@ -1,4 +1,4 @@
-"""The pick's edit of a spec file (pipeline.specs.edit) and the candidates field of the spec model."""
+"""The pick's edit of a spec file (pipeline.core.specs.edit) and the candidates field of the spec model."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from pipeline.specs.edit import EditError, set_candidate_pick
-from pipeline.specs.model import SpriteSpec
+from pipeline.core.specs.edit import EditError, set_candidate_pick
+from pipeline.core.specs.model import SpriteSpec
 
 SEED = 1234
 
@@ -111,7 +111,7 @@ def test_the_terminal_preview_draws_two_pixels_per_cell() -> None:
 
     from PIL import Image
 
-    from pipeline.cli.pick_cmd import terminal_preview
+    from pipeline.faces.cli.pick_cmd import terminal_preview
 
     image = Image.new("RGBA", (2, 2), (0, 0, 0, 0))
     image.putpixel((0, 0), (255, 0, 0, 255))  # top left red over transparent

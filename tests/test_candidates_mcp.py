@@ -16,8 +16,8 @@ from fastmcp import Client
 from fastmcp.exceptions import ToolError
 from PIL import Image
 
-from pipeline.cache import ContentCache
 from pipeline.settings import Settings
+from pipeline.state.cache import ContentCache
 from tests.comfyui_server import FakeComfyServer
 from tests.conftest import REPO
 from tests.mcp_support import mcp_server

@@ -15,12 +15,12 @@ import pytest
 from fastmcp import Client
 from PIL import Image
 
-from pipeline.asset_keys import sprite_keys
-from pipeline.cache import ContentCache
-from pipeline.candidates import candidate_set
-from pipeline.previews import INLINE_MARKDOWN_LIMIT
+from pipeline.core.previews import INLINE_MARKDOWN_LIMIT
+from pipeline.core.specs import load_specs
+from pipeline.defs.asset_keys import sprite_keys
 from pipeline.settings import Settings
-from pipeline.specs import load_specs
+from pipeline.state.cache import ContentCache
+from pipeline.state.candidates import candidate_set
 from tests.automation_project import make_project, project_env
 from tests.dagster_dev_harness import dagster_dev, latest_metadata, make_dagster_home, markdown_image, wait_for
 from tests.mcp_support import mcp_server
@@ -35,7 +35,7 @@ def test_every_candidate_is_a_preview_on_the_raw_asset(tmp_path: Path, monkeypat
     (project.specs_dir / "goblin.yaml").write_text(GOBLIN)
     home = make_dagster_home(tmp_path / "dagster_home", {"run_queue": {"dequeue_interval_seconds": 1}})
     env = {**os.environ, **project_env(project)}
-    cli = [sys.executable, "-c", "from pipeline.cli import main; main()"]
+    cli = [sys.executable, "-c", "from pipeline.faces.cli import main; main()"]
     where = ["--project-dir", str(project.project_dir), "--dagster-home", str(home)]
     built = subprocess.run([*cli, "build", *where], capture_output=True, text=True, timeout=600, env=env, check=False)
     assert built.returncode == 0, built.stdout + built.stderr

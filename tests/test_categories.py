@@ -14,12 +14,12 @@ from click.testing import CliRunner
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
-from pipeline.asset_keys import STAGES, sprite_key
-from pipeline.cli import main
+from pipeline.core.specs import DEFAULT_CATEGORIES, load_specs, read_categories
+from pipeline.defs.asset_keys import STAGES, sprite_key
+from pipeline.defs.location import build_definitions
 from pipeline.errors import SpecError
-from pipeline.location import build_definitions
+from pipeline.faces.cli import main
 from pipeline.settings import Settings
-from pipeline.specs import DEFAULT_CATEGORIES, load_specs, read_categories
 from tests.conftest import REPO
 from tests.mcp_support import mcp_server
 

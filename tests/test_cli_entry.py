@@ -1,4 +1,4 @@
-"""The ``sprites`` console script (``pipeline.cli.run``): its exit skips the heap teardown, and must lose
+"""The ``sprites`` console script (``pipeline.faces.cli.run``): its exit skips the heap teardown, and must lose
 nothing a normal exit does: the exit status, atexit handlers, buffered output through a pipe."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def _sprites(project: Path, marker: Path, *args: str) -> subprocess.CompletedPro
         f"atexit.register(lambda: pathlib.Path({str(marker)!r}).write_text('ran'))\n"
         # what a library prints at exit sits in the pipe's buffer when os._exit comes
         "atexit.register(lambda: print('said at exit', end=''))\n"
-        "from pipeline.cli import run\n"
+        "from pipeline.faces.cli import run\n"
         "run()\n"
     )
     return subprocess.run(

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from pipeline.core.generate.base import GenerationRequest
+from pipeline.core.generate.comfyui import ComfyUIBackend, ExecutionFailed, WorkflowRejected
+from pipeline.core.generate.comfyui.client import RetryPolicy
 from pipeline.errors import ConfigError, GenerationCancelled, GenerationError, ServerError
-from pipeline.generate.base import GenerationRequest
-from pipeline.generate.comfyui import ComfyUIBackend, ExecutionFailed, WorkflowRejected
-from pipeline.generate.comfyui.client import RetryPolicy
 from tests.comfyui_server import DEFAULT_MODELS, FakeComfyServer
 from tests.comfyui_server.testing import WORKFLOWS, fast_options, make_spec, settings_for
 

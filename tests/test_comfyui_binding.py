@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from pipeline.core.generate.comfyui import ComfyUIBackend
+from pipeline.core.generate.comfyui.binding import PREFIX_PLACEHOLDER, BindValues, bind, plan
+from pipeline.core.generate.comfyui.templates import BindingError, list_templates, load_template
 from pipeline.errors import SpecError
-from pipeline.generate.comfyui import ComfyUIBackend
-from pipeline.generate.comfyui.binding import PREFIX_PLACEHOLDER, BindValues, bind, plan
-from pipeline.generate.comfyui.templates import BindingError, list_templates, load_template
 from tests.comfyui_server.testing import WORKFLOWS, make_spec, settings_for
 
 VALUES = BindValues(
@@ -289,7 +289,7 @@ def test_render_size_is_the_templates_native_size_unless_the_spec_sets_a_scale(
 def test_a_template_without_a_declared_size_renders_at_8x_and_a_bad_declaration_names_the_file(
     tmp_path: Path,
 ) -> None:
-    from pipeline.generate.comfyui.templates import load_template, render_size
+    from pipeline.core.generate.comfyui.templates import load_template, render_size
 
     root = Path(__file__).resolve().parents[1] / "comfy_workflows"
     smoke = load_template(root, "smoke_no_models")

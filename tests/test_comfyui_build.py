@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from dagster import DagsterInstance
 
-from pipeline.asset_keys import sprite_key
-from pipeline.cli import main
+from pipeline.defs.asset_keys import sprite_key
+from pipeline.faces.cli import main
 from pipeline.settings import Settings
 from tests.comfyui_server import FakeComfyServer
 from tests.conftest import make_project
@@ -93,7 +93,7 @@ def test_concurrent_builds_never_send_the_same_render_twice(tmp_path: Path, dags
         cmd = [
             sys.executable,
             "-c",
-            "from pipeline.cli import run; run()",
+            "from pipeline.faces.cli import run; run()",
             "build",
             "--project-dir",
             str(settings.project_dir),
@@ -112,7 +112,7 @@ def test_concurrent_builds_never_send_the_same_render_twice(tmp_path: Path, dags
 
 
 def test_generation_progress_reaches_the_caller(tmp_path: Path, dagster_home: Path) -> None:
-    from pipeline.launch import BuildEvent, run_sprites
+    from pipeline.defs.launch import BuildEvent, run_sprites
 
     settings = make_project(tmp_path, {"comfy.yaml": SPECS["comfy.yaml"].split("  - name: rat")[0]}, copy_samples=False)
     events: list[BuildEvent] = []

@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from pipeline.errors import ServerError
-from pipeline.generate.comfyui.client import (
+from pipeline.core.generate.comfyui.client import (
     ComfyClient,
     ExecutionFailed,
     RetryPolicy,
     ServerUnavailable,
     WorkflowRejected,
 )
+from pipeline.errors import ServerError
 from tests.comfyui_server import FakeComfyServer
 from tests.comfyui_server.testing import SMOKE_GRAPH
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import main
+from pipeline.core.generate.comfyui import ComfyUIBackend
 from pipeline.errors import GenerationCancelled, GenerationError
-from pipeline.generate.comfyui import ComfyUIBackend
+from pipeline.faces.cli import main
 from tests.comfyui_server import FakeComfyServer
 from tests.comfyui_server.testing import fast_options, make_spec, settings_for
 from tests.conftest import make_project

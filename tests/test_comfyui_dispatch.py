@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from pipeline.core.generate.comfyui import ComfyUIBackend
+from pipeline.core.generate.comfyui.client import ComfyClient
+from pipeline.core.generate.comfyui.collect import Collection
 from pipeline.errors import GenerationError
-from pipeline.generate.comfyui import ComfyUIBackend
-from pipeline.generate.comfyui.client import ComfyClient
-from pipeline.generate.comfyui.collect import Collection
 from tests.comfyui_server import FakeComfyServer
 from tests.comfyui_server.testing import fast_options, make_spec, settings_for
 
@@ -61,7 +61,7 @@ def test_a_task_that_dies_of_a_bug_fails_its_job_and_logs_the_traceback(
     backend = make_backend(server.url)
     req = backend.resolve(make_spec("golem"), settings_for(tmp_path))
     with (
-        caplog.at_level(logging.ERROR, logger="pipeline.generate.comfyui"),
+        caplog.at_level(logging.ERROR, logger="pipeline.core.generate.comfyui"),
         pytest.raises(GenerationError, match=r"'golem': internal error in the ComfyUI dispatcher: RuntimeError"),
     ):
         backend.generate(req)
@@ -79,7 +79,7 @@ def test_a_refused_websocket_is_logged_once_and_polling_follows_the_jobs(
     backend = make_backend(server.url)
     settings = settings_for(tmp_path)
     reqs = [backend.resolve(make_spec(f"s{i}"), settings) for i in range(3)]
-    with caplog.at_level(logging.WARNING, logger="pipeline.generate.comfyui"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.core.generate.comfyui"):
         backend.prepare(reqs)
         assert [len(backend.generate(r).frames) for r in reqs] == [1, 1, 1]
     warned = [r.getMessage() for r in caplog.records if "following its jobs by polling" in r.getMessage()]

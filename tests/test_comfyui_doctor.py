@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli.doctor_cmd import doctor_cmd
+from pipeline.faces.cli.doctor_cmd import doctor_cmd
 from tests.comfyui_server import FakeComfyServer
 from tests.comfyui_server.testing import WORKFLOWS
 

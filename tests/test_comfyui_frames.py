@@ -16,10 +16,10 @@ from click.testing import CliRunner
 from dagster import DagsterInstance
 from PIL import Image
 
-from pipeline.asset_keys import sprite_keys
-from pipeline.cli import main
+from pipeline.core.generate.comfyui import ComfyUIBackend
+from pipeline.defs.asset_keys import sprite_keys
 from pipeline.errors import GenerationCancelled
-from pipeline.generate.comfyui import ComfyUIBackend
+from pipeline.faces.cli import main
 from pipeline.settings import Settings
 from tests.comfyui_server import FakeComfyServer
 from tests.comfyui_server.testing import fast_options, make_spec, settings_for

@@ -6,12 +6,12 @@ from typing import cast
 
 import pytest
 
-from pipeline.generate.base import GenerationRequest
-from pipeline.generate.comfyui.client import ComfyClient
-from pipeline.generate.comfyui.jobs import Job
-from pipeline.generate.comfyui.lifecycle import Event, IllegalTransition, State, transition
-from pipeline.generate.comfyui.placement import pick_server, steal_for
-from pipeline.generate.comfyui.slots import Slot
+from pipeline.core.generate.base import GenerationRequest
+from pipeline.core.generate.comfyui.client import ComfyClient
+from pipeline.core.generate.comfyui.jobs import Job
+from pipeline.core.generate.comfyui.lifecycle import Event, IllegalTransition, State, transition
+from pipeline.core.generate.comfyui.placement import pick_server, steal_for
+from pipeline.core.generate.comfyui.slots import Slot
 
 S, E = State, Event
 

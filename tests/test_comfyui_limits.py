@@ -18,10 +18,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from pipeline.cli import main
+from pipeline.core.generate.comfyui import ComfyUIBackend
+from pipeline.core.generate.image import MAX_INPUT_IMAGE_BYTES
 from pipeline.errors import GenerationError, ServerError
-from pipeline.generate.comfyui import ComfyUIBackend
-from pipeline.generate.image import MAX_INPUT_IMAGE_BYTES
+from pipeline.faces.cli import main
 from tests.comfyui_server import FakeComfyServer
 from tests.comfyui_server.hostile import bomb_png
 from tests.comfyui_server.testing import fast_options, make_spec, settings_for

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from pipeline.cli import main
+from pipeline.faces.cli import main
 from tests.comfyui_server import FakeComfyServer
 from tests.conftest import make_project
 

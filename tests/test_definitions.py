@@ -7,9 +7,9 @@ import sys
 
 from dagster import AssetKey, in_process_executor
 
-from pipeline.asset_keys import MANIFEST_KEY, sprite_key, sprite_keys
-from pipeline.location import build_definitions
-from pipeline.specs import load_specs
+from pipeline.core.specs import load_specs
+from pipeline.defs.asset_keys import MANIFEST_KEY, sprite_key, sprite_keys
+from pipeline.defs.location import build_definitions
 from tests.conftest import REPO
 
 

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline.errors import UnsafePathError
-from pipeline.export import (
+from pipeline.core.export import (
     IMAGE_META,
     AtlasLayout,
     ManifestEntry,
@@ -22,6 +21,7 @@ from pipeline.export import (
     write_manifest,
     write_sprite_files,
 )
+from pipeline.errors import UnsafePathError
 
 
 @pytest.mark.parametrize(

@@ -12,16 +12,16 @@ from click.testing import CliRunner
 from dagster import DagsterInstance
 from PIL import Image
 
-from pipeline.asset_keys import sprite_keys
-from pipeline.cli import main
+from pipeline.core.generate import make_backend
+from pipeline.core.generate.art import draw
+from pipeline.core.pixelate import PixelParams, frame_consistency, pixelate_sheet
+from pipeline.core.pixelate.color import rgb_to_hex
+from pipeline.core.pixelate.sheet import split_axis
+from pipeline.core.specs.model import SpriteSpec
+from pipeline.defs.asset_keys import sprite_keys
 from pipeline.errors import PixelateError
-from pipeline.generate import make_backend
-from pipeline.generate.art import draw
-from pipeline.pixelate import PixelParams, frame_consistency, pixelate_sheet
-from pipeline.pixelate.color import rgb_to_hex
-from pipeline.pixelate.sheet import split_axis
+from pipeline.faces.cli import main
 from pipeline.settings import Settings
-from pipeline.specs.model import SpriteSpec
 from tests.conftest import REPO, make_project
 from tests.pixel_scenes import Scene, render_scene
 
@@ -242,7 +242,7 @@ def test_procedural_methods_render_what_they_say() -> None:
 
 
 def _consistency(method: str, denoise: float = 0.35) -> dict[str, object]:
-    from pipeline.stages import pixelate_images
+    from pipeline.state.stages import pixelate_images
 
     backend = make_backend("procedural", SETTINGS)
     spec = _spec(method, denoise)

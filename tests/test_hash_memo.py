@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from pipeline.buildstate.hashmemo import HashMemo
+from pipeline.state.hashmemo import HashMemo
 
 
 def _rewrite_same_stat(path: Path, data: bytes) -> None:

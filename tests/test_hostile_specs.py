@@ -10,8 +10,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipeline.core.specs import load_specs
 from pipeline.errors import SpecError
-from pipeline.specs import load_specs
 
 FIELDS = [
     "name",

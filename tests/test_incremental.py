@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline.buildstate.lockfile import read_lock
-from pipeline.buildstate.publish import publish
-from pipeline.buildstate.status import SpriteState, sprite_state
-from pipeline.cache import ContentCache
-from pipeline.cli import main
-from pipeline.generate import GenerationRequest, make_backend
+from pipeline.core.generate import GenerationRequest, make_backend
+from pipeline.core.specs import LoadedSpec, load_specs
+from pipeline.faces.cli import main
 from pipeline.settings import Settings
-from pipeline.specs import LoadedSpec, load_specs
-from pipeline.stages import export_stage, generate_stage, pixelate_stage
+from pipeline.state.cache import ContentCache
+from pipeline.state.lockfile import read_lock
+from pipeline.state.publish import publish
+from pipeline.state.stages import export_stage, generate_stage, pixelate_stage
+from pipeline.state.status import SpriteState, sprite_state
 from tests.conftest import REPO, assert_bevy_folder_consistent, make_project, sprites_cmd
 
 GOBLIN = "name: goblin\ncategory: enemy\nprompt: a green goblin\nseed: 3\n"
@@ -120,7 +120,7 @@ def test_no_op_build_takes_the_fast_path_without_parsing_specs(
     def boom(*_: object) -> None:
         raise AssertionError("the fast path must not parse specs")
 
-    monkeypatch.setattr("pipeline.cli.commands.load_specs", boom)
+    monkeypatch.setattr("pipeline.faces.cli.commands.load_specs", boom)
     code, out = _cli(project, "build")
     assert code == 0 and "0 built, 14 up to date" in out
     goblin = project.specs_dir / "enemies/goblin.yaml"

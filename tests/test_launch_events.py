@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from pipeline import launch
-from pipeline.service.instance import open_instance
+from pipeline.defs import launch
+from pipeline.defs.instance import open_instance
 from tests.conftest import make_project
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from pipeline.export import manifest as py
+from pipeline.core.export import manifest as py
 
 REPO = Path(__file__).resolve().parent.parent
 CRATE = REPO / "bevy_target" / "crates" / "sprite_manifest"

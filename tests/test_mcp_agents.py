@@ -15,10 +15,10 @@ from fastmcp import Client, FastMCP
 from fastmcp.exceptions import ToolError
 from PIL import Image, ImageDraw
 
-from pipeline.mcp.calls import relative_paths
-from pipeline.mcp.requests import SpriteRequest, spec_body
-from pipeline.mcp.server import create_server
-from pipeline.mcp.styles import STYLES, apply_style
+from pipeline.faces.mcp.calls import relative_paths
+from pipeline.faces.mcp.requests import SpriteRequest, spec_body
+from pipeline.faces.mcp.server import create_server
+from pipeline.faces.mcp.styles import STYLES, apply_style
 from pipeline.service import BuildService
 from pipeline.settings import Settings
 from tests.conftest import REPO
@@ -98,7 +98,7 @@ async def test_six_identical_requests_at_once_start_one_run(
     app: FastMCP, service: BuildService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Six concurrent calls; the render waits until all six have asked the service, so they overlap for sure."""
-    from pipeline.generate.procedural import ProceduralBackend
+    from pipeline.core.generate.procedural import ProceduralBackend
 
     asked = threading.Semaphore(0)
     real_ensure, real_generate = BuildService.ensure, ProceduralBackend.generate

@@ -16,8 +16,8 @@ import pytest
 from dagster import DagsterInstance
 from fastmcp import Client
 
-from pipeline.asset_keys import MANIFEST_KEY, sprite_keys
-from pipeline.location import build_definitions
+from pipeline.defs.asset_keys import MANIFEST_KEY, sprite_keys
+from pipeline.defs.location import build_definitions
 from pipeline.service.build import VIA_TAG
 from pipeline.service.webserver import DagsterWebserver
 from pipeline.settings import Settings

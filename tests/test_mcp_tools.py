@@ -16,8 +16,8 @@ from fastmcp.exceptions import ToolError
 from mcp.shared.exceptions import MCPError as McpError
 from PIL import Image, ImageDraw
 
-from pipeline.mcp.deploy import import_backend_available
-from pipeline.mcp.server import create_server
+from pipeline.faces.mcp.deploy import import_backend_available
+from pipeline.faces.mcp.server import create_server
 from pipeline.service import BuildService
 from pipeline.settings import Settings
 
@@ -371,8 +371,8 @@ async def test_cancel_run_stops_a_queued_and_a_running_run(
 
     import anyio
 
+    from pipeline.core.generate.procedural import ProceduralBackend
     from pipeline.errors import GenerationCancelled
-    from pipeline.generate.procedural import ProceduralBackend
 
     release = threading.Event()
     generating: list[str] = []
@@ -451,7 +451,7 @@ async def test_unexpected_failures_are_masked_and_logged(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internals at /root/.ssh")
 
-    from pipeline.mcp.operations import SpriteOperations
+    from pipeline.faces.mcp.operations import SpriteOperations
 
     monkeypatch.setattr(SpriteOperations, "list_sprites", broken)
     async with Client(app) as client:
@@ -466,9 +466,9 @@ async def test_unexpected_failures_are_masked_and_logged(
 
 
 async def test_the_image_backend_reads_the_picture_as_the_render(project: Settings) -> None:
+    from pipeline.core.generate.image import ImageFileBackend
+    from pipeline.core.specs import SpriteSpec
     from pipeline.errors import GenerationError, SpecError
-    from pipeline.generate.image import ImageFileBackend
-    from pipeline.specs import SpriteSpec
 
     picture = project.project_dir / "art" / "orb.png"
     picture.parent.mkdir()

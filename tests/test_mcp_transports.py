@@ -16,7 +16,7 @@ from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
 from mcp.shared.exceptions import MCPError as McpError
 
 from pipeline.errors import ConfigError
-from pipeline.mcp.auth import is_loopback, resolve_token
+from pipeline.faces.mcp.auth import is_loopback, resolve_token
 from tests.conftest import REPO
 from tests.mcp_support import SPRITES, mcp_project_env
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey
 
-from pipeline.automation.spec_checks import build_spec_problem_assets, spec_problem_evaluations
+from pipeline.core.previews import INLINE_MARKDOWN_LIMIT, preview_markdown
+from pipeline.core.specs import load_spec_set, load_specs
+from pipeline.core.specs.problems import by_file, file_slug, summary_line
+from pipeline.defs.automation.spec_checks import build_spec_problem_assets, spec_problem_evaluations
+from pipeline.defs.location import build_definitions
 from pipeline.errors import SpecError, SpecProblem
-from pipeline.location import build_definitions
-from pipeline.previews import INLINE_MARKDOWN_LIMIT, preview_markdown
-from pipeline.specs import load_spec_set, load_specs
-from pipeline.specs.problems import by_file, file_slug, summary_line
 
 TWO = """\
 defaults: {category: item}
@@ -122,7 +122,7 @@ def test_previews_fit_inline_for_every_sample(tmp_path: Path) -> None:
 
 
 def test_without_the_sensor_the_bad_file_has_no_check_that_would_look_passed(tmp_path: Path) -> None:
-    from pipeline.automation import AutomationSettings
+    from pipeline.defs.automation import AutomationSettings
     from pipeline.settings import Settings
 
     write(tmp_path, {"items.yaml": TWO})

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
+from pipeline.core.generate.procedural import draw_sprite, render_frame
+from pipeline.core.pixelate import NAMED_PALETTES, PixelParams, pixelate_frames
+from pipeline.core.pixelate.color import hex_to_rgb
 from pipeline.errors import PixelateError
-from pipeline.generate.procedural import draw_sprite, render_frame
-from pipeline.pixelate import NAMED_PALETTES, PixelParams, pixelate_frames
-from pipeline.pixelate.color import hex_to_rgb
 from tests.pixel_fixtures import Degrade, Fixture, make_fixture, make_sprite, recovery, render
 
 CANONICAL = ("pico-8", "db16", "db32", "endesga-32", "gameboy", "nes")

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from pipeline.cli.pixelate_cmd import pixelate_cmd
-from pipeline.pixelate import NAMED_PALETTES
-from pipeline.pixelate.color import hex_to_rgb
-from pipeline.pixelate.window import content_box
+from pipeline.core.pixelate import NAMED_PALETTES
+from pipeline.core.pixelate.color import hex_to_rgb
+from pipeline.core.pixelate.window import content_box
+from pipeline.faces.cli.pixelate_cmd import pixelate_cmd
 from tests.pixel_fixtures import Degrade, make_fixture, recovery
 
 

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
+from pipeline.core.pixelate import NAMED_PALETTES, PixelParams, detect_grid, pixelate_frames
+from pipeline.core.pixelate.color import hex_to_rgb
+from pipeline.core.pixelate.window import content_box
 from pipeline.errors import PixelateError
-from pipeline.pixelate import NAMED_PALETTES, PixelParams, detect_grid, pixelate_frames
-from pipeline.pixelate.color import hex_to_rgb
-from pipeline.pixelate.window import content_box
 from tests.pixel_fixtures import make_sprite
 from tests.pixel_scenes import FAMILIES, Case, Scene, make_case, render_scene
 

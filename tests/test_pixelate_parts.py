@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from pipeline.pixelate import alpha
-from pipeline.pixelate.color import hex_to_rgb, nearest_palette_index, oklab_to_srgb, srgb_to_oklab
-from pipeline.pixelate.dither import map_to_palette
-from pipeline.pixelate.drift import correct_drift
-from pipeline.pixelate.palettes import NAMED_PALETTES, load_palette_file, normalize_hex, parse_palette_arg
-from pipeline.pixelate.quantize import adaptive_palette
+from pipeline.core.pixelate import alpha
+from pipeline.core.pixelate.color import hex_to_rgb, nearest_palette_index, oklab_to_srgb, srgb_to_oklab
+from pipeline.core.pixelate.dither import map_to_palette
+from pipeline.core.pixelate.drift import correct_drift
+from pipeline.core.pixelate.palettes import NAMED_PALETTES, load_palette_file, normalize_hex, parse_palette_arg
+from pipeline.core.pixelate.quantize import adaptive_palette
 
 # --- palettes ---------------------------------------------------------------------------------
 
@@ -231,7 +231,7 @@ def test_orphans_and_outline() -> None:
 
 
 def test_background_field_needs_a_smooth_border_and_follows_a_gradient() -> None:
-    from pipeline.pixelate.background import fit_background
+    from pipeline.core.pixelate.background import fit_background
 
     lab = srgb_to_oklab(np.random.default_rng(0).integers(0, 256, (16, 16, 3)).astype(np.uint8))
     everywhere = np.ones((16, 16), dtype=bool)

@@ -6,9 +6,9 @@ import io
 
 from PIL import Image
 
-from pipeline.generate import make_backend
+from pipeline.core.generate import make_backend
+from pipeline.core.specs.model import SpriteSpec
 from pipeline.settings import Settings
-from pipeline.specs.model import SpriteSpec
 from tests.conftest import REPO
 
 SETTINGS = Settings.for_project(REPO)

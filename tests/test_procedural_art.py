@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.generate import make_backend
-from pipeline.generate.art import draw, subject_for
-from pipeline.generate.art.canvas import MIN_SPECK, components
-from pipeline.pixelate.alpha import add_outline
+from pipeline.core.generate import make_backend
+from pipeline.core.generate.art import draw, subject_for
+from pipeline.core.generate.art.canvas import MIN_SPECK, components
+from pipeline.core.pixelate.alpha import add_outline
+from pipeline.core.specs import LoadedSpec, SpriteSpec, load_specs
 from pipeline.settings import Settings
-from pipeline.specs import LoadedSpec, SpriteSpec, load_specs
-from pipeline.stages import pixelate_images
+from pipeline.state.stages import pixelate_images
 from tests.conftest import REPO
 
 SETTINGS = Settings.for_project(REPO)

@@ -17,12 +17,12 @@ import pytest
 from click.testing import CliRunner
 from dagster import DagsterInstance
 
-from pipeline.asset_keys import sprite_key
-from pipeline.cache import ContentCache
-from pipeline.cache_remote import RemoteTier, TieredCache, open_cache, parse_cache_url
-from pipeline.cli import main
+from pipeline.defs.asset_keys import sprite_key
 from pipeline.errors import CacheError, ConfigError
+from pipeline.faces.cli import main
 from pipeline.settings import Settings
+from pipeline.state.cache import ContentCache
+from pipeline.state.cache_remote import RemoteTier, TieredCache, open_cache, parse_cache_url
 from tests.comfyui_server import FakeComfyServer
 from tests.conftest import REPO, make_project
 from tests.scaling_services import S3Server, s3_server
@@ -338,7 +338,7 @@ def test_a_refused_write_stops_only_the_writes(tmp_path: Path, aws_env: S3Server
 def test_an_object_too_large_to_be_an_entry_is_a_miss_not_an_outage(
     tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pipeline.cache_remote as cache_remote
+    import pipeline.state.cache_remote as cache_remote
 
     open_cache(tmp_path / "one", url).put("generate", KEY_A, FILES)
     monkeypatch.setattr(cache_remote, "MAX_OBJECT_BYTES", 5000)  # the entry's object is 10 KB (tar records)

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from dagster import DagsterEventType, DagsterInstance
 
-from pipeline.asset_keys import sprite_selection
+from pipeline.defs.asset_keys import sprite_selection
+from pipeline.defs.executors import executor_definition
 from pipeline.errors import ConfigError
-from pipeline.executors import executor_definition
 from pipeline.settings import Settings
 from tests.automation_project import project_env
 from tests.comfyui_server import FakeComfyServer
@@ -45,7 +45,7 @@ def celery_worker(name: str, env: Mapping[str, str], log: Path) -> Iterator[subp
     process per task (so each step loads the current specs)."""
     out = open(log, "wb")  # noqa: SIM115 - the child owns it
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "pipeline.celery_app", "worker", "-Q", "dagster",
+        [sys.executable, "-m", "celery", "-A", "pipeline.defs.celery_app", "worker", "-Q", "dagster",
          "--prefetch-multiplier=1", "--concurrency=1", "--max-tasks-per-child=1", "-n", f"{name}@%h",
          "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), **env}, stdout=out, stderr=subprocess.STDOUT,

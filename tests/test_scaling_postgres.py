@@ -18,7 +18,7 @@ import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance
 
-from pipeline.asset_keys import sprite_paths
+from pipeline.defs.asset_keys import sprite_paths
 from pipeline.settings import Settings
 from tests.automation_project import project_env
 from tests.comfyui_server import FakeComfyServer

@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 from fastmcp import Client
 
-from pipeline.cli import main
+from pipeline.core.specs import load_specs
 from pipeline.errors import GenerationCancelled
+from pipeline.faces.cli import main
 from pipeline.service import BuildService, NoSuchSprite, RunState, UnknownCategory
 from pipeline.service.runs import advance
 from pipeline.settings import Settings
-from pipeline.specs import load_specs
 from tests.conftest import make_project
 from tests.mcp_support import mcp_server
 
@@ -92,7 +92,7 @@ def test_a_run_is_cancelled_through_dagster_by_a_service_that_did_not_start_it(
 ) -> None:
     """Service A (say, one MCP server) runs a build; service B (another server, the same instance) cancels it by
     its Dagster run id: B records CANCELING on the run, A's step sees it and the backend gets the cancel event."""
-    from pipeline.generate.procedural import ProceduralBackend
+    from pipeline.core.generate.procedural import ProceduralBackend
 
     settings = make_project(
         tmp_path / "game", {"a.yaml": "name: ant\ncategory: enemy\nprompt: ant\n"}, copy_samples=False
@@ -141,6 +141,6 @@ def test_pipeline_uses_public_dagster_apis_only_and_no_ctypes() -> None:
 def test_the_data_version_tag_is_dagsters() -> None:
     from dagster._core.definitions.data_version import DATA_VERSION_TAG as DAGSTERS
 
-    from pipeline.assets import DATA_VERSION_TAG
+    from pipeline.defs.assets import DATA_VERSION_TAG
 
     assert DATA_VERSION_TAG == DAGSTERS

@@ -19,10 +19,10 @@ from click.testing import CliRunner
 from dagster import asset, materialize
 from pydantic import SecretStr
 
-from pipeline.cli import main
+from pipeline.core.interrupts import run_child_group
+from pipeline.defs.resources import SpritePipelineResource, resource_config_class
 from pipeline.errors import ConfigError
-from pipeline.interrupts import run_child_group
-from pipeline.resources import SpritePipelineResource, resource_config_class
+from pipeline.faces.cli import main
 from pipeline.settings import SETTINGS, Settings
 from pipeline.settings.docs import update_readme
 from tests.conftest import REPO
@@ -120,7 +120,7 @@ def _from_cli(
     name: str, text: str, context: dict[str, str], tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[int, str, dict[str, str]]:
     """`sprites dev --flag text`: (exit code, stderr, the environment its child process received)."""
-    import pipeline.interrupts
+    import pipeline.core.interrupts
 
     seen = tmp / "child-env.json"
     seen.unlink(missing_ok=True)
@@ -131,7 +131,7 @@ def _from_cli(
         dump = "import json, os, sys; json.dump(dict(os.environ), open(sys.argv[1], 'w'))"
         return real([sys.executable, "-c", dump, str(seen)], **kwargs)
 
-    monkeypatch.setattr(pipeline.interrupts, "run_child_group", record_env)
+    monkeypatch.setattr(pipeline.core.interrupts, "run_child_group", record_env)
     args = [arg for k, v in {**context, name: text}.items() for arg in (str(BY_NAME[k].flag), v)]
     result = CliRunner().invoke(main, ["dev", "--port", "3999", *args])
     child = json.loads(seen.read_text()) if seen.exists() else {}

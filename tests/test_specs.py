@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.core.specs import CATEGORIES, load_specs, read_categories
+from pipeline.core.specs.model import AdaptivePalette, SpriteSpec
+from pipeline.core.specs.schema import render_schema
 from pipeline.errors import SpecError
-from pipeline.specs import CATEGORIES, load_specs, read_categories
-from pipeline.specs.model import AdaptivePalette, SpriteSpec
-from pipeline.specs.schema import render_schema
 from tests.conftest import REPO, make_project
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from pipeline.core.specs import load_spec_set, load_specs
+from pipeline.core.specs import loader as loader_module
 from pipeline.errors import SpecError
-from pipeline.specs import load_spec_set, load_specs
-from pipeline.specs import loader as loader_module
 from tests.conftest import make_project
 
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from pipeline.asset_keys import MANIFEST_KEY_PATH, sprite_paths
-from pipeline.automation.checks import SPRITE_CHECK
-from pipeline.automation.schedules import SCHEDULE_NAME
-from pipeline.automation.sensors import SPEC_SENSOR_NAME
-from pipeline.export.manifest import MANIFEST_PATH
+from pipeline.core.export.manifest import MANIFEST_PATH
+from pipeline.defs.asset_keys import MANIFEST_KEY_PATH, sprite_paths
+from pipeline.defs.automation.checks import SPRITE_CHECK
+from pipeline.defs.automation.schedules import SCHEDULE_NAME
+from pipeline.defs.automation.sensors import SPEC_SENSOR_NAME
 from pipeline.settings import Settings
 from tests.automation_project import BAT_YAML, make_project, project_env
 from tests.dagster_dev_harness import DagsterDev, dagster_dev, make_dagster_home, wait_for

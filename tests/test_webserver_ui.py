@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from pipeline.asset_keys import MANIFEST_KEY_PATH, STAGES, sprite_path, sprite_paths
-from pipeline.automation.checks import MANIFEST_CHECKS, SPRITE_CHECK
-from pipeline.automation.sensors import SPEC_SENSOR_NAME
+from pipeline.defs.asset_keys import MANIFEST_KEY_PATH, STAGES, sprite_path, sprite_paths
+from pipeline.defs.automation.checks import MANIFEST_CHECKS, SPRITE_CHECK
+from pipeline.defs.automation.sensors import SPEC_SENSOR_NAME
 from pipeline.settings import Settings
 from tests.automation_project import make_project, project_env
 from tests.chromium import dump_dom, find_image, screenshot
@@ -139,7 +139,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     home = make_dagster_home(root / "dagster_home", {"run_queue": {"dequeue_interval_seconds": 1}})
     # item 3's premise: the sprites were built from the command line, which has always skipped checks
     built = subprocess.run(
-        [sys.executable, "-c", "from pipeline.cli import run; run()", "build",
+        [sys.executable, "-c", "from pipeline.faces.cli import run; run()", "build",
          "--project-dir", str(project.project_dir), "--dagster-home", str(home)],
         capture_output=True, text=True, timeout=600, env={**os.environ, **project_env(project)}, check=False,
     )  # fmt: skip

@@ -5,7 +5,7 @@ goes one of two ways, chosen per launch:
 
 * **webserver**: a ``dagster dev`` serves this project on the same instance (``webserver.py``): the run is
   launched over GraphQL, so the run queue and the ``comfyui`` pool apply as to any run from the UI;
-* **in-process**: ``pipeline.launch.run_sprites`` executes it in this process, against the same instance,
+* **in-process**: ``pipeline.defs.launch.run_sprites`` executes it in this process, against the same instance,
   one at a time (the others wait in this service's queue). Its Dagster run id is chosen here, up front.
 
 Its interface has no Dagster type: runs are ``Run`` handles (``runs.py``), plans ``Plan``s (``plan.py``).
@@ -21,22 +21,22 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from pipeline import launch
-from pipeline.buildstate.publish import PublishResult, publish
+from pipeline.core.specs import SpecSet, load_specs
+from pipeline.defs import instance as instances
+from pipeline.defs import launch
+from pipeline.defs.launch import BuildEvent, RunOutcome
 from pipeline.errors import ConfigError, SpriteError
-from pipeline.launch import BuildEvent, RunOutcome
-from pipeline.service import instance as instances
-from pipeline.service.plan import Plan, plan_build
 from pipeline.service.runs import FINAL, CancelOutcome, Run, RunState, clean_error
 from pipeline.service.selection import select
 from pipeline.service.webserver import DagsterWebserver, RunLog, WebserverProbe
 from pipeline.settings import Settings
-from pipeline.specs import SpecSet, load_specs
+from pipeline.state.plan import Plan, plan_build
+from pipeline.state.publish import PublishResult, publish
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
-    from pipeline.generate.base import GenerationRequest
+    from pipeline.core.generate.base import GenerationRequest
 
 __all__ = ["BuildService"]
 
@@ -112,7 +112,7 @@ class BuildService:
         def work() -> None:
             with self._in_process:
                 try:
-                    import pipeline.location  # noqa: F401  (imports dagster and the asset factory)
+                    import pipeline.defs.location  # noqa: F401  (imports dagster and the asset factory)
 
                     self.instance()
                 except Exception:  # only a head start: the first run reports any problem properly
@@ -151,7 +151,7 @@ class BuildService:
         source: str = "cli",
     ) -> RunOutcome:
         """Run ``names`` (and the manifest) in-process in the calling thread; SIGINT/SIGTERM stop it cleanly
-        when that is the main thread (``pipeline.interrupts``)."""
+        when that is the main thread (``pipeline.core.interrupts``)."""
         return launch.run_sprites(
             self.settings,
             names,

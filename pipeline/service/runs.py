@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from pipeline.launch import BuildEvent, RunOutcome
+from pipeline.defs.launch import BuildEvent, RunOutcome
 
 __all__ = ["FINAL", "CancelOutcome", "Run", "RunState", "advance", "clean_error"]
 

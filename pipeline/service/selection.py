@@ -5,9 +5,9 @@ from __future__ import annotations
 import difflib
 import fnmatch
 
+from pipeline.core.specs import SpecSet
+from pipeline.core.specs.categories import unknown_category
 from pipeline.errors import SpriteError
-from pipeline.specs import SpecSet
-from pipeline.specs.categories import unknown_category
 
 __all__ = ["NoSuchSprite", "UnknownCategory", "select"]
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import httpx
 
-from pipeline.asset_keys import MANIFEST_KEY_PATH, sprite_path, sprite_paths, stage_of_path
+from pipeline.defs.asset_keys import MANIFEST_KEY_PATH, sprite_path, sprite_paths, stage_of_path
+from pipeline.defs.launch import RunOutcome, SpriteOutcome, user_message
 from pipeline.errors import ConfigError
-from pipeline.launch import RunOutcome, SpriteOutcome, user_message
 
 __all__ = ["DEFAULT_URL", "LOCATION", "URL_ENV", "DagsterWebserver", "RunLog", "WebserverProbe"]
 

@@ -1,8 +1,8 @@
 """Every setting of the pipeline in one typed model: where things live, which servers, how it runs.
 
 Each field is declared once (``pipeline.settings.fields.setting``) with its type, default, environment
-variable and help; the CLI flags (``pipeline.cli.settings_options``), the Dagster resource's config
-(``pipeline.resources``), the environment ``sprites dev`` hands to ``dagster dev`` (``Settings.environment``)
+variable and help; the CLI flags (``pipeline.faces.cli.settings_options``), the Dagster resource's config
+(``pipeline.defs.resources``), the environment ``sprites dev`` hands to ``dagster dev`` (``Settings.environment``)
 and the README's table (``pipeline.settings.docs``) are derived from it. A value is validated here, by the
 same rules whichever face it came through, and an invalid one is one ``ConfigError`` naming the variable,
 the flag and what is accepted.
@@ -26,9 +26,11 @@ from pipeline.errors import ConfigError
 from pipeline.settings.fields import SettingInfo, describe, env_value, invalid_settings, setting
 from pipeline.settings.sections import AutomationSettings, ExecutorSettings, check_url
 
-__all__ = ["MIN_TOKEN_LENGTH", "SETTINGS", "Settings", "find_project_dir"]
+__all__ = ["BACKEND_KINDS", "MIN_TOKEN_LENGTH", "SETTINGS", "Settings", "find_project_dir"]
 
 MIN_TOKEN_LENGTH = 16
+# the generation backends a setting or a spec may name (pipeline.core.generate.make_backend builds them)
+BACKEND_KINDS = ("procedural", "comfyui", "image")
 
 #: folder settings and where they are by default, under the project folder
 _UNDER_PROJECT = {
@@ -213,8 +215,6 @@ class Settings(BaseSettings, AutomationSettings, ExecutorSettings):
     @field_validator("backend")
     @classmethod
     def _known_backend(cls, value: str | None) -> str | None:
-        from pipeline.generate import BACKEND_KINDS  # imported late: pipeline.generate imports this module
-
         if value and value not in BACKEND_KINDS:
             raise ValueError(f"unknown backend '{value}'; known backends: {', '.join(BACKEND_KINDS)}")
         return value or None
@@ -252,7 +252,7 @@ class Settings(BaseSettings, AutomationSettings, ExecutorSettings):
         return {var: value for var, value in values.items() if value is not None}
 
     def resource_config(self) -> dict[str, Any]:
-        """The settings the run's steps read: the Dagster resource's config (``pipeline.resources``)."""
+        """The settings the run's steps read: the Dagster resource's config (``pipeline.defs.resources``)."""
         return {info.name: _config_value(getattr(self, info.name)) for info in SETTINGS if info.resource}
 
     @property

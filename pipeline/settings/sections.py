@@ -2,7 +2,7 @@
 these sections: one flat model, one variable per field, every name unique).
 
 ``AutomationSettings``: which automation starts enabled under ``dagster dev``, when, and how (docs/automation.md).
-``ExecutorSettings``: where a queued run's sprite steps execute (``pipeline.executors``, docs/scaling.md).
+``ExecutorSettings``: where a queued run's sprite steps execute (``pipeline.defs.executors``, docs/scaling.md).
 Each works on its own too (tests build one with the fields they need); no Dagster import at module level.
 """
 

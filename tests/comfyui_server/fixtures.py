@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.generate.comfyui import ComfyUIBackend
-from pipeline.generate.comfyui.slots import DispatchOptions
+from pipeline.core.generate.comfyui import ComfyUIBackend
+from pipeline.core.generate.comfyui.slots import DispatchOptions
 from tests.comfyui_server import FakeComfyServer
 from tests.comfyui_server.testing import fast_options
 

@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 from websockets.sync.client import connect
 
-from pipeline.generate.comfyui.client import RetryPolicy
-from pipeline.generate.comfyui.dispatch import DispatchOptions
+from pipeline.core.generate.comfyui.client import RetryPolicy
+from pipeline.core.generate.comfyui.dispatch import DispatchOptions
+from pipeline.core.specs.model import SpriteSpec
 from pipeline.settings import Settings
-from pipeline.specs.model import SpriteSpec
 
 __all__ = ["SMOKE_GRAPH", "WORKFLOWS", "collect_ws", "fast_options", "make_spec", "settings_for", "ws_session"]
 

@@ -1,4 +1,4 @@
-//! The manifest's types: the Rust mirror of `pipeline/export/manifest.py`.
+//! The manifest's types: the Rust mirror of `pipeline/core/export/manifest.py`.
 //!
 //! Every struct denies unknown fields, so a field the Python writer adds without a Rust
 //! counterpart fails to load (and `tests/test_manifest_contract.py` compares the field lists
