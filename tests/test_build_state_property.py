@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -35,6 +36,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from pipeline.core.export.manifest import MANIFEST_PATH
 from pipeline.core.generate import GenerationRequest, make_backend, resolve_requests
 from pipeline.core.specs import load_specs
 from pipeline.core.specs.model import SpriteSpec
@@ -100,6 +102,9 @@ edit = st.one_of(
 def settings_for(root: Path, cache: Path) -> Settings:
     """The project's settings (immutable; one per folder: the quick test reuses its folders)."""
     return Settings.for_project(root, cache_dir=str(cache))
+
+
+SEQUENCES = st.lists(edit, min_size=1, max_size=12)
 
 
 class World:
@@ -269,6 +274,18 @@ def built_world(base: Path, stages: Stages) -> World:
     return World(base / "game", base / "cache", create=False)
 
 
+def assert_folder_is_the_lock(s: Settings) -> None:
+    """Read without the status module: every locked PNG holds the locked bytes beside its .meta, and the
+    manifest lists exactly the locked entries."""
+    lock = json.loads(lock_path(s).read_text())["sprites"]
+    for name, entry in lock.items():
+        png = s.assets_dir / entry["entry"]["path"]
+        assert hashlib.sha256(png.read_bytes()).hexdigest() == entry["entry"]["sha256"], name
+        assert png.with_name(png.name + ".meta").is_file(), name
+    listed = json.loads((s.assets_dir / MANIFEST_PATH).read_text())["sprites"]
+    assert [e["name"] for e in listed] == sorted(lock)
+
+
 def run_sequence(base: Path, ops: list[tuple[object, ...]], stages: Stages) -> None:
     """``base``: a folder for this sequence (the world, its cache and the from-scratch builds), deleted after."""
     shutil.rmtree(base, ignore_errors=True)  # what a failed example (hypothesis shrinking) left behind
@@ -278,12 +295,12 @@ def run_sequence(base: Path, ops: list[tuple[object, ...]], stages: Stages) -> N
         if op[0] == "build":
             build(s, stages)
             assert lock_path(s).read_bytes() == scratch_lock(world, base, stages), f"after {ops}"
+            assert_folder_is_the_lock(s)
             continue
         world.apply(op)
         if inputs.noop_for(s) is not None:  # the fast path may only skip what is really current
-            state = project_state(
-                s, load_specs(s.specs_dir), resolve_requests(load_specs(s.specs_dir), s), read_lock(s)
-            )
+            spec_set = load_specs(s.specs_dir)
+            state = project_state(s, spec_set, resolve_requests(spec_set, s), read_lock(s))
             assert state.current, f"fast path said no-op after {op}: {state.problems()}"
     shutil.rmtree(base, ignore_errors=True)
 
@@ -293,7 +310,7 @@ def run_sequence(base: Path, ops: list[tuple[object, ...]], stages: Stages) -> N
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(ops=st.lists(edit, min_size=1, max_size=12))
+@given(ops=SEQUENCES)
 def test_after_every_build_all_is_current_and_the_lock_is_a_from_scratch_builds(
     tmp_path_factory: object, ops: list[tuple[object, ...]]
 ) -> None:
@@ -301,13 +318,65 @@ def test_after_every_build_all_is_current_and_the_lock_is_a_from_scratch_builds(
     run_sequence(Path(tmp_path_factory.mktemp("world")) / "seq", ops, real_stages)  # type: ignore[attr-defined]
 
 
-@settings(
-    max_examples=QUICK_EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(ops=st.lists(edit, min_size=1, max_size=12))
-def test_thousands_of_sequences_on_the_state_layer_alone(ram_dir: Path, ops: list[tuple[object, ...]]) -> None:
+def quick_share(folder: str, examples: int, seed: int) -> None:
+    """``examples`` sequences of the quick property under ``folder`` (a RAM disk), from hypothesis seed
+    ``seed``: what each worker process of the test below runs."""
+    from hypothesis import seed as with_seed
+
+    Path(folder).mkdir(parents=True, exist_ok=True)
+
+    @with_seed(seed)
+    @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(ops=SEQUENCES)
+    def share(ops: list[tuple[object, ...]]) -> None:
+        run_sequence(Path(folder) / "seq", ops, keyed_stages)  # one folder, reused: its settings are made once
+
+    share()
+
+
+def _workers() -> int:
+    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 8))
+
+
+def test_thousands_of_sequences_on_the_state_layer_alone(ram_dir: Path) -> None:
     """The same property with the two image stages replaced by bytes keyed like theirs, on a RAM disk
-    where there is one (fsync is the cost of every atomic write): the state layer alone, many times."""
-    run_sequence(ram_dir / "seq", ops, keyed_stages)  # one folder, reused: its settings are made once
+    where there is one (fsync is the cost of every atomic write): the state layer alone, many times.
+
+    The sequences are shared among one worker process per CPU (each its own hypothesis seed, folder and
+    caches), as pytest-xdist would share tests; a failing share shows hypothesis' falsifying example and
+    the seed that replays it (``quick_share``)."""
+    import random
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    workers = _workers()
+    seeds = [random.randrange(2**32) for _ in range(workers)]
+    shares = [QUICK_EXAMPLES // workers + (i < QUICK_EXAMPLES % workers) for i in range(workers)]
+    if workers == 1:
+        quick_share(str(ram_dir / "w0"), shares[0], seeds[0])
+        return
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                f"from tests.test_build_state_property import quick_share; quick_share({str(ram_dir / f'w{i}')!r}, "
+                f"{shares[i]}, {seeds[i]})",
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(workers)
+    ]
+    outputs = [proc.communicate(timeout=900)[0] for proc in procs]
+    failed = [
+        f"share {i} ({shares[i]} sequences, seed {seeds[i]}: replay with quick_share(folder, {shares[i]}, {seeds[i]})):"
+        f"\n{out[-6000:]}"
+        for i, (proc, out) in enumerate(zip(procs, outputs, strict=True))
+        if proc.returncode != 0
+    ]
+    assert not failed, "\n\n".join(failed)

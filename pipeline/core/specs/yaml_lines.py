@@ -41,51 +41,68 @@ class _YAMLProblem(Exception):
         self.message = message
 
 
-def _make_loader(label: str) -> type:
-    class Loader(_Base):
-        def construct_document(self, node: yaml.Node) -> Any:
-            seen: set[int] = set()
-            stack = [node]
-            while stack:
-                n = stack.pop()
-                if id(n) in seen:
-                    raise _YAMLProblem(
-                        n.start_mark.line + 1, "YAML anchors/aliases are not allowed in specs; use _defaults.yaml"
-                    )
-                seen.add(id(n))
-                if isinstance(n, yaml.MappingNode):
-                    for k, v in n.value:
-                        stack.extend((k, v))
-                elif isinstance(n, yaml.SequenceNode):
-                    stack.extend(n.value)
-            return super().construct_document(node)
+class _Loader(_Base):
+    """The safe loader with origins: one class, the file's label on each instance."""
 
-    def construct_map(loader: Any, node: yaml.MappingNode) -> Any:
-        data = SourceDict()
-        data.origin = (label, node.start_mark.line + 1)
-        data.origins = {}
-        yield data
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if not isinstance(key, str | int | float | bool) and key is not None:
-                raise _YAMLProblem(key_node.start_mark.line + 1, "mapping keys must be plain strings")
-            if key in data:
-                raise _YAMLProblem(key_node.start_mark.line + 1, f"duplicate key '{key}'")
-            data[key] = loader.construct_object(value_node, deep=True)
-            data.origins[key] = (label, value_node.start_mark.line + 1)
+    label = ""
 
-    def construct_seq(loader: Any, node: yaml.SequenceNode) -> Any:
-        data = SourceList()
-        data.origin = (label, node.start_mark.line + 1)
-        data.origins = []
-        yield data
-        for item in node.value:
-            data.append(loader.construct_object(item, deep=True))
-            data.origins.append((label, item.start_mark.line + 1))
+    def construct_document(self, node: yaml.Node) -> Any:
+        seen: set[int] = set()
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if id(n) in seen:
+                raise _YAMLProblem(
+                    n.start_mark.line + 1, "YAML anchors/aliases are not allowed in specs; use _defaults.yaml"
+                )
+            seen.add(id(n))
+            if isinstance(n, yaml.MappingNode):
+                for k, v in n.value:
+                    stack.extend((k, v))
+            elif isinstance(n, yaml.SequenceNode):
+                stack.extend(n.value)
+        return super().construct_document(node)
 
-    Loader.add_constructor("tag:yaml.org,2002:map", construct_map)
-    Loader.add_constructor("tag:yaml.org,2002:seq", construct_seq)
-    return Loader
+
+def _construct_map(loader: Any, node: yaml.MappingNode) -> Any:
+    label = loader.label
+    data = SourceDict()
+    data.origin = (label, node.start_mark.line + 1)
+    data.origins = {}
+    yield data
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            raise _YAMLProblem(key_node.start_mark.line + 1, "mapping keys must be plain strings")
+        if key in data:
+            raise _YAMLProblem(key_node.start_mark.line + 1, f"duplicate key '{key}'")
+        data[key] = loader.construct_object(value_node, deep=True)
+        data.origins[key] = (label, value_node.start_mark.line + 1)
+
+
+def _construct_seq(loader: Any, node: yaml.SequenceNode) -> Any:
+    label = loader.label
+    data = SourceList()
+    data.origin = (label, node.start_mark.line + 1)
+    data.origins = []
+    yield data
+    for item in node.value:
+        data.append(loader.construct_object(item, deep=True))
+        data.origins.append((label, item.start_mark.line + 1))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+
+
+def _load(text: str, label: str) -> Any:
+    """``yaml.load`` with ``_Loader`` (what it does, with the label set on the instance)."""
+    loader = _Loader(text)
+    loader.label = label
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def read_spec_bytes(path: Path, label: str) -> tuple[bytes | None, list[SpecProblem]]:
@@ -113,7 +130,7 @@ def load_yaml_file(path: Path, label: str, data: bytes | None = None) -> tuple[A
     except UnicodeDecodeError:
         return None, [SpecProblem(label, "file is not UTF-8 text")]
     try:
-        return yaml.load(text, Loader=_make_loader(label)), []
+        return _load(text, label), []
     except _YAMLProblem as exc:
         return None, [SpecProblem(label, exc.message, line=exc.line)]
     except yaml.constructor.ConstructorError as exc:
