@@ -21,7 +21,7 @@ from pipeline.core.export import (
     write_manifest,
     write_sprite_files,
 )
-from pipeline.errors import UnsafePathError
+from pipeline.errors import ExportError, UnsafePathError
 
 
 @pytest.mark.parametrize(
@@ -51,6 +51,75 @@ def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path: Path) -> 
     assert target.read_bytes() == b"new bytes"
     assert list(scratch.iterdir()) == []
     assert [p.name for p in target.parent.iterdir()] == ["x.png"]
+
+
+def test_a_batch_replaces_nothing_until_every_file_is_ready(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure while a batch is being prepared leaves every target as it was and no scratch file."""
+    import pipeline.core.export.atomic as atomic
+
+    scratch = tmp_path / "scratch"
+    a, b = tmp_path / "a.png", tmp_path / "manifest.json"
+    atomic_write(a, b"old a", scratch)
+    atomic_write(b, b"old b", scratch)
+    real = atomic._write_temp
+
+    def failing(directory: Path, name: str, data: bytes) -> Path:
+        if name == "manifest.json":
+            raise OSError(28, "No space left on device")
+        return real(directory, name, data)
+
+    monkeypatch.setattr(atomic, "_write_temp", failing)
+    batch = atomic.AtomicBatch(scratch)
+    batch.add(a, b"new a")
+    with pytest.raises(ExportError, match="No space left"):
+        batch.add(b, b"new b")
+    assert (a.read_bytes(), b.read_bytes()) == (b"old a", b"old b")
+    assert list(scratch.iterdir()) == []
+    monkeypatch.setattr(atomic, "_write_temp", real)
+    batch = atomic.AtomicBatch(scratch)
+    batch.add(a, b"new a")
+    batch.add(b, b"new b")
+    assert a.read_bytes() == b"old a"  # prepared, not yet in place
+    batch.commit()
+    assert (a.read_bytes(), b.read_bytes()) == (b"new a", b"new b")
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_replaced_png_waits_for_its_manifest_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Re-exporting a sprite with other bytes: when its manifest line cannot be written, the PNG keeps its
+    old bytes too (the manifest never describes bytes its file no longer holds); then both move at once."""
+    import hashlib
+
+    import pipeline.core.export.atomic as atomic
+    from tests.test_build_state_property import World, build, keyed_stages
+
+    world = World(tmp_path / "game", tmp_path / "cache")
+    s = world.settings
+    build(s, keyed_stages)
+    png = s.assets_dir / "sprites/item/ant.png"
+    manifest = s.assets_dir / "sprites/manifest.json"
+
+    def listed_sha() -> str:
+        return next(e["sha256"] for e in json.loads(manifest.read_text())["sprites"] if e["name"] == "ant")
+
+    old = png.read_bytes()
+    assert hashlib.sha256(old).hexdigest() == listed_sha()
+    world.apply(("set", "ant", "palette", 2))
+    real = atomic._write_temp
+
+    def no_manifest(directory: Path, name: str, data: bytes) -> Path:
+        if name == "manifest.json":
+            raise OSError(28, "No space left on device")
+        return real(directory, name, data)
+
+    monkeypatch.setattr(atomic, "_write_temp", no_manifest)
+    with pytest.raises(ExportError, match="No space left"):
+        build(s, keyed_stages)
+    assert png.read_bytes() == old and hashlib.sha256(old).hexdigest() == listed_sha()
+    assert [p for p in s.assets_dir.rglob("*") if p.name.endswith(".tmp")] == []
+    monkeypatch.setattr(atomic, "_write_temp", real)
+    build(s, keyed_stages)
+    assert png.read_bytes() != old and hashlib.sha256(png.read_bytes()).hexdigest() == listed_sha()
 
 
 def test_meta_is_written_first_and_unchanged_files_are_not_rewritten(tmp_path: Path) -> None:

@@ -21,11 +21,11 @@ import hashlib
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.core.export.atomic import atomic_write, safe_target
+from pipeline.core.export.atomic import AtomicBatch, atomic_write, safe_target
 from pipeline.core.export.manifest import Manifest, write_manifest
 from pipeline.errors import UnsafePathError
 from pipeline.settings import Settings
@@ -88,11 +88,15 @@ def publish(
     removed: Iterable[str] = (),
     *,
     all_names: Iterable[str] | None = None,
+    files: Sequence[tuple[Path, bytes]] = (),
 ) -> PublishResult:
     """Put ``built`` into the lock, drop ``removed``, and render the manifest and .assets.ron from the lock.
 
     ``all_names``: every sprite of the project. Only when ``built`` covers all of them may a lockfile
     written by another version be replaced (nothing of it is then needed); otherwise that is an error.
+    ``files``: (path, bytes) replaced in the same step as the lock and the manifest, just before them (a
+    PNG whose manifest line changes with it: all are written first and renamed in one burst, PNG first, so
+    only a crash in the microseconds between the renames can leave the line describing the old bytes).
     """
     gone = set(removed)
     with publish_lock(settings):
@@ -123,15 +127,20 @@ def publish(
             lock_changed = path.read_text(encoding="utf-8") != text
         except OSError:
             lock_changed = True
+        batch = AtomicBatch(settings.scratch_dir)
+        for target, data in files:
+            batch.add(target, data)
         if lock_changed:
-            atomic_write(path, text.encode(), settings.scratch_dir)
-        remember_lock(path, new)
+            batch.add(path, text.encode())
         manifest, manifest_changed = write_manifest(
             settings.assets_dir,
             settings.scratch_dir,
             [e.entry for e in new.sprites.values()],
             {n: e.as_json()["entry"] for n, e in new.sprites.items()},
+            batch=batch,
         )
+        batch.commit()
+        remember_lock(path, new)
     return PublishResult(manifest, lock_changed or manifest_changed, sorted(built), result_removed, kept)
 
 
@@ -141,13 +150,11 @@ def _run_dir(settings: Settings, run_id: str) -> Path:
     return settings.state_dir / _RUNS / run_id
 
 
-def record_export(settings: Settings, run_id: str, name: str, entry: LockEntry, *, replaced: bool) -> None:
-    """A sprite's export finished: its entry waits for the end of the run, or is published now when the
-    export replaced a PNG whose old bytes the manifest still describes."""
+def record_export(settings: Settings, run_id: str, name: str, entry: LockEntry) -> None:
+    """A sprite's export finished: its entry waits for the end of the run (an export that replaced a PNG
+    has published its entry already, with the PNG: ``pipeline.state.stages.export_stage``)."""
     data = entry.model_dump_json().encode()
     atomic_write(_run_dir(settings, run_id) / f"{name}.json", data, settings.scratch_dir)
-    if replaced:
-        publish(settings, {name: entry})
 
 
 def pending_entries(settings: Settings, run_id: str) -> dict[str, LockEntry]:

@@ -11,11 +11,13 @@ content-addressed cache before doing any work; its result says ``cache: hit`` or
 
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -30,6 +32,7 @@ from pipeline.settings import Settings
 from pipeline.state.cache import Claims, ContentCache
 from pipeline.state.keys import export_key, pixel_params_for, pixelate_key
 from pipeline.state.lockfile import LockedCandidates, LockEntry, StageKeys, generate_inputs
+from pipeline.state.publish import publish
 
 __all__ = [
     "ExportOutput",
@@ -218,10 +221,13 @@ def export_stage(
     settings: Settings,
 ) -> ExportOutput:
     """Write the sheet and its .meta into the Bevy folder (only if the bytes changed) and return the
-    sprite's lock entry; publishing it is the caller's (``pipeline.state.publish``)."""
+    sprite's lock entry; publishing it is the caller's (``pipeline.state.publish``), except when the sheet
+    replaces a PNG of other bytes: that PNG, its lock entry and its manifest line are replaced together
+    now (``publish(files=...)``: every file written and fsynced first, then renamed into place one right
+    after the other), so a killed build leaves no manifest line describing bytes its file no longer holds,
+    unless killed in the microseconds between those renames."""
     start = time.perf_counter()
     key = export_key(pixel.sha256, spec)
-    png, _meta = write_sprite_files(settings.assets_dir, spec.output_path, pixel.sheet_png, settings.scratch_dir)
     anim = spec.animation
     entry = ManifestEntry(
         name=spec.name,
@@ -240,7 +246,7 @@ def export_stage(
         seed=spec.effective_seed,
         backend=request.backend,
         input_hash=key,
-        sha256=png.sha256,
+        sha256=hashlib.sha256(pixel.sheet_png).hexdigest(),
     )
     locked = LockEntry(
         spec_file=spec_file,
@@ -250,6 +256,13 @@ def export_stage(
         pixel_sha256=pixel.sha256,
         entry=entry,
         candidates=LockedCandidates.of(spec.candidate_seeds, spec.candidates.picked if spec.candidates else None),
+    )
+
+    def replace(path: Path, data: bytes) -> None:
+        publish(settings, {spec.name: locked}, files=[(path, data)])
+
+    png, _meta = write_sprite_files(
+        settings.assets_dir, spec.output_path, pixel.sheet_png, settings.scratch_dir, replace
     )
     return ExportOutput(
         key, spec.output_path, png.sha256, png.written, png.replaced, time.perf_counter() - start, locked

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pipeline.errors import ExportError, UnsafePathError
 
-__all__ = ["atomic_write", "dir_mode", "file_mode", "safe_target"]
+__all__ = ["AtomicBatch", "atomic_write", "dir_mode", "file_mode", "safe_target"]
 
 
 def _umask_once() -> int:
@@ -97,31 +97,74 @@ def _write_temp(directory: Path, name: str, data: bytes) -> Path:
     return Path(tmp)
 
 
-def atomic_write(target: Path, data: bytes, scratch_dir: Path) -> None:
-    """Replace ``target`` with ``data`` in one step (see module docstring). Creates parent folders."""
-    target = Path(target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _write_temp(scratch_dir, target.name, data)
+class AtomicBatch:
+    """Files replaced together. ``add`` writes and fsyncs each one's scratch file at once; ``commit`` then
+    renames them into place one right after the other (in the order added) and fsyncs their folders.
+
+    So a crash before ``commit`` leaves every target as it was, and one during it falls between two
+    renames: microseconds, where writing each file in turn would leave milliseconds (a PNG and the manifest
+    line describing it, each written and fsynced). Scratch files of a batch never committed are removed."""
+
+    def __init__(self, scratch_dir: Path):
+        self.scratch_dir = scratch_dir
+        self._pending: list[tuple[Path, Path, bytes]] = []  # (scratch file, target, data)
+
+    def add(self, target: Path, data: bytes) -> None:
+        target = Path(target)
         try:
-            os.replace(tmp, target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._pending.append((_write_temp(self.scratch_dir, target.name, data), target, data))
         except OSError as exc:
+            self.discard()
+            raise ExportError(f"could not write {target}: {exc.strerror or exc}") from exc
+
+    def discard(self) -> None:
+        for tmp, _, _ in self._pending:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            if exc.errno != errno.EXDEV:
-                raise
-            tmp = _write_temp(target.parent, target.name, data)
-            try:
-                os.replace(tmp, target)
-            except BaseException:
-                with contextlib.suppress(OSError):
+        self._pending = []
+
+    def commit(self) -> None:
+        pending, self._pending = self._pending, []
+        current: Path | None = None  # what is being written, for the error
+        try:
+            for i, (tmp, target, data) in enumerate(pending):
+                current = target
+                try:
+                    os.replace(tmp, target)
+                except OSError as exc:
+                    if exc.errno != errno.EXDEV:
+                        raise
+                    # scratch and target on different filesystems: a scratch file beside the target
                     os.unlink(tmp)
-                raise
-        if hasattr(os, "O_DIRECTORY"):
-            dfd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-    except OSError as exc:
-        raise ExportError(f"could not write {target}: {exc.strerror or exc}") from exc
+                    beside = _write_temp(target.parent, target.name, data)
+                    try:
+                        os.replace(beside, target)
+                    except BaseException:
+                        with contextlib.suppress(OSError):
+                            os.unlink(beside)
+                        raise
+                pending[i] = (target, target, data)  # done: nothing left to clean up for it
+            if hasattr(os, "O_DIRECTORY"):
+                for folder in dict.fromkeys(target.parent for _, target, _ in pending):
+                    current = folder
+                    dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+                    try:
+                        os.fsync(dfd)
+                    finally:
+                        os.close(dfd)
+        except BaseException as exc:
+            for tmp, target, _ in pending:
+                if tmp != target:  # not renamed yet: its scratch file must not stay behind
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise ExportError(f"could not write {current}: {exc.strerror or exc}") from exc
+            raise
+
+
+def atomic_write(target: Path, data: bytes, scratch_dir: Path) -> None:
+    """Replace ``target`` with ``data`` in one step (see module docstring). Creates parent folders."""
+    batch = AtomicBatch(scratch_dir)
+    batch.add(target, data)
+    batch.commit()

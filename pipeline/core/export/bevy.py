@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,13 +72,17 @@ class ExportedFile:
     replaced: bool = False  # True when it overwrote a file that held other bytes
 
 
-def _write_if_changed(target: Path, data: bytes, scratch_dir: Path) -> ExportedFile:
+def _write_if_changed(
+    target: Path, data: bytes, scratch_dir: Path, replace: Callable[[Path, bytes], None] | None = None
+) -> ExportedFile:
     digest = hashlib.sha256(data).hexdigest()
     try:
         old: str | None = hashlib.sha256(target.read_bytes()).hexdigest()
     except OSError:
         old = None
-    if old != digest:
+    if old is not None and old != digest and replace is not None:
+        replace(target, data)
+    elif old != digest:
         atomic_write(target, data, scratch_dir)
     return ExportedFile(
         path=target, sha256=digest, bytes=len(data), written=old != digest, replaced=old not in (None, digest)
@@ -86,11 +90,18 @@ def _write_if_changed(target: Path, data: bytes, scratch_dir: Path) -> ExportedF
 
 
 def write_sprite_files(
-    assets_dir: Path, relative_png: str, png: bytes, scratch_dir: Path
+    assets_dir: Path,
+    relative_png: str,
+    png: bytes,
+    scratch_dir: Path,
+    replace: Callable[[Path, bytes], None] | None = None,
 ) -> tuple[ExportedFile, ExportedFile]:
-    """Write ``<png>.meta`` then the PNG under ``assets_dir``; untouched when the bytes are unchanged."""
+    """Write ``<png>.meta`` then the PNG under ``assets_dir``; untouched when the bytes are unchanged.
+
+    ``replace(path, bytes)``: writes a PNG that holds other bytes now, instead of a plain atomic write (the
+    caller replaces it together with the manifest line that describes it)."""
     png_path = safe_target(assets_dir, relative_png)
     meta_path = safe_target(assets_dir, relative_png + ".meta")
     meta = _write_if_changed(meta_path, IMAGE_META.encode(), scratch_dir)
-    image = _write_if_changed(png_path, png, scratch_dir)
+    image = _write_if_changed(png_path, png, scratch_dir, replace)
     return image, meta

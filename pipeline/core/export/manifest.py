@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.core.export.atomic import atomic_write, safe_target
+from pipeline.core.export.atomic import AtomicBatch, safe_target
 
 __all__ = [
     "ASSETS_RON_PATH",
@@ -154,21 +154,22 @@ def write_manifest(
     scratch_dir: Path,
     entries: Iterable[ManifestEntry],
     dumped: Mapping[str, dict[str, Any]] | None = None,
+    batch: AtomicBatch | None = None,
 ) -> tuple[Manifest, bool]:
     """Write the manifest and ``.assets.ron`` for ``entries`` (sorted by name). Returns (manifest, changed).
 
     ``dumped``: the entries' JSON form by name, when the caller has it already (2000 model dumps cost a
-    tenth of a second). Callers hold the publish lock (``pipeline.state.publish``). Nothing is
+    tenth of a second). ``batch``: add the files to it (the caller commits them with its other files)
+    instead of writing them now. Callers hold the publish lock (``pipeline.state.publish``). Nothing is
     written when the files already hold these entries.
     """
+    own = batch is None
+    batch = batch if batch is not None else AtomicBatch(scratch_dir)
     ordered = sorted(entries, key=lambda e: e.name)
     rows = [dumped[e.name] if dumped is not None else e.model_dump(mode="json") for e in ordered]
     target = safe_target(assets_dir, MANIFEST_PATH)
     ron_target = safe_target(assets_dir, ASSETS_RON_PATH)
     ron = render_assets_ron(rows).encode()
-    changed = _read(ron_target) != ron
-    if changed:
-        atomic_write(ron_target, ron, scratch_dir)
     current = _read(target)
     kept = _existing_timestamp(current)
 
@@ -177,10 +178,16 @@ def write_manifest(
         return serialize_manifest({**head, "sprites": rows})
 
     if kept is not None and document(kept) == current:  # unchanged entries keep the file, timestamp included
-        return Manifest.model_construct(generated_at=kept, sprite_count=len(rows), sprites=ordered), changed
-    when = _timestamp()
-    atomic_write(target, document(when), scratch_dir)
-    return Manifest.model_construct(generated_at=when, sprite_count=len(rows), sprites=ordered), True
+        when, changed = kept, False
+    else:
+        when, changed = _timestamp(), True
+        batch.add(target, document(when))
+    if _read(ron_target) != ron:
+        batch.add(ron_target, ron)
+        changed = True
+    if own:
+        batch.commit()
+    return Manifest.model_construct(generated_at=when, sprite_count=len(rows), sprites=ordered), changed
 
 
 def _read(path: Path) -> bytes | None:
