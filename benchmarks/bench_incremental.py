@@ -63,7 +63,7 @@ def seed(project: Path) -> None:
         raw = generate_stage(request, backend, cache)
         pixel = pixelate_stage(loaded.spec, raw, cache)
         out = export_stage(loaded.spec, loaded.file, request, raw, pixel, settings)
-        record_export(settings, run_id, loaded.name, out.locked)
+        record_export(settings, run_id, loaded.name, out)
     publish_run(settings, run_id, all_names=spec_set.specs)
     assert remember_if_current(settings, spec_set, requests, snapshot).current
 

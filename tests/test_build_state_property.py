@@ -233,7 +233,7 @@ def build(s: Settings, stages: Stages = real_stages) -> None:
         request = requests[st_.name]
         raw, pixel = stages(s, request, st_.loaded.spec, cache)
         out = export_stage(st_.loaded.spec, st_.loaded.file, request, raw, pixel, s)
-        record_export(s, run_id, st_.name, out.locked)
+        record_export(s, run_id, st_.name, out)
     publish_run(s, run_id, removed_specs(s, spec_set.specs), all_names=spec_set.specs)
     state = remember_if_current(s, spec_set, requests, snapshot, known=plan)  # as `sprites build` calls it
     assert state.current, state.problems()

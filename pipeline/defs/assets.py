@@ -282,7 +282,7 @@ def _sprite_asset(
             )
         if bevy_key in selected:
             out = export_stage(spec, loaded.file, request, raw, pixel, settings)
-            record_export(settings, context.run.run_id, name, out.locked)
+            record_export(settings, context.run.run_id, name, out)
             yield MaterializeResult(
                 asset_key=bevy_key,
                 data_version=DataVersion(out.sha256),

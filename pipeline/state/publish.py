@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.core.export.atomic import AtomicBatch, atomic_write, safe_target
 from pipeline.core.export.manifest import Manifest, write_manifest
@@ -38,6 +39,9 @@ from pipeline.state.lockfile import (
     remember_lock,
     render_lock,
 )
+
+if TYPE_CHECKING:
+    from pipeline.state.stages import ExportOutput
 
 __all__ = ["PublishResult", "pending_entries", "publish", "publish_run", "record_export", "removed_specs"]
 
@@ -150,11 +154,14 @@ def _run_dir(settings: Settings, run_id: str) -> Path:
     return settings.state_dir / _RUNS / run_id
 
 
-def record_export(settings: Settings, run_id: str, name: str, entry: LockEntry) -> None:
-    """A sprite's export finished: its entry waits for the end of the run (an export that replaced a PNG
-    has published its entry already, with the PNG: ``pipeline.state.stages.export_stage``)."""
-    data = entry.model_dump_json().encode()
+def record_export(settings: Settings, run_id: str, name: str, out: ExportOutput) -> None:
+    """A sprite's export finished: its entry waits for the end of the run. When the export replaces a PNG
+    whose old bytes the manifest describes (``out.replacement``), the PNG, its lock entry and its manifest
+    line are replaced now, together (``publish(files=...)``)."""
+    data = out.locked.model_dump_json().encode()
     atomic_write(_run_dir(settings, run_id) / f"{name}.json", data, settings.scratch_dir)
+    if out.replacement is not None:
+        publish(settings, {name: out.locked}, files=[out.replacement])
 
 
 def pending_entries(settings: Settings, run_id: str) -> dict[str, LockEntry]:

@@ -32,7 +32,6 @@ from pipeline.settings import Settings
 from pipeline.state.cache import Claims, ContentCache
 from pipeline.state.keys import export_key, pixel_params_for, pixelate_key
 from pipeline.state.lockfile import LockedCandidates, LockEntry, StageKeys, generate_inputs
-from pipeline.state.publish import publish
 
 __all__ = [
     "ExportOutput",
@@ -84,6 +83,9 @@ class ExportOutput:
     replaced: bool  # it changed a PNG that existed before (whose old bytes the manifest may still describe)
     seconds: float
     locked: LockEntry  # the sprite's lock entry; its ``entry`` is the manifest entry
+    # (path, bytes) of a PNG that holds other bytes now: not written yet; ``record_export`` replaces it together
+    # with its lock entry and manifest line
+    replacement: tuple[Path, bytes] | None = None
 
     @property
     def entry(self) -> ManifestEntry:
@@ -221,11 +223,11 @@ def export_stage(
     settings: Settings,
 ) -> ExportOutput:
     """Write the sheet and its .meta into the Bevy folder (only if the bytes changed) and return the
-    sprite's lock entry; publishing it is the caller's (``pipeline.state.publish``), except when the sheet
-    replaces a PNG of other bytes: that PNG, its lock entry and its manifest line are replaced together
-    now (``publish(files=...)``: every file written and fsynced first, then renamed into place one right
-    after the other), so a killed build leaves no manifest line describing bytes its file no longer holds,
-    unless killed in the microseconds between those renames."""
+    sprite's lock entry; recording and publishing it is ``pipeline.state.publish.record_export``'s. A sheet
+    that replaces a PNG of other bytes is not written here (``replacement``): ``record_export`` replaces
+    that PNG, its lock entry and its manifest line together (``publish(files=...)``: every file written and
+    fsynced first, then renamed into place one right after the other), so a killed build leaves no manifest
+    line describing bytes its file no longer holds, unless killed in the microseconds between the renames."""
     start = time.perf_counter()
     key = export_key(pixel.sha256, spec)
     anim = spec.animation
@@ -258,12 +260,21 @@ def export_stage(
         candidates=LockedCandidates.of(spec.candidate_seeds, spec.candidates.picked if spec.candidates else None),
     )
 
-    def replace(path: Path, data: bytes) -> None:
-        publish(settings, {spec.name: locked}, files=[(path, data)])
-
+    deferred: list[tuple[Path, bytes]] = []
     png, _meta = write_sprite_files(
-        settings.assets_dir, spec.output_path, pixel.sheet_png, settings.scratch_dir, replace
+        settings.assets_dir,
+        spec.output_path,
+        pixel.sheet_png,
+        settings.scratch_dir,
+        lambda path, data: deferred.append((path, data)),
     )
     return ExportOutput(
-        key, spec.output_path, png.sha256, png.written, png.replaced, time.perf_counter() - start, locked
+        key,
+        spec.output_path,
+        png.sha256,
+        png.written,
+        png.replaced,
+        time.perf_counter() - start,
+        locked,
+        deferred[0] if deferred else None,
     )
