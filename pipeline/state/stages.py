@@ -79,7 +79,7 @@ class ExportOutput:
     key: str
     png_path: str
     sha256: str
-    written: bool  # the PNG's bytes changed (False: the file already held them)
+    written: bool  # the PNG's bytes change (False: the file already held them); see ``replacement``
     replaced: bool  # it changed a PNG that existed before (whose old bytes the manifest may still describe)
     seconds: float
     locked: LockEntry  # the sprite's lock entry; its ``entry`` is the manifest entry

@@ -98,8 +98,8 @@ def write_sprite_files(
 ) -> tuple[ExportedFile, ExportedFile]:
     """Write ``<png>.meta`` then the PNG under ``assets_dir``; untouched when the bytes are unchanged.
 
-    ``replace(path, bytes)``: writes a PNG that holds other bytes now, instead of a plain atomic write (the
-    caller replaces it together with the manifest line that describes it)."""
+    ``replace(path, bytes)``: called instead of writing a PNG that holds other bytes now (the caller replaces
+    it later, together with the manifest line that describes it); the result says ``written`` all the same."""
     png_path = safe_target(assets_dir, relative_png)
     meta_path = safe_target(assets_dir, relative_png + ".meta")
     meta = _write_if_changed(meta_path, IMAGE_META.encode(), scratch_dir)
