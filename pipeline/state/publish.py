@@ -9,8 +9,9 @@ Entries it did not build are carried over byte for byte, so a selective build in
 two builds finishing together, never lose anyone's entry.
 
 Between a sprite's export and the end of its run, its entry waits in ``<state>/runs/<run_id>/``. A
-sprite whose export *replaced* a published PNG is published at once instead, so that the manifest
-never describes bytes that are no longer on disk for longer than two renames.
+sprite whose export *replaces* a published PNG is published at once, with the PNG: PNG, lock and manifest
+are written to scratch files first and renamed into place together, so the manifest never describes bytes
+that are no longer on disk for longer than the renames between them.
 """
 
 from __future__ import annotations
