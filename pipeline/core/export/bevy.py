@@ -73,15 +73,15 @@ class ExportedFile:
 
 
 def _write_if_changed(
-    target: Path, data: bytes, scratch_dir: Path, replace: Callable[[Path, bytes], None] | None = None
+    target: Path, data: bytes, scratch_dir: Path, replace_later: Callable[[Path, bytes], None] | None = None
 ) -> ExportedFile:
     digest = hashlib.sha256(data).hexdigest()
     try:
         old: str | None = hashlib.sha256(target.read_bytes()).hexdigest()
     except OSError:
         old = None
-    if old is not None and old != digest and replace is not None:
-        replace(target, data)
+    if old is not None and old != digest and replace_later is not None:
+        replace_later(target, data)
     elif old != digest:
         atomic_write(target, data, scratch_dir)
     return ExportedFile(
@@ -94,14 +94,14 @@ def write_sprite_files(
     relative_png: str,
     png: bytes,
     scratch_dir: Path,
-    replace: Callable[[Path, bytes], None] | None = None,
+    replace_later: Callable[[Path, bytes], None] | None = None,
 ) -> tuple[ExportedFile, ExportedFile]:
     """Write ``<png>.meta`` then the PNG under ``assets_dir``; untouched when the bytes are unchanged.
 
-    ``replace(path, bytes)``: called instead of writing a PNG that holds other bytes now (the caller replaces
+    ``replace_later(path, bytes)``: called instead of writing a PNG that holds other bytes now (the caller replaces
     it later, together with the manifest line that describes it); the result says ``written`` all the same."""
     png_path = safe_target(assets_dir, relative_png)
     meta_path = safe_target(assets_dir, relative_png + ".meta")
     meta = _write_if_changed(meta_path, IMAGE_META.encode(), scratch_dir)
-    image = _write_if_changed(png_path, png, scratch_dir, replace)
+    image = _write_if_changed(png_path, png, scratch_dir, replace_later)
     return image, meta
