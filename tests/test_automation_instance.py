@@ -5,15 +5,22 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from dagster import DagsterInstance
 from dagster._core.run_coordinator import QueuedRunCoordinator
+
+from pipeline.defs.pool_storage import PoolSafeSqliteEventLogStorage
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_shipped_instance_settings(tmp_path: Path) -> None:
+def test_shipped_instance_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     with DagsterInstance.from_config(str(tmp_path)) as instance:
+        # Dagster's SQLite storage in Dagster's folders, with the pool-safe event log (tests/test_pool_storage.py)
+        assert isinstance(instance.event_log_storage, PoolSafeSqliteEventLogStorage)
+        assert Path(instance.event_log_storage._base_dir) == tmp_path / "history" / "runs"
         assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
         config = instance.get_concurrency_config()
         queue = config.run_queue_config

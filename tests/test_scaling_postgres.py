@@ -80,12 +80,14 @@ def no_sqlite(home: Path) -> None:
 def test_the_example_is_the_shipped_instance_plus_postgres_storage() -> None:
     example = yaml.safe_load(EXAMPLE.read_text())
     shipped = yaml.safe_load((REPO / "dagster_home" / "dagster.yaml").read_text())
-    storage = example.pop("storage")
+    storage = example.pop("storage")["custom"]
+    assert shipped.pop("storage")["custom"]["class"] == "PoolSafeSqliteStorage"
     # the run queue, pools and retention of one machine, unchanged: after editing dagster_home/dagster.yaml,
     # copy it below the `storage:` section of the example
     assert example == shipped, "dagster_home/examples/postgres/dagster.yaml is out of step with dagster.yaml"
+    assert (storage["module"], storage["class"]) == ("pipeline.defs.pool_storage_postgres", "PoolSafePostgresStorage")
     # every connection setting comes from a variable (no password in the file), the ones the tests set
-    settings = storage["postgres"]["postgres_db"]
+    settings = storage["config"]["postgres_db"]
     assert settings.pop("scheme") == "postgresql+psycopg2"
     assert {v["env"] for v in settings.values()} == set(Postgres("", 0, "", "").env)
 
@@ -181,13 +183,8 @@ def test_the_comfyui_pool_limit_holds_across_two_dagster_homes(
              "SPRITES_COMFYUI_URL": comfy.url}
             for h in homes
         ]  # fmt: skip
-        # the shared database as a team has it: created, its pool limit set (Dagster creates a pool's default
-        # limit lazily, and two runs doing that at the same instant on a fresh Postgres database abort one of
-        # them: "current transaction is aborted ... UPDATE concurrency_limits", a race inside Dagster)
-        for name, value in {**db.env, "DAGSTER_HOME": str(homes[0])}.items():
-            monkeypatch.setenv(name, value)
-        with DagsterInstance.get() as instance:
-            instance.event_log_storage.initialize_concurrency_limit_to_default("comfyui")
+        # no pool row yet: the two runs' first claims create it at the same instant (Dagster's insert-then-update
+        # fails on PostgreSQL for the second; pipeline/defs/pool_storage_postgres.py makes it an upsert)
         procs = [sprites(project, envs[0], "build", *names[:2]), sprites(project, envs[1], "build", *names[2:])]
         outputs = [p.communicate(timeout=400)[0] for p in procs]
         assert [p.returncode for p in procs] == [0, 0], outputs

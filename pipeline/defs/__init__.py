@@ -7,4 +7,8 @@ resources.py   SpritePipelineResource: folders, cache, claims, backends for a ru
 executors.py   in-process or Celery executor (SPRITES_EXECUTOR); celery_app.py: the workers' app
 automation/    spec sensor, rebuild schedule, failure sensor, asset checks, declarative conditions
 launch.py      the in-process path: one Dagster run against the project's instance
+instance.py    opening the instance; Dagster's record of a run's cancellation
+publishing.py  after a run whose manifest step did not run: publish what it exported
+pool_storage.py, pool_storage_postgres.py  the instance storage dagster.yaml selects: Dagster's, with
+               concurrency-pool claims atomic between processes (SQLite; PostgreSQL)
 """
