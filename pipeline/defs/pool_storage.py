@@ -55,14 +55,16 @@ class PoolBookkeepingLock(SqlEventLogStorage):
     description or connection, would wait for itself).
     """
 
-    _held: threading.local
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # made before any call can run: a lazily made one, replaced by a second thread, would lose the first
+        # thread's depth and make its nested call wait for the lock it holds
+        self._held = threading.local()
+        super().__init__(*args, **kwargs)
 
     def _pools_lock(self) -> AbstractContextManager[None]:
         raise NotImplementedError
 
     def _locked(self, call: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
-        if not hasattr(self, "_held"):
-            self._held = threading.local()
         if getattr(self._held, "depth", 0):
             self._held.depth += 1
             try:
