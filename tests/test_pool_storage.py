@@ -2,8 +2,8 @@
 at the same instant, on the shipped SQLite instance and on the PostgreSQL example, against real storages.
 
 Dagster's own storages fail these tests: with the lock taken out (``_locked`` calling straight through) the
-paused-claim test sees the second claim succeed at once, and the many-processes test sees rounds in which two
-processes hold a slot of a pool of 1 (1 to 4 rounds in 10 on SQLite, measured)."""
+paused-claim test sees the second claim succeed at once, and the many-processes test sees about half its rounds
+with two or more holders of a pool of 1 (measured: up to 4 on SQLite, 2 on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -57,10 +57,10 @@ def flock_waiters(path: Path) -> bool:
     )
 
 
-def sqlite_home(path: Path, monkeypatch: pytest.MonkeyPatch, limit: int = 1) -> Home:
+def sqlite_home(path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
     path.mkdir()
     config = yaml.safe_load((REPO / "dagster_home" / "dagster.yaml").read_text())
-    config["concurrency"]["pools"]["default_limit"] = limit
+    config["concurrency"]["pools"]["default_limit"] = 1
     (path / "dagster.yaml").write_text(yaml.safe_dump(config))
     monkeypatch.setenv("DAGSTER_HOME", str(path))
     return Home(path, {"DAGSTER_HOME": str(path)}, lambda: flock_waiters(path / "history" / "runs" / "pools.lock"))
